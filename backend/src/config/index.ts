@@ -1,0 +1,145 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { type SettingName, secretSettingNames, settings } from './settings.js';
+
+export { secretSettingNames, settings } from './settings.js';
+
+export type ProcessRole = 'api' | 'worker' | 'standalone' | 'migrate';
+
+const envSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([name, s]) => [name, s.schema])) as {
+    [K in SettingName]: (typeof settings)[K]['schema'];
+  },
+);
+
+type RawEnv = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+
+export type Config = ReturnType<typeof buildConfig>;
+
+/** Raised when the environment is invalid; `problems` holds one readable line per problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads and validates the environment for one process role. Empty strings count as unset, so a
+ * Kubernetes manifest may leave an optional variable blank.
+ */
+export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const name of Object.keys(settings)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[name] = value;
+  }
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '');
+        const shown = secretSettingNames.includes(name as SettingName)
+          ? '(hidden)'
+          : JSON.stringify(input[name]);
+        return `${name}: ${issue.message}${input[name] === undefined ? '' : ` (got ${shown})`}`;
+      }),
+    );
+  }
+  const raw = parsed.data as RawEnv;
+  const problems: string[] = [];
+  if (role !== 'standalone' && role !== 'migrate' && !raw.REDIS_URL) {
+    problems.push(
+      `REDIS_URL: required for '${role}' (the in-process queue only works when API and worker share one process: use 'standalone')`,
+    );
+  }
+  if ((role === 'api' || role === 'worker') && !raw.DATABASE_URL) {
+    problems.push(
+      `DATABASE_URL: required for '${role}' (the embedded database cannot be shared between processes: use 'standalone')`,
+    );
+  }
+  if (role === 'migrate' && !raw.DATABASE_URL) {
+    problems.push(`DATABASE_URL: required for 'migrate'`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return buildConfig(role, raw);
+}
+
+function buildConfig(role: ProcessRole, raw: RawEnv) {
+  const dataDir = path.resolve(raw.DATA_DIR);
+  return {
+    role,
+    http: {
+      port: raw.PORT ?? (role === 'worker' ? 8001 : 8000),
+      host: raw.HOST ?? (role === 'standalone' ? '127.0.0.1' : '0.0.0.0'),
+      corsOrigins: raw.CORS_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+      trustProxy: raw.TRUST_PROXY,
+      secureCookies: raw.SECURE_COOKIES ?? role !== 'standalone',
+      shutdownGraceMs: raw.SHUTDOWN_GRACE_SECONDS * 1000,
+      rateLimitPerMinute: raw.RATE_LIMIT_PER_MINUTE,
+      staticDir: raw.STATIC_DIR,
+    },
+    logLevel: raw.LOG_LEVEL,
+    dataDir,
+    database: raw.DATABASE_URL
+      ? ({ kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE } as const)
+      : ({ kind: 'pglite', dir: path.join(dataDir, 'db') } as const),
+    redis: raw.REDIS_URL ? { url: raw.REDIS_URL, prefix: raw.REDIS_PREFIX } : undefined,
+    adminToken: raw.IPA_ADMIN_TOKEN,
+    files: { maxUploadBytes: raw.MAX_UPLOAD_BYTES, userQuotaBytes: raw.USER_QUOTA_BYTES },
+    executions: {
+      timeoutMs: raw.EXECUTION_TIMEOUT_SECONDS * 1000,
+      userConcurrency: raw.USER_CONCURRENCY,
+      eventRetentionSeconds: raw.EVENT_RETENTION_SECONDS,
+    },
+    worker: {
+      concurrency: raw.WORKER_CONCURRENCY,
+      graceMs: raw.WORKER_GRACE_SECONDS * 1000,
+      stalledIntervalMs: raw.QUEUE_STALLED_INTERVAL_MS,
+      maxAttempts: raw.QUEUE_MAX_ATTEMPTS,
+    },
+    sandbox: {
+      root: path.resolve(raw.SANDBOX_ROOT ?? path.join(dataDir, 'sandbox')),
+      isolation: raw.SANDBOX_ISOLATION,
+      requireIsolation: raw.SANDBOX_REQUIRE_ISOLATION,
+      maxProcesses: raw.SANDBOX_MAX_PROCESSES,
+      idleMs: raw.SANDBOX_IDLE_SECONDS * 1000,
+      acquireTimeoutMs: raw.SANDBOX_ACQUIRE_TIMEOUT_MS,
+      memoryMb: raw.SANDBOX_MEMORY_MB,
+      maxOutputBytes: raw.SANDBOX_MAX_OUTPUT_BYTES,
+      maxFileBytes: raw.SANDBOX_MAX_FILE_BYTES,
+      maxProcs: raw.SANDBOX_MAX_PROCS,
+      userQuotaBytes: raw.USER_QUOTA_BYTES,
+      envAllowlist: raw.SANDBOX_ENV_ALLOWLIST.split(',')
+        .map((n) => n.trim())
+        .filter((n) => n && !secretSettingNames.includes(n as SettingName)),
+    },
+    model: {
+      provider: raw.MODEL_PROVIDER,
+      name: raw.MODEL_NAME,
+      anthropic: { apiKey: raw.ANTHROPIC_API_KEY, baseUrl: raw.ANTHROPIC_BASE_URL },
+      openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+      azure: {
+        apiKey: raw.AZURE_OPENAI_API_KEY,
+        resource: raw.AZURE_OPENAI_RESOURCE,
+        baseUrl: raw.AZURE_OPENAI_BASE_URL,
+        apiVersion: raw.AZURE_OPENAI_API_VERSION,
+      },
+      openaiCompatible: { baseUrl: raw.OPENAI_COMPATIBLE_BASE_URL, apiKey: raw.OPENAI_COMPATIBLE_API_KEY },
+      maxSteps: raw.AGENT_MAX_STEPS,
+      maxTokens: raw.AGENT_MAX_TOKENS,
+      timeoutMs: raw.AGENT_TIMEOUT_SECONDS * 1000,
+      maxRetries: raw.MODEL_MAX_RETRIES,
+    },
+  };
+}
+
+/** The README's configuration table, generated from the settings table. */
+export function configurationTable(): string {
+  const rows = Object.entries(settings).map(
+    ([name, s]) => `| \`${name}\` | ${s.shownDefault} | ${s.description}${s.secret ? ' Secret.' : ''} |`,
+  );
+  return ['| name | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

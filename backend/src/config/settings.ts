@@ -1,0 +1,235 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the platform reads from its environment, in one table. The zod schema and the
+ * README's configuration table are both generated from it, so the two cannot drift apart.
+ */
+export interface Setting<S extends z.ZodType = z.ZodType> {
+  readonly schema: S;
+  /** Default as written in the README ('—' when the setting is optional without a default). */
+  readonly shownDefault: string;
+  readonly description: string;
+  /** Secrets are never logged and never passed to a sandbox. */
+  readonly secret?: boolean;
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = z.url();
+
+function setting(schema: z.ZodType, shownDefault: string, description: string, secret = false): Setting {
+  return { schema, shownDefault, description, secret };
+}
+
+export const settings = {
+  PORT: setting(int(0, 65535).optional(), '8000 (worker: 8001)', 'Port of the HTTP server.'),
+  HOST: setting(
+    z.string().min(1).optional(),
+    '0.0.0.0 (standalone: 127.0.0.1)',
+    'Address the HTTP server binds to.',
+  ),
+  LOG_LEVEL: setting(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    'info',
+    'pino log level.',
+  ),
+  DATA_DIR: setting(
+    z.string().min(1).default('./data'),
+    './data',
+    'Local state: the embedded database (standalone) and the sandbox root unless SANDBOX_ROOT is set.',
+  ),
+  DATABASE_URL: setting(
+    url.optional(),
+    '— (embedded PGlite under DATA_DIR)',
+    'PostgreSQL connection URL.',
+    true,
+  ),
+  DATABASE_POOL_SIZE: setting(int(1, 200).default(10), '10', 'Maximum PostgreSQL connections per process.'),
+  REDIS_URL: setting(
+    url.optional(),
+    '— (in-process queue and events; standalone only)',
+    'Redis URL for the queue, event streams, heartbeats and rate limits.',
+    true,
+  ),
+  REDIS_PREFIX: setting(
+    z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]+$/)
+      .default('ipa'),
+    'ipa',
+    'Prefix of every Redis key (lets several installations share one Redis).',
+  ),
+  IPA_ADMIN_TOKEN: setting(
+    z.string().min(24).optional(),
+    '— (standalone generates one on first start)',
+    'Bootstrap admin token; at least 24 characters.',
+    true,
+  ),
+  STATIC_DIR: setting(
+    z.string().optional(),
+    'frontend/dist when present',
+    'Directory of the built web app served at / (standalone and api).',
+  ),
+  CORS_ORIGINS: setting(
+    z.string().default(''),
+    '— (CORS off)',
+    'Comma-separated origins allowed to call the API from a browser.',
+  ),
+  TRUST_PROXY: setting(bool.default(false), 'false', 'Trust X-Forwarded-* headers (behind an ingress).'),
+  SECURE_COOKIES: setting(
+    bool.optional(),
+    'true unless standalone',
+    'Mark the session cookie Secure (HTTPS only).',
+  ),
+  SHUTDOWN_GRACE_SECONDS: setting(
+    int(0, 3600).default(25),
+    '25',
+    'API: time to finish in-flight requests after SIGTERM.',
+  ),
+  RATE_LIMIT_PER_MINUTE: setting(
+    int(1, 1_000_000).default(600),
+    '600',
+    'Requests per minute per token (or per address when unauthenticated).',
+  ),
+  MAX_UPLOAD_BYTES: setting(int(1, 2 ** 31).default(25 * 1024 * 1024), '26214400', 'Largest file upload.'),
+  USER_QUOTA_BYTES: setting(
+    int(1, 2 ** 40).default(200 * 1024 * 1024),
+    '209715200',
+    'Total size of one user’s files.',
+  ),
+  EXECUTION_TIMEOUT_SECONDS: setting(
+    int(1, 86_400).default(300),
+    '300',
+    'Wall-clock limit of one execution; over it the execution ends timed_out.',
+  ),
+  USER_CONCURRENCY: setting(
+    int(1, 100).default(2),
+    '2',
+    'Executions of one user that may run at once across the platform.',
+  ),
+  WORKER_CONCURRENCY: setting(int(1, 256).default(4), '4', 'Executions one worker runs at once.'),
+  WORKER_GRACE_SECONDS: setting(
+    int(0, 86_400).default(30),
+    '30',
+    'Worker: time running executions get to finish after SIGTERM before they are re-queued.',
+  ),
+  QUEUE_STALLED_INTERVAL_MS: setting(
+    int(1000, 600_000).default(15_000),
+    '15000',
+    'How often a job whose worker died is detected and handed to another worker.',
+  ),
+  QUEUE_MAX_ATTEMPTS: setting(
+    int(1, 20).default(3),
+    '3',
+    'Attempts per execution (worker crash or shutdown) before it fails.',
+  ),
+  EVENT_RETENTION_SECONDS: setting(
+    int(10, 30 * 86_400).default(86_400),
+    '86400',
+    'How long an execution’s event stream is kept after its terminal event.',
+  ),
+  SANDBOX_ROOT: setting(
+    z.string().min(1).optional(),
+    'DATA_DIR/sandbox',
+    'Per-user sandbox directories: <root>/<user-id>/{uploads,workspace,outputs}.',
+  ),
+  SANDBOX_ISOLATION: setting(
+    z.enum(['auto', 'bwrap', 'process']).default('auto'),
+    'auto',
+    'auto picks bwrap when user namespaces work, else process.',
+  ),
+  SANDBOX_REQUIRE_ISOLATION: setting(
+    z.enum(['none', 'bwrap']).default('none'),
+    'none',
+    'bwrap: refuse to start a worker that cannot reach bwrap isolation.',
+  ),
+  SANDBOX_MAX_PROCESSES: setting(int(1, 1024).default(16), '16', 'Live sandbox processes per worker.'),
+  SANDBOX_IDLE_SECONDS: setting(
+    int(1, 86_400).default(300),
+    '300',
+    'An idle sandbox process is reaped after this.',
+  ),
+  SANDBOX_ACQUIRE_TIMEOUT_MS: setting(
+    int(1, 600_000).default(30_000),
+    '30000',
+    'How long a caller waits for a sandbox slot when all are busy.',
+  ),
+  SANDBOX_MEMORY_MB: setting(int(32, 65_536).default(512), '512', 'Memory limit of one sandbox process.'),
+  SANDBOX_MAX_OUTPUT_BYTES: setting(
+    int(1024, 2 ** 31).default(1024 * 1024),
+    '1048576',
+    'stdout + stderr kept from one code run; the rest is dropped and reported.',
+  ),
+  SANDBOX_MAX_FILE_BYTES: setting(
+    int(1024, 2 ** 40).default(50 * 1024 * 1024),
+    '52428800',
+    'Largest file a sandbox may write.',
+  ),
+  SANDBOX_MAX_PROCS: setting(
+    int(1, 100_000).default(64),
+    '64',
+    'Process limit inside a sandbox (bwrap level).',
+  ),
+  SANDBOX_ENV_ALLOWLIST: setting(
+    z.string().default('LANG,TZ'),
+    'LANG,TZ',
+    'Worker environment variables copied into sandboxes (secrets are never copied).',
+  ),
+  MODEL_PROVIDER: setting(
+    z.enum(['anthropic', 'openai', 'azure', 'openai-compatible']).optional(),
+    '— (first provider whose key is set)',
+    'Model provider used for agent turns.',
+  ),
+  MODEL_NAME: setting(
+    z.string().min(1).optional(),
+    'claude-sonnet-4-5 (anthropic), gpt-4.1 (openai)',
+    'Model id (Azure: the deployment name).',
+  ),
+  ANTHROPIC_API_KEY: setting(z.string().min(1).optional(), '—', 'Anthropic API key.', true),
+  ANTHROPIC_BASE_URL: setting(url.optional(), 'https://api.anthropic.com/v1', 'Anthropic API base URL.'),
+  OPENAI_API_KEY: setting(z.string().min(1).optional(), '—', 'OpenAI API key.', true),
+  OPENAI_BASE_URL: setting(url.optional(), 'https://api.openai.com/v1', 'OpenAI API base URL.'),
+  AZURE_OPENAI_API_KEY: setting(z.string().min(1).optional(), '—', 'Azure OpenAI API key.', true),
+  AZURE_OPENAI_RESOURCE: setting(z.string().min(1).optional(), '—', 'Azure OpenAI resource name.'),
+  AZURE_OPENAI_BASE_URL: setting(
+    url.optional(),
+    '—',
+    'Azure OpenAI base URL (instead of the resource name).',
+  ),
+  AZURE_OPENAI_API_VERSION: setting(
+    z.string().min(1).optional(),
+    'provider default',
+    'Azure OpenAI API version.',
+  ),
+  OPENAI_COMPATIBLE_BASE_URL: setting(
+    url.optional(),
+    '—',
+    'Base URL of an OpenAI-compatible server (Ollama, vLLM), e.g. http://ollama:11434/v1.',
+  ),
+  OPENAI_COMPATIBLE_API_KEY: setting(
+    z.string().min(1).optional(),
+    '—',
+    'API key of the OpenAI-compatible server, if it needs one.',
+    true,
+  ),
+  AGENT_MAX_STEPS: setting(int(1, 100).default(12), '12', 'Model steps (tool rounds) per agent turn.'),
+  AGENT_MAX_TOKENS: setting(
+    int(100, 10_000_000).default(200_000),
+    '200000',
+    'Token budget (input + output) of one agent turn.',
+  ),
+  AGENT_TIMEOUT_SECONDS: setting(int(1, 86_400).default(180), '180', 'Wall-clock limit of one agent turn.'),
+  MODEL_MAX_RETRIES: setting(
+    int(0, 10).default(3),
+    '3',
+    'Retries of a model call on rate limits and 5xx (exponential backoff with jitter).',
+  ),
+};
+
+export type SettingName = keyof typeof settings;
+
+export const secretSettingNames: readonly SettingName[] = (Object.keys(settings) as SettingName[]).filter(
+  (name) => settings[name].secret,
+);

@@ -1,0 +1,58 @@
+/** Event types of an execution's stream (DESIGN.md §5). */
+export const eventTypes = [
+  'execution.queued',
+  'execution.started',
+  'text.delta',
+  'tool.call',
+  'tool.result',
+  'output',
+  'file.changed',
+  'usage',
+  'execution.superseded',
+  'execution.completed',
+  'execution.failed',
+  'execution.cancelled',
+] as const;
+export type EventType = (typeof eventTypes)[number];
+
+export const terminalEventTypes: readonly EventType[] = [
+  'execution.completed',
+  'execution.failed',
+  'execution.cancelled',
+];
+
+export interface ExecutionEvent {
+  /** Stream id, strictly increasing within one execution; what SSE sends as `id:`. */
+  id: string;
+  type: EventType;
+  data: Record<string, unknown>;
+}
+
+export interface ReadOptions {
+  /** Wait up to this long for new events when none are there yet (0 = do not wait). */
+  blockMs?: number;
+  /** At most this many events. */
+  count?: number;
+}
+
+export interface EventLog {
+  /** Appends an event and returns its id. */
+  append(executionId: string, type: EventType, data: Record<string, unknown>): Promise<string>;
+  /**
+   * Events after `afterId` (from the start when undefined), oldest first. With `blockMs`, waits
+   * for the next event when there is none yet. Rejects on an id that is not a valid stream id.
+   */
+  read(executionId: string, afterId: string | undefined, options?: ReadOptions): Promise<ExecutionEvent[]>;
+  /** Schedules the stream's removal `ttlSeconds` from now (called after the terminal event). */
+  expire(executionId: string, ttlSeconds: number): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A malformed `Last-Event-ID` or `after` parameter. */
+export class InvalidEventIdError extends Error {
+  constructor(id: string) {
+    super(`invalid event id: ${JSON.stringify(id)}`);
+    this.name = 'InvalidEventIdError';
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The sandbox seam as the worker sees it. The orchestrator owns one sandbox process per active
+ * user; a lease gives one caller exclusive use of that user's process until it is released.
+ */
+
+export type IsolationLevel = 'bwrap' | 'process';
+
+export interface PoolFigures {
+  live: number;
+  busy: number;
+  idle: number;
+  waiting: number;
+  starts: number;
+  crashes: number;
+  evictions: number;
+  reaped: number;
+  /** Calls served by an already running process / all acquisitions. */
+  reuseRatio: number;
+  /** Total and maximum time callers waited for a slot. */
+  waitMsTotal: number;
+  waitMsMax: number;
+}
+
+/** A notification streamed by the sandbox while a call runs. */
+export type SandboxEvent =
+  | { kind: 'output'; stream: 'stdout' | 'stderr'; data: string }
+  | { kind: 'file.changed'; path: string; change: 'created' | 'modified' | 'deleted' }
+  | { kind: 'progress'; message: string };
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Wall-clock limit of this call; over it the process is killed and replaced. */
+  timeoutMs?: number;
+  onEvent?: (event: SandboxEvent) => void;
+}
+
+export interface FsEntry {
+  path: string;
+  type: 'file' | 'directory';
+  size: number;
+}
+
+export interface CodeRunResult {
+  exitCode: number | null;
+  /** JSON value the script returned / printed as its result, if any. */
+  result?: unknown;
+  durationMs: number;
+  timedOut: boolean;
+  outputTruncated: boolean;
+}
+
+export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
+
+/** Typed wrappers over the JSON-RPC methods of DESIGN.md §4. Paths are relative to the user's root. */
+export interface SandboxLease {
+  readonly userId: string;
+  readonly isolation: IsolationLevel;
+  list(path: string, options?: CallOptions): Promise<FsEntry[]>;
+  read(
+    path: string,
+    options?: CallOptions,
+  ): Promise<{ content: string; encoding: 'utf8' | 'base64'; size: number }>;
+  write(
+    path: string,
+    content: string,
+    options?: CallOptions & { encoding?: 'utf8' | 'base64' },
+  ): Promise<{ size: number }>;
+  edit(
+    path: string,
+    oldText: string,
+    newText: string,
+    options?: CallOptions,
+  ): Promise<{ replacements: number }>;
+  delete(path: string, options?: CallOptions): Promise<void>;
+  run(
+    input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
+    options?: CallOptions,
+  ): Promise<CodeRunResult>;
+  /** Gives the process back to the pool (kept warm for the same user). */
+  release(): void;
+}
+
+export interface SandboxOrchestrator {
+  /** The level actually achieved on this machine. */
+  readonly isolation: IsolationLevel;
+  /** Languages `run` accepts at this level. */
+  readonly languages: readonly ScriptLanguage[];
+  /** The user's directory on the host: <root>/<userId>/{uploads,workspace,outputs}. */
+  userDir(userId: string): string;
+  /** Waits (FIFO, bounded) for the user's sandbox. */
+  acquire(userId: string, options?: { signal?: AbortSignal }): Promise<SandboxLease>;
+  figures(): PoolFigures;
+  shutdown(): Promise<void>;
+}
+
+/** A failure inside the sandbox that the caller should report, not crash on. */
+export class SandboxError extends Error {
+  constructor(
+    readonly code:
+      | 'invalid_path'
+      | 'not_found'
+      | 'too_large'
+      | 'quota_exceeded'
+      | 'unsupported_language'
+      | 'timeout'
+      | 'cancelled'
+      | 'crashed'
+      | 'protocol'
+      | 'busy'
+      | 'invalid_request'
+      | 'internal',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SandboxError';
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The platform's records and the repositories that keep them. Both database drivers (PostgreSQL
+ * through `pg`, PGlite) sit behind `Database`; repositories speak plain SQL through it and know
+ * nothing of the driver.
+ */
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `work` in one transaction on one connection; rolls back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers; rejects (within a few seconds) when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type ExecutionKind = 'script' | 'agent';
+export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+export const terminalStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
+
+export interface User {
+  id: string;
+  name: string;
+  isAdmin: boolean;
+  createdAt: string;
+}
+
+export interface ApiTokenInfo {
+  id: string;
+  userId: string;
+  name: string;
+  /** First characters of the token, safe to show ("ipa_AbC1…"). */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Session {
+  id: string;
+  userId: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type MessageRole = 'user' | 'assistant' | 'tool';
+
+/** Message content is a list of parts, close to the model providers' own shape. */
+export type MessagePart =
+  | { type: 'text'; text: string }
+  | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
+  | { type: 'tool-result'; toolCallId: string; toolName: string; output: unknown; isError?: boolean };
+
+export interface Message {
+  id: string;
+  sessionId: string;
+  executionId: string | null;
+  role: MessageRole;
+  parts: MessagePart[];
+  createdAt: string;
+}
+
+export interface ScriptInput {
+  language: ScriptLanguage;
+  code: string;
+  /** JSON value handed to the script. */
+  input?: unknown;
+}
+
+export interface AgentInput {
+  /** The user message that started the turn. */
+  messageId: string;
+  text: string;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ExecutionError {
+  code: string;
+  message: string;
+}
+
+export interface Execution {
+  id: string;
+  userId: string;
+  sessionId: string | null;
+  kind: ExecutionKind;
+  status: ExecutionStatus;
+  input: ScriptInput | AgentInput;
+  result: unknown;
+  error: ExecutionError | null;
+  usage: TokenUsage | null;
+  /** Attempt that is (or was last) running; 0 while queued the first time. */
+  attempt: number;
+  workerId: string | null;
+  cancelRequested: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+export interface StoredFile {
+  userId: string;
+  /** Relative to the user's root, always under uploads/, workspace/ or outputs/. */
+  path: string;
+  size: number;
+  sha256: string;
+  updatedAt: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  actorId: string | null;
+  action: string;
+  target: string | null;
+  details: Record<string, unknown>;
+  at: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, null on the last one. */
+  nextCursor: string | null;
+}
+
+export interface PageRequest {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface UserRepository {
+  create(input: { name: string; isAdmin?: boolean }): Promise<User>;
+  get(id: string): Promise<User | null>;
+  list(page?: PageRequest): Promise<Page<User>>;
+}
+
+export interface TokenRepository {
+  /** Issues a new token; the plaintext is returned once and only its hash is stored. */
+  issue(userId: string, name: string): Promise<{ token: string; info: ApiTokenInfo }>;
+  /** Stores a known plaintext token (the admin bootstrap token); idempotent. */
+  ensure(userId: string, name: string, token: string): Promise<ApiTokenInfo>;
+  /** The user behind a plaintext token, or null for an unknown or revoked one. */
+  authenticate(token: string): Promise<{ user: User; tokenId: string } | null>;
+  list(userId: string): Promise<ApiTokenInfo[]>;
+  /** Returns false when no such token of that user exists. */
+  revoke(userId: string, tokenId: string): Promise<boolean>;
+}
+
+export interface SessionRepository {
+  create(userId: string, title: string): Promise<Session>;
+  /** Newest first. */
+  list(userId: string, page?: PageRequest): Promise<Page<Session>>;
+  /** Null when it does not exist or belongs to another user. */
+  get(userId: string, id: string): Promise<Session | null>;
+  rename(userId: string, id: string, title: string): Promise<Session | null>;
+  /** Deletes the session and its messages; returns false when not found. */
+  delete(userId: string, id: string): Promise<boolean>;
+}
+
+export interface MessageRepository {
+  append(input: {
+    sessionId: string;
+    executionId?: string | null;
+    role: MessageRole;
+    parts: MessagePart[];
+  }): Promise<Message>;
+  /** Oldest first. */
+  list(sessionId: string, page?: PageRequest): Promise<Page<Message>>;
+  /** Removes what an abandoned attempt of an execution stored, so a re-run starts clean. */
+  deleteByExecution(executionId: string, roles: MessageRole[]): Promise<number>;
+}
+
+export interface ExecutionFilter extends PageRequest {
+  status?: ExecutionStatus;
+  sessionId?: string;
+  kind?: ExecutionKind;
+}
+
+export interface ExecutionRepository {
+  create(input: {
+    userId: string;
+    sessionId?: string | null;
+    kind: ExecutionKind;
+    input: ScriptInput | AgentInput;
+  }): Promise<Execution>;
+  /** With a userId, null unless the execution belongs to that user. */
+  get(id: string, userId?: string): Promise<Execution | null>;
+  /** Newest first. */
+  list(userId: string, filter?: ExecutionFilter): Promise<Page<Execution>>;
+  /**
+   * queued|running → running with this attempt and worker. Returns null when the execution is
+   * already terminal (so a duplicate delivery is dropped).
+   */
+  markRunning(id: string, workerId: string, attempt: number): Promise<Execution | null>;
+  /** Sets the terminal state once; returns false when it was already terminal. */
+  finish(
+    id: string,
+    outcome: {
+      status: Exclude<ExecutionStatus, 'queued' | 'running'>;
+      result?: unknown;
+      error?: ExecutionError | null;
+      usage?: TokenUsage | null;
+    },
+  ): Promise<boolean>;
+  /** Flags a cancel request; returns the execution (null when not found for that user). */
+  requestCancel(id: string, userId: string): Promise<Execution | null>;
+  /** Queued + running executions of a user. */
+  countActive(userId: string): Promise<number>;
+  /** Counts by status over the platform, and per minute finished in the last `minutes`. */
+  stats(minutes: number): Promise<{
+    byStatus: Record<ExecutionStatus, number>;
+    perMinute: { minute: string; succeeded: number; failed: number }[];
+  }>;
+}
+
+export interface FileRepository {
+  /** Files under a directory prefix ('' = all), sorted by path. */
+  list(userId: string, prefix?: string): Promise<StoredFile[]>;
+  get(userId: string, path: string): Promise<(StoredFile & { content: Buffer }) | null>;
+  /**
+   * Creates or replaces a file. Rejects with QuotaExceededError when the user's total would pass
+   * `quotaBytes`; nothing is written then.
+   */
+  put(userId: string, path: string, content: Buffer, quotaBytes: number): Promise<StoredFile>;
+  delete(userId: string, path: string): Promise<boolean>;
+  /** Bytes used by a user. */
+  usage(userId: string): Promise<number>;
+}
+
+export interface AuditRepository {
+  record(entry: {
+    actorId: string | null;
+    action: string;
+    target?: string | null;
+    details?: Record<string, unknown>;
+  }): Promise<void>;
+  list(page?: PageRequest): Promise<Page<AuditEntry>>;
+}
+
+export interface Store {
+  readonly db: Database;
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly sessions: SessionRepository;
+  readonly messages: MessageRepository;
+  readonly executions: ExecutionRepository;
+  readonly files: FileRepository;
+  readonly audit: AuditRepository;
+}
+
+export class QuotaExceededError extends Error {
+  constructor(
+    readonly usedBytes: number,
+    readonly quotaBytes: number,
+  ) {
+    super(`quota exceeded: ${usedBytes} of ${quotaBytes} bytes`);
+    this.name = 'QuotaExceededError';
+  }
+}

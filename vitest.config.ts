@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// One runner for the whole repository; each part is a project so it can be run alone
+// (`vitest run --project backend`). Backend tests share one PostgreSQL and one Redis, so every
+// test file makes its own database and key prefix (backend/test/support/services.ts).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'backend',
+          root: 'backend',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/reliability/**'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
+        },
+      },
+      'frontend/vitest.config.ts',
+      {
+        test: {
+          name: 'chart',
+          root: 'helm',
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
