@@ -19,7 +19,12 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const url = z.url();
 
-function setting(schema: z.ZodType, shownDefault: string, description: string, secret = false): Setting {
+function setting<S extends z.ZodType>(
+  schema: S,
+  shownDefault: string,
+  description: string,
+  secret = false,
+): Setting<S> {
   return { schema, shownDefault, description, secret };
 }
 
