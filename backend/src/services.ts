@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Config } from './config/index.js';
 import type { EventLog } from './events/types.js';
 import type { Logger } from './observability/logger.js';
@@ -18,6 +19,8 @@ export interface Services {
   queue: ExecutionQueue;
   events: EventLog;
   workers: WorkerRegistry;
+  /** Shared Redis client (distributed mode only), e.g. for the rate limiter. */
+  redis?: Redis;
   /** Checks every backing service; rejects naming the first one that does not answer. */
   checkDependencies(): Promise<void>;
   close(): Promise<void>;
