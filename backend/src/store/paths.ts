@@ -25,7 +25,6 @@ export function normalizeFilePath(input: string, options: { allowFolder?: boolea
     throw new InvalidPathError(input, `longer than ${maxPathLength} characters`);
   if (input.startsWith('/') || input.startsWith('\\'))
     throw new InvalidPathError(input, 'absolute paths are not allowed');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f\\]/.test(input))
     throw new InvalidPathError(input, 'control characters or backslashes');
   const segments = input.split('/').filter((s, i, all) => s !== '' || i === all.length - 1);
