@@ -1,0 +1,98 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { createLogger, type Logger } from '../observability/logger.js';
+
+export interface RedisClientOptions {
+  logger?: Logger;
+  /** Shown in `CLIENT LIST` and in log lines, e.g. `queue-producer`. */
+  connectionName?: string;
+  /**
+   * `null` = a command waits for the connection to come back instead of failing (BullMQ workers
+   * and blocking readers need this). A number = a command fails after that many reconnects, so a
+   * request path answers 503 instead of hanging. Default 3.
+   */
+  maxRetriesPerRequest?: number | null;
+  /** Any other ioredis option (wins over the ones above). */
+  redis?: RedisOptions;
+}
+
+/** Reconnect delay: grows 100 ms per attempt, capped at 2 s, so a restarted Redis is found fast. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(attempt * 100, 2000);
+}
+
+/**
+ * An ioredis client that never takes the process down: connection errors are logged (at most one
+ * line per distinct message every 10 s, so a Redis outage does not flood the log) and never thrown
+ * as an unhandled `error` event, and the client reconnects by itself forever.
+ */
+export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
+  const logger = (options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'warn')).child({
+    component: 'redis',
+    connection: options.connectionName ?? 'default',
+  });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error('invalid Redis URL (expected redis://[user:password@]host:port[/db])');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new Error(
+      `invalid Redis URL scheme ${JSON.stringify(parsed.protocol)} (expected redis: or rediss:)`,
+    );
+  }
+  const client = new Redis(url, {
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
+    retryStrategy: reconnectDelayMs,
+    connectionName: options.connectionName ? `ipa:${options.connectionName}` : undefined,
+    ...options.redis,
+  });
+  let lastMessage = '';
+  let lastLoggedAt = 0;
+  let suppressed = 0;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (err.message === lastMessage && now - lastLoggedAt < 10_000) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn({ err: err.message, repeated: suppressed }, 'redis connection error');
+    lastMessage = err.message;
+    lastLoggedAt = now;
+    suppressed = 0;
+  });
+  client.on('ready', () => {
+    if (lastMessage) logger.info('redis connection restored');
+    lastMessage = '';
+  });
+  return client;
+}
+
+/** Rejects when `promise` has not settled within `ms` (the promise itself is left to settle). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `PING` that rejects within `timeoutMs` when Redis is down (instead of waiting for a reconnect). */
+export async function pingRedis(client: Redis, timeoutMs = 2000): Promise<void> {
+  if (client.status === 'end') throw new Error('redis connection is closed');
+  await withTimeout(client.ping(), timeoutMs, 'redis');
+}
+
+/** Closes a client politely, falling back to a hard disconnect when Redis is unreachable. */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await withTimeout(client.quit(), 1000, 'redis quit');
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,295 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ConsumerClosingError,
+  type ExecutionJob,
+  type ExecutionQueue,
+  type JobContext,
+  type QueueConsumer,
+} from '../../src/queue/index.js';
+
+export interface QueueUnderTest {
+  queue: ExecutionQueue;
+  /** Backoff base the queue was built with (ms). */
+  backoffMs: number;
+  maxAttempts: number;
+  /**
+   * Starts a consumer that takes the next job and then dies without finishing it or renewing its
+   * lock (a crashed worker). Resolves with the execution id once it holds the job. Only for
+   * queues that outlive a consumer's process.
+   */
+  takeJobAndDie?: () => Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+export function job(overrides: Partial<ExecutionJob> = {}): ExecutionJob {
+  counter += 1;
+  return {
+    executionId: `exec-${Date.now().toString(36)}-${counter}`,
+    userId: 'user-1',
+    kind: 'script',
+    ...overrides,
+  };
+}
+
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** The behaviour every `ExecutionQueue` must show (DESIGN.md §3). */
+export function queueContract(name: string, create: () => Promise<QueueUnderTest>): void {
+  describe(`ExecutionQueue contract: ${name}`, () => {
+    let subject: QueueUnderTest;
+    let queue: ExecutionQueue;
+    const consumers: QueueConsumer[] = [];
+    const consume = (...args: Parameters<ExecutionQueue['consume']>) => {
+      const consumer = queue.consume(...args);
+      consumers.push(consumer);
+      return consumer;
+    };
+
+    beforeEach(async () => {
+      subject = await create();
+      queue = subject.queue;
+    });
+    afterEach(async () => {
+      await Promise.all(consumers.splice(0).map((c) => c.close(0)));
+      await subject.cleanup();
+    });
+
+    it('delivers an enqueued job once with attempt 1, and counts it completed', async () => {
+      const seen: Array<[ExecutionJob, number]> = [];
+      const j = job({ kind: 'agent' });
+      await queue.enqueue(j);
+      consume(
+        async (received, context) => {
+          seen.push([received, context.attempt]);
+        },
+        { concurrency: 1 },
+      );
+      await waitFor(async () => (await queue.counts()).completed === 1);
+      expect(seen).toEqual([[j, 1]]);
+      expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, failed: 0, completed: 1 });
+    });
+
+    it('treats a second enqueue of the same execution as a no-op', async () => {
+      const j = job();
+      await queue.enqueue(j);
+      await queue.enqueue(j);
+      expect((await queue.counts()).waiting).toBe(1);
+      let calls = 0;
+      consume(
+        async () => {
+          calls += 1;
+        },
+        { concurrency: 2 },
+      );
+      await waitFor(async () => (await queue.counts()).completed === 1);
+      await queue.enqueue(j);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(calls).toBe(1);
+    });
+
+    it('rejects a malformed job with a clear error', async () => {
+      await expect(queue.enqueue({ executionId: 'a:b', userId: 'u', kind: 'script' })).rejects.toThrow(
+        /execution id/,
+      );
+      await expect(queue.enqueue({ ...job(), kind: 'shell' as never })).rejects.toThrow(/kind/);
+      expect(() => queue.consume(async () => {}, { concurrency: 0 })).toThrow(/concurrency/);
+    });
+
+    it('counts waiting jobs and never runs more than `concurrency` at once', async () => {
+      const jobs = Array.from({ length: 7 }, () => job());
+      for (const j of jobs) await queue.enqueue(j);
+      expect(await queue.counts()).toMatchObject({ waiting: 7, active: 0 });
+      let running = 0;
+      let peak = 0;
+      const done: string[] = [];
+      const consumer = consume(
+        async (received) => {
+          running += 1;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setTimeout(r, 60));
+          running -= 1;
+          done.push(received.executionId);
+        },
+        { concurrency: 3 },
+      );
+      await waitFor(() => consumer.running > 0);
+      expect(consumer.running).toBeLessThanOrEqual(3);
+      await waitFor(() => done.length === 7);
+      expect(peak).toBe(3);
+      expect(new Set(done)).toEqual(new Set(jobs.map((j) => j.executionId)));
+    });
+
+    it('retries a failing handler with growing backoff and a growing attempt number', async () => {
+      const j = job();
+      const attempts: Array<{ attempt: number; at: number }> = [];
+      await queue.enqueue(j);
+      consume(
+        async (_received, context) => {
+          attempts.push({ attempt: context.attempt, at: Date.now() });
+          if (context.attempt < subject.maxAttempts) throw new Error(`boom ${context.attempt}`);
+        },
+        { concurrency: 1 },
+      );
+      await waitFor(async () => (await queue.counts()).completed === 1);
+      expect(attempts.map((a) => a.attempt)).toEqual(
+        Array.from({ length: subject.maxAttempts }, (_, i) => i + 1),
+      );
+      const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
+      // exponential: base, then twice the base (a little slack for timer granularity)
+      expect(gaps[0]).toBeGreaterThanOrEqual(subject.backoffMs - 15);
+      expect(gaps[1]).toBeGreaterThanOrEqual(2 * subject.backoffMs - 15);
+      expect((await queue.counts()).failed).toBe(0);
+    });
+
+    it('leaves a job failed after its last failed attempt', async () => {
+      const j = job();
+      let calls = 0;
+      await queue.enqueue(j);
+      consume(
+        async () => {
+          calls += 1;
+          throw new Error('always broken');
+        },
+        { concurrency: 1 },
+      );
+      await waitFor(async () => (await queue.counts()).failed === 1);
+      expect(calls).toBe(subject.maxAttempts);
+      await new Promise((r) => setTimeout(r, subject.backoffMs * 3));
+      expect(calls).toBe(subject.maxAttempts);
+      expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 1 });
+    });
+
+    it('close(grace) lets a running job finish within the grace period', async () => {
+      const j = job();
+      const started = deferred();
+      let finished = false;
+      await queue.enqueue(j);
+      const consumer = consume(
+        async () => {
+          started.resolve();
+          await new Promise((r) => setTimeout(r, 150));
+          finished = true;
+        },
+        { concurrency: 1 },
+      );
+      await started.promise;
+      await consumer.close(5000);
+      expect(finished).toBe(true);
+      await waitFor(async () => (await queue.counts()).completed === 1);
+    });
+
+    it('close(grace) stops taking jobs at once and hands unfinished ones to another consumer', async () => {
+      const j = job();
+      const started = deferred();
+      let abortReason: unknown;
+      await queue.enqueue(j);
+      const first = consume(
+        async (_received, context: JobContext) => {
+          started.resolve();
+          await new Promise<void>((_resolve, reject) => {
+            context.signal.addEventListener('abort', () => {
+              abortReason = context.signal.reason;
+              reject(new Error('aborted'));
+            });
+          });
+        },
+        { concurrency: 2 },
+      );
+      await started.promise;
+      const closeStarted = Date.now();
+      const closing = first.close(300);
+      // A job enqueued while closing must not reach the closing consumer.
+      const later = job();
+      await new Promise((r) => setTimeout(r, 50));
+      await queue.enqueue(later);
+      await closing;
+      const closeTook = Date.now() - closeStarted;
+      expect(closeTook).toBeGreaterThanOrEqual(280);
+      expect(closeTook).toBeLessThan(3000);
+      expect(abortReason).toBeInstanceOf(ConsumerClosingError);
+      expect(first.running).toBe(0);
+
+      const redelivered: Array<[string, number]> = [];
+      consume(
+        async (received, context) => {
+          redelivered.push([received.executionId, context.attempt]);
+        },
+        { concurrency: 2 },
+      );
+      await waitFor(() => redelivered.length === 2);
+      expect(redelivered).toContainEqual([j.executionId, 2]);
+      expect(redelivered).toContainEqual([later.executionId, 1]);
+      await waitFor(async () => (await queue.counts()).completed === 2);
+      expect((await queue.counts()).failed).toBe(0);
+    });
+
+    it('hands back a job whose handler ignores the abort, after the settle time', async () => {
+      const j = job();
+      const started = deferred();
+      await queue.enqueue(j);
+      const stuck = consume(
+        async () => {
+          started.resolve();
+          await new Promise((r) => setTimeout(r, 60_000).unref());
+        },
+        { concurrency: 1 },
+      );
+      await started.promise;
+      await stuck.close(50);
+      const seen: number[] = [];
+      consume(
+        async (_received, context) => {
+          seen.push(context.attempt);
+        },
+        { concurrency: 1 },
+      );
+      await waitFor(() => seen.length === 1);
+      expect(seen).toEqual([2]);
+    });
+
+    it('recovers the job of a consumer that died, with attempt 2', async (ctx) => {
+      if (!subject.takeJobAndDie) {
+        ctx.skip();
+        return;
+      }
+      const j = job();
+      await queue.enqueue(j);
+      const taken = await subject.takeJobAndDie();
+      expect(taken).toBe(j.executionId);
+      expect((await queue.counts()).active).toBe(1);
+      const seen: Array<[string, number]> = [];
+      consume(
+        async (received, context) => {
+          seen.push([received.executionId, context.attempt]);
+        },
+        { concurrency: 1 },
+      );
+      await waitFor(() => seen.length === 1, 15_000);
+      expect(seen).toEqual([[j.executionId, 2]]);
+    });
+
+    it('answers ping and refuses work after close', async () => {
+      await queue.ping();
+      await queue.close();
+      await expect(queue.enqueue(job())).rejects.toThrow(/closed/);
+    });
+  });
+}
