@@ -1,0 +1,302 @@
+/**
+ * Container test: builds the three images from the unchanged Dockerfiles (base images from
+ * Debian packages passed as build arguments), runs them hardened (read-only root, all
+ * capabilities dropped, no-new-privileges, non-root) against the host's PostgreSQL and Redis,
+ * and proves through the web app's /api proxy that a script runs in a sandbox inside the worker
+ * container and cannot write outside /data/sandbox. Prints the figures of issue "Containers".
+ *
+ *   npm run test:containers            (COLD=1 builds without the layer cache)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const tag = process.env.IMAGE_TAG ?? 'test';
+const images = {
+  backend: `localhost/ipa-platform/backend:${tag}`,
+  worker: `localhost/ipa-platform/worker:${tag}`,
+  frontend: `localhost/ipa-platform/frontend:${tag}`,
+};
+const ports = { api: 18000, worker: 18001, frontend: 8080 };
+const adminToken = `ipa_containertest_${randomBytes(16).toString('hex')}`;
+const prefix = `ipactr${randomBytes(4).toString('hex')}`;
+const failures: string[] = [];
+const figures: { metric: string; value: string; goal: string; ok: boolean }[] = [];
+const containers: string[] = [];
+
+function sh(cmd: string, args: string[], options: { input?: string } = {}): string {
+  const result = spawnSync(cmd, args, {
+    cwd: repo,
+    encoding: 'utf8',
+    input: options.input,
+    maxBuffer: 64 << 20,
+  });
+  if (result.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${result.status}\n${result.stdout}\n${result.stderr}`);
+  }
+  return result.stdout.trim();
+}
+
+function check(name: string, ok: boolean, detail = ''): void {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+  if (!ok) failures.push(name);
+}
+
+function figure(metric: string, value: number, unit: string, goal: number): void {
+  figures.push({
+    metric,
+    value: `${value.toFixed(unit === 'MB' ? 1 : 2)} ${unit}`,
+    goal: `< ${goal} ${unit}`,
+    ok: value < goal,
+  });
+}
+
+async function waitFor(url: string, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return performance.now() - started;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+const hardened = [
+  '--read-only',
+  '--cap-drop=all',
+  '--security-opt=no-new-privileges',
+  '--tmpfs=/tmp:rw,size=64m,mode=1777',
+  '--network=host',
+];
+
+function run(
+  name: string,
+  image: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  extra: string[] = [],
+) {
+  const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  spawnSync('podman', ['rm', '-f', name]);
+  const started = performance.now();
+  sh('podman', ['run', '-d', '--name', name, ...hardened, ...extra, ...envArgs, image, ...args]);
+  containers.push(name);
+  return started;
+}
+
+async function main(): Promise<void> {
+  sh('bash', ['scripts/containers/setup-podman.sh']);
+  const baseOut = sh('bash', ['scripts/containers/build-base-images.sh']);
+  const base = Object.fromEntries(baseOut.split('\n').map((l) => l.split('=') as [string, string]));
+  const nodeImage = base.NODE_IMAGE!;
+  const nginxImage = base.NGINX_IMAGE!;
+  const revision = sh('git', ['rev-parse', '--short', 'HEAD']);
+  const version = JSON.parse(sh('cat', ['package.json'])).version as string;
+  const common = [
+    'build',
+    '--network=host',
+    '--build-arg',
+    `NODE_IMAGE=${nodeImage}`,
+    '--build-arg',
+    `VERSION=${version}`,
+    '--build-arg',
+    `REVISION=${revision}`,
+    ...(process.env.COLD === '1' ? ['--no-cache'] : []),
+  ];
+
+  const buildStarted = performance.now();
+  for (const [name, file, extra] of [
+    ['backend', 'backend/Dockerfile', []],
+    ['worker', 'backend/Dockerfile.worker', []],
+    ['frontend', 'frontend/Dockerfile', ['--build-arg', `NGINX_IMAGE=${nginxImage}`]],
+  ] as const) {
+    const t = performance.now();
+    execFileSync('podman', [...common, ...extra, '-f', file, '-t', images[name], '.'], {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    console.log(`built ${images[name]} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  figure(
+    `build time of all three images (${process.env.COLD === '1' ? 'cold' : 'with layer cache'})`,
+    (performance.now() - buildStarted) / 1000,
+    's',
+    process.env.COLD === '1' ? 180 : 300,
+  );
+
+  const size = (image: string) =>
+    Number(sh('podman', ['image', 'inspect', '--format', '{{.Size}}', image])) / 1e6;
+  for (const [name, baseImage] of [
+    ['backend', nodeImage],
+    ['worker', nodeImage],
+    ['frontend', nginxImage],
+  ] as const) {
+    figure(
+      `${name} image adds to its base (${size(images[name]).toFixed(0)} MB vs ${size(baseImage).toFixed(0)} MB)`,
+      size(images[name]) - size(baseImage),
+      'MB',
+      80,
+    );
+    const user = sh('podman', ['image', 'inspect', '--format', '{{.Config.User}}', images[name]]);
+    check(`${name} image runs as numeric user ≥ 10000`, /^1\d{4,}(:\d+)?$/.test(user), user);
+    const labels = sh('podman', ['image', 'inspect', '--format', '{{json .Labels}}', images[name]]);
+    check(
+      `${name} image has OCI labels`,
+      labels.includes('org.opencontainers.image.revision') && labels.includes(revision),
+    );
+  }
+
+  // A database of its own on the host's PostgreSQL.
+  const dbName = `ipa_containers_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const env = {
+    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${dbName}`,
+    REDIS_URL: 'redis://127.0.0.1:6379/0',
+    REDIS_PREFIX: prefix,
+    IPA_ADMIN_TOKEN: adminToken,
+    // a secret the sandbox must never see
+    ANTHROPIC_API_KEY: 'sk-ant-container-test-secret',
+  };
+  try {
+    sh('podman', [
+      'run',
+      '--rm',
+      ...hardened,
+      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      images.backend,
+      'migrate',
+    ]);
+    check('migration one-shot exits 0', true);
+
+    const apiStart = run('ipa-ct-api', images.backend, { ...env, PORT: String(ports.api) });
+    await waitFor(`http://127.0.0.1:${ports.api}/health/ready`, 30_000);
+    figure('API start to ready', (performance.now() - apiStart) / 1000, 's', 3);
+    const workerStart = run('ipa-ct-worker', images.worker, { ...env, PORT: String(ports.worker) });
+    await waitFor(`http://127.0.0.1:${ports.worker}/health/ready`, 30_000);
+    figure('worker start to ready', (performance.now() - workerStart) / 1000, 's', 3);
+    const frontendStart = run('ipa-ct-frontend', images.frontend, {
+      BACKEND_URL: `http://127.0.0.1:${ports.api}`,
+    });
+    await waitFor(`http://127.0.0.1:${ports.frontend}/healthz`, 30_000);
+    figure('frontend start to ready', (performance.now() - frontendStart) / 1000, 's', 3);
+
+    for (const name of ['ipa-ct-api', 'ipa-ct-worker', 'ipa-ct-frontend']) {
+      const health = spawnSync('podman', ['healthcheck', 'run', name], { encoding: 'utf8' });
+      check(`${name} HEALTHCHECK passes`, health.status === 0, (health.stdout + health.stderr).trim());
+      const uid = sh('podman', ['top', name, 'huser']).split('\n').slice(1);
+      check(
+        `${name} processes run as uid 10001`,
+        uid.length > 0 && uid.every((u) => u.trim() === '10001'),
+        uid.join(','),
+      );
+    }
+
+    const workerHealth = (await (await fetch(`http://127.0.0.1:${ports.worker}/health`)).json()) as Record<
+      string,
+      unknown
+    >;
+    const isolation = String(
+      workerHealth.isolation ?? (workerHealth.sandbox as { isolation?: string })?.isolation,
+    );
+    console.log(`worker reports sandbox isolation: ${isolation}`);
+    check('worker reports its isolation level', isolation === 'bwrap' || isolation === 'process', isolation);
+
+    // Through the web app's proxy: a script that tries to write everywhere.
+    const api = `http://127.0.0.1:${ports.frontend}/api/v1`;
+    const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const index = await fetch(`http://127.0.0.1:${ports.frontend}/`);
+    check(
+      'web app served with CSP',
+      index.ok && (index.headers.get('content-security-policy') ?? '').includes("frame-ancestors 'none'"),
+    );
+    const code = `
+      const fs = require('node:fs');
+      const attempts = {};
+      for (const target of ['/etc/ipa-escape', '/data/escape', '/app/escape', '/tmp/escape', '../../escape', '/data/sandbox/escape']) {
+        try { fs.writeFileSync(target, 'x'); attempts[target] = 'written'; } catch (e) { attempts[target] = 'refused'; }
+      }
+      fs.mkdirSync('../outputs', { recursive: true });
+      fs.writeFileSync('../outputs/proof.txt', 'inside');
+      attempts.env = Object.keys(process.env).filter((k) => /KEY|TOKEN|DATABASE|REDIS/.test(k));
+      console.log(JSON.stringify(attempts));
+      return attempts;`;
+    const created = await fetch(`${api}/executions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ language: 'javascript', code }),
+    });
+    check('script execution accepted through /api proxy', created.status === 202, String(created.status));
+    const execution = (await created.json()) as { id: string };
+    let final: { status: string; result?: unknown; error?: unknown } = { status: 'queued' };
+    for (let i = 0; i < 300 && ['queued', 'running'].includes(final.status); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      final = (await (await fetch(`${api}/executions/${execution.id}`, { headers })).json()) as typeof final;
+    }
+    check(
+      'script execution succeeded inside the worker container',
+      final.status === 'succeeded',
+      JSON.stringify(final).slice(0, 400),
+    );
+    const text = JSON.stringify(final.result ?? {});
+    const writtenOutside = /"(\/etc|\/data\/escape|\/app|\.\.\/\.\.)[^"]*":"written"/.test(text);
+    check(
+      'sandboxed code cannot write outside /data/sandbox',
+      !writtenOutside && text.includes('refused'),
+      text,
+    );
+    check(
+      'no credentials in the sandbox environment',
+      !/KEY|TOKEN|DATABASE|REDIS/.test(JSON.stringify((final.result as { env?: string[] })?.env ?? [])),
+    );
+    const proof = await fetch(`${api}/files/outputs/proof.txt`, { headers });
+    check(
+      'file written in the sandbox is stored and downloadable',
+      proof.ok && (await proof.text()) === 'inside',
+    );
+    const hostEscape = spawnSync(
+      'podman',
+      ['exec', 'ipa-ct-worker', 'ls', '/etc/ipa-escape', '/data/escape'],
+      { encoding: 'utf8' },
+    );
+    check('nothing appeared outside /data/sandbox in the worker container', hostEscape.status !== 0);
+
+    // SIGTERM when idle must stop each container well inside its timeout.
+    for (const name of ['ipa-ct-frontend', 'ipa-ct-api', 'ipa-ct-worker']) {
+      const t = performance.now();
+      sh('podman', ['stop', '-t', '10', name]);
+      const seconds = (performance.now() - t) / 1000;
+      figure(`${name.replace('ipa-ct-', '')} stop after SIGTERM (idle)`, seconds, 's', 2);
+      const exit = sh('podman', ['inspect', '--format', '{{.State.ExitCode}}', name]);
+      check(`${name} exits cleanly on SIGTERM`, exit === '0', `exit ${exit}`);
+    }
+  } finally {
+    for (const name of containers) spawnSync('podman', ['rm', '-f', name]);
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  }
+
+  console.log('\n| metric | measured | goal |\n| --- | --- | --- |');
+  for (const f of figures) console.log(`| ${f.metric} | ${f.value} | ${f.goal}${f.ok ? '' : ' (missed)'} |`);
+  console.log(
+    `\ncontainers: ${failures.length === 0 ? 'all checks passed' : `${failures.length} checks failed`}`,
+  );
+  if (failures.length > 0) {
+    console.error(`container test failed: ${failures.join('; ')}`);
+    process.exit(1);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  for (const name of containers) spawnSync('podman', ['rm', '-f', name]);
+  process.exit(1);
+});
