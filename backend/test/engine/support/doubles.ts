@@ -1,0 +1,330 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../../src/config/index.js';
+import type { EventType } from '../../../src/events/types.js';
+import type {
+  CallOptions,
+  CodeRunResult,
+  PoolFigures,
+  SandboxLease,
+  SandboxOrchestrator,
+  ScriptLanguage,
+} from '../../../src/sandbox/types.js';
+import { SandboxError } from '../../../src/sandbox/types.js';
+import {
+  type Execution,
+  type FileRepository,
+  type Message,
+  type MessageRepository,
+  QuotaExceededError,
+  type Store,
+  type StoredFile,
+} from '../../../src/store/types.js';
+import type { ExecutionContext } from '../../../src/worker/executor.js';
+
+/**
+ * Small in-memory stand-ins for the store repositories and the sandbox orchestrator, so the
+ * executors' own logic is tested without the rest of the platform. The sandbox double really
+ * runs JavaScript in a child process inside the user's directory.
+ */
+
+export function memoryFiles(): FileRepository & { data: Map<string, Map<string, Buffer>> } {
+  const data = new Map<string, Map<string, Buffer>>();
+  const userFiles = (userId: string) => {
+    let files = data.get(userId);
+    if (!files) {
+      files = new Map();
+      data.set(userId, files);
+    }
+    return files;
+  };
+  const info = (userId: string, p: string, content: Buffer): StoredFile => ({
+    userId,
+    path: p,
+    size: content.length,
+    sha256: createHash('sha256').update(content).digest('hex'),
+    updatedAt: new Date().toISOString(),
+  });
+  return {
+    data,
+    async list(userId, prefix = '') {
+      return [...userFiles(userId).entries()]
+        .filter(([p]) => p.startsWith(prefix))
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([p, c]) => info(userId, p, c));
+    },
+    async get(userId, p) {
+      const content = userFiles(userId).get(p);
+      return content ? { ...info(userId, p, content), content } : null;
+    },
+    async put(userId, p, content, quotaBytes) {
+      const files = userFiles(userId);
+      let used = 0;
+      for (const [other, c] of files) if (other !== p) used += c.length;
+      if (used + content.length > quotaBytes) throw new QuotaExceededError(used + content.length, quotaBytes);
+      files.set(p, Buffer.from(content));
+      return info(userId, p, content);
+    },
+    async delete(userId, p) {
+      return userFiles(userId).delete(p);
+    },
+    async usage(userId) {
+      let used = 0;
+      for (const c of userFiles(userId).values()) used += c.length;
+      return used;
+    },
+  };
+}
+
+export function memoryMessages(): MessageRepository & { all: Message[] } {
+  const all: Message[] = [];
+  return {
+    all,
+    async append(input) {
+      const message: Message = {
+        id: randomUUID(),
+        sessionId: input.sessionId,
+        executionId: input.executionId ?? null,
+        role: input.role,
+        parts: structuredClone(input.parts),
+        createdAt: new Date().toISOString(),
+      };
+      all.push(message);
+      return message;
+    },
+    async list(sessionId, page = {}) {
+      const items = all.filter((m) => m.sessionId === sessionId);
+      const start = page.cursor ? Number(page.cursor) : 0;
+      const limit = page.limit ?? 50;
+      const slice = items.slice(start, start + limit);
+      return { items: slice, nextCursor: start + limit < items.length ? String(start + limit) : null };
+    },
+    async deleteByExecution(executionId, roles) {
+      let removed = 0;
+      for (let i = all.length - 1; i >= 0; i--) {
+        const m = all[i];
+        if (m && m.executionId === executionId && roles.includes(m.role)) {
+          all.splice(i, 1);
+          removed++;
+        }
+      }
+      return removed;
+    },
+  };
+}
+
+export function memoryStore(): Store & {
+  files: ReturnType<typeof memoryFiles>;
+  messages: ReturnType<typeof memoryMessages>;
+} {
+  const unused = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('not part of the in-memory store');
+      },
+    },
+  );
+  return {
+    db: unused as Store['db'],
+    users: unused as Store['users'],
+    tokens: unused as Store['tokens'],
+    sessions: unused as Store['sessions'],
+    executions: unused as Store['executions'],
+    audit: unused as Store['audit'],
+    files: memoryFiles(),
+    messages: memoryMessages(),
+  };
+}
+
+export interface SandboxDouble extends SandboxOrchestrator {
+  acquired: number;
+  released: number;
+  calls: string[];
+}
+
+function resolveInside(root: string, relative: string): string {
+  const full = path.resolve(root, relative);
+  if (full !== root && !full.startsWith(`${root}${path.sep}`)) {
+    throw new SandboxError('invalid_path', `path leaves the user's directory: ${relative}`);
+  }
+  return full;
+}
+
+/** A sandbox orchestrator double: fs methods on the user's directory, JavaScript in a child process. */
+export function sandboxDouble(
+  root: string,
+  languages: readonly ScriptLanguage[] = ['javascript', 'typescript'],
+): SandboxDouble {
+  const double: SandboxDouble = {
+    isolation: 'process',
+    languages,
+    acquired: 0,
+    released: 0,
+    calls: [],
+    userDir: (userId) => path.join(root, userId),
+    async acquire(userId, options = {}) {
+      options.signal?.throwIfAborted();
+      const dir = double.userDir(userId);
+      for (const folder of ['uploads', 'workspace', 'outputs'])
+        await fs.mkdir(path.join(dir, folder), { recursive: true });
+      double.acquired++;
+      let released = false;
+      const lease: SandboxLease = {
+        userId,
+        isolation: 'process',
+        async list(p) {
+          double.calls.push(`list ${p}`);
+          const full = resolveInside(dir, p);
+          const entries = await fs.readdir(full, { withFileTypes: true }).catch(() => {
+            throw new SandboxError('not_found', `no such folder: ${p}`);
+          });
+          return Promise.all(
+            entries.map(async (e) => ({
+              path: path.posix.join(p, e.name),
+              type: e.isDirectory() ? ('directory' as const) : ('file' as const),
+              size: e.isDirectory() ? 0 : (await fs.stat(path.join(full, e.name))).size,
+            })),
+          );
+        },
+        async read(p) {
+          double.calls.push(`read ${p}`);
+          const content = await fs.readFile(resolveInside(dir, p), 'utf8').catch(() => {
+            throw new SandboxError('not_found', `no such file: ${p}`);
+          });
+          return { content, encoding: 'utf8' as const, size: Buffer.byteLength(content) };
+        },
+        async write(p, content) {
+          double.calls.push(`write ${p}`);
+          const full = resolveInside(dir, p);
+          await fs.mkdir(path.dirname(full), { recursive: true });
+          await fs.writeFile(full, content);
+          return { size: Buffer.byteLength(content) };
+        },
+        async edit(p, oldText, newText) {
+          double.calls.push(`edit ${p}`);
+          const full = resolveInside(dir, p);
+          const text = await fs.readFile(full, 'utf8');
+          const replacements = text.split(oldText).length - 1;
+          await fs.writeFile(full, text.split(oldText).join(newText));
+          return { replacements };
+        },
+        async delete(p) {
+          double.calls.push(`delete ${p}`);
+          await fs.rm(resolveInside(dir, p));
+        },
+        run: (input, options) => runNode(path.join(dir, 'workspace'), input, options),
+        release() {
+          if (released) throw new Error('lease released twice');
+          released = true;
+          double.released++;
+        },
+      };
+      return lease;
+    },
+    figures: (): PoolFigures => ({
+      live: 0,
+      busy: 0,
+      idle: 0,
+      waiting: 0,
+      starts: 0,
+      crashes: 0,
+      evictions: 0,
+      reaped: 0,
+      reuseRatio: 1,
+      waitMsTotal: 0,
+      waitMsMax: 0,
+    }),
+    async shutdown() {},
+  };
+  return double;
+}
+
+function runNode(
+  cwd: string,
+  input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
+  options: CallOptions = {},
+): Promise<CodeRunResult> {
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(new SandboxError('cancelled', 'call cancelled'));
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', input.code], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', IPA_INPUT: JSON.stringify(input.input ?? null) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const onAbort = () => child.kill('SIGKILL');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (d: Buffer) =>
+      options.onEvent?.({ kind: 'output', stream: 'stdout', data: d.toString() }),
+    );
+    child.stderr.on('data', (d: Buffer) =>
+      options.onEvent?.({ kind: 'output', stream: 'stderr', data: d.toString() }),
+    );
+    child.on('close', (code) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (options.signal?.aborted) return reject(new SandboxError('cancelled', 'call cancelled'));
+      resolve({
+        exitCode: code,
+        durationMs: performance.now() - started,
+        timedOut: false,
+        outputTruncated: false,
+      });
+    });
+  });
+}
+
+export async function tempDir(prefix = 'ipa-engine-'): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export function testConfig(env: Record<string, string> = {}, dataDir?: string) {
+  return loadConfig('standalone', { DATA_DIR: dataDir ?? os.tmpdir(), LOG_LEVEL: 'silent', ...env });
+}
+
+export interface RecordedEvent {
+  type: EventType;
+  data: Record<string, unknown>;
+}
+
+/** An ExecutionContext over the doubles; events are collected in `events`. */
+export function testContext(args: {
+  execution: Partial<Execution> & Pick<Execution, 'kind' | 'input'>;
+  store: Store;
+  config: ReturnType<typeof testConfig>;
+  signal?: AbortSignal;
+}): ExecutionContext & { recorded: RecordedEvent[] } {
+  const recorded: RecordedEvent[] = [];
+  const execution: Execution = {
+    id: randomUUID(),
+    userId: randomUUID(),
+    sessionId: null,
+    status: 'running',
+    result: null,
+    error: null,
+    usage: null,
+    attempt: 1,
+    workerId: 'test',
+    cancelRequested: false,
+    createdAt: new Date().toISOString(),
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    durationMs: null,
+    ...args.execution,
+  };
+  return {
+    recorded,
+    execution,
+    attempt: 1,
+    signal: args.signal ?? new AbortController().signal,
+    emit: async (type, data) => {
+      recorded.push({ type, data });
+    },
+    store: args.store,
+    events: undefined as unknown as ExecutionContext['events'],
+    config: args.config,
+  };
+}
