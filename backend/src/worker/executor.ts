@@ -27,3 +27,29 @@ export interface Executor {
   readonly kind: ExecutionKind;
   run(context: ExecutionContext): Promise<ExecutionOutcome>;
 }
+
+/** Why an execution's signal fired: a cancel request, its time limit, or the worker shutting down. */
+export type AbortCode = 'cancelled' | 'timed_out' | 'shutdown';
+
+/**
+ * The `signal.reason` of an aborted execution. Named `AbortError` so libraries that rethrow the
+ * reason (fetch, model SDKs) are recognised as aborted rather than failed.
+ */
+export class ExecutionAbortedError extends Error {
+  constructor(readonly code: AbortCode) {
+    super(
+      code === 'cancelled'
+        ? 'execution cancelled'
+        : code === 'timed_out'
+          ? 'execution exceeded its time limit'
+          : 'worker shutting down',
+    );
+    this.name = 'AbortError';
+  }
+}
+
+/** The abort code of a signal fired by the worker, undefined when it has not fired. */
+export function abortCodeOf(signal: AbortSignal): AbortCode | undefined {
+  if (!signal.aborted) return undefined;
+  return signal.reason instanceof ExecutionAbortedError ? signal.reason.code : 'shutdown';
+}

@@ -1,0 +1,469 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { EventType } from '../events/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { JobContext, JobHandler, QueueConsumer, WorkerHeartbeat } from '../queue/types.js';
+import type { IsolationLevel, PoolFigures, SandboxOrchestrator } from '../sandbox/types.js';
+import type { Services } from '../services.js';
+import type { Execution, ExecutionError, ExecutionKind, ExecutionStatus, Queryable } from '../store/types.js';
+import {
+  abortCodeOf,
+  ExecutionAbortedError,
+  type ExecutionContext,
+  type ExecutionOutcome,
+  type Executor,
+} from './executor.js';
+
+export interface WorkerRuntimeOptions {
+  services: Services;
+  executors: readonly Executor[];
+  /** The worker's sandboxes; its isolation level and pool figures go into heartbeats and metrics. */
+  orchestrator?: SandboxOrchestrator;
+  workerId?: string;
+  /** Intervals; the defaults are the production ones, tests shorten them. */
+  timing?: Partial<WorkerTiming>;
+}
+
+export interface WorkerTiming {
+  heartbeatMs: number;
+  heartbeatTtlMs: number;
+  cancelPollMs: number;
+  /** How long an aborted executor gets to return before the worker settles the attempt without it. */
+  abortSettleMs: number;
+}
+
+const defaultTiming: WorkerTiming = {
+  heartbeatMs: 5_000,
+  heartbeatTtlMs: 15_000,
+  cancelPollMs: 250,
+  abortSettleMs: 500,
+};
+
+export type FinishedStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
+
+export interface WorkerFigures {
+  workerId: string;
+  startedAt: string;
+  concurrency: number;
+  running: number;
+  draining: boolean;
+  isolation: IsolationLevel;
+  pool: PoolFigures | null;
+  /** Attempts this worker settled, by terminal status. */
+  finished: Record<FinishedStatus, number>;
+  /** Attempts given back to the queue at shutdown. */
+  handedBack: number;
+}
+
+export interface WorkerRuntime {
+  readonly workerId: string;
+  figures(): WorkerFigures;
+  /**
+   * Stops taking jobs at once, lets running executions finish within `graceMs`, then aborts the
+   * rest and hands them back to the queue. Resolves when every attempt has settled.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Thrown to the queue so an attempt cut short by shutdown is delivered again, not completed. */
+export class ExecutionHandedBackError extends Error {
+  constructor(readonly executionId: string) {
+    super(`execution ${executionId} handed back to the queue at worker shutdown`);
+    this.name = 'ExecutionHandedBackError';
+  }
+}
+
+interface RunningAttempt {
+  execution: Execution;
+  attempt: number;
+  controller: AbortController;
+}
+
+const lifecycleEvents: readonly EventType[] = [
+  'execution.queued',
+  'execution.started',
+  'execution.superseded',
+  'execution.completed',
+  'execution.failed',
+  'execution.cancelled',
+];
+
+const internalError: ExecutionError = {
+  code: 'internal',
+  message: 'the execution failed because of an internal error in the worker',
+};
+
+/** Sets the sandbox pool and isolation gauges from the orchestrator (called on scrape and heartbeat). */
+export function refreshSandboxGauges(metrics: Metrics, orchestrator: SandboxOrchestrator | undefined): void {
+  const level = orchestrator?.isolation;
+  for (const candidate of ['bwrap', 'process'] as const) {
+    metrics.sandboxIsolation.set({ level: candidate }, candidate === level ? 1 : 0);
+  }
+  if (!orchestrator) return;
+  const pool = orchestrator.figures();
+  for (const [figure, value] of Object.entries(pool)) {
+    if (typeof value === 'number') metrics.sandboxPool.set({ figure }, value);
+  }
+}
+
+/** Executions among `ids` whose cancel was requested, in one query for the whole worker. */
+async function cancelRequestedAmong(db: Queryable, ids: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    'SELECT id FROM executions WHERE id = ANY($1) AND cancel_requested',
+    [ids],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Consumes the execution queue: each job becomes one attempt of an execution, run by the executor
+ * of its kind. The runtime owns everything around the executor — status, attempts, the lifecycle
+ * events, cancellation, the time limit, metrics — so an execution completes at most once however
+ * often its job is delivered (docs/architecture.md, "Worker").
+ */
+export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime {
+  const { services, orchestrator } = options;
+  const { config, store, events, metrics, queue, workers } = services;
+  const timing: WorkerTiming = { ...defaultTiming, ...options.timing };
+  const workerId = options.workerId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const logger: Logger = services.logger.child({ component: 'worker', workerId });
+  const executors = new Map<ExecutionKind, Executor>();
+  for (const executor of options.executors) executors.set(executor.kind, executor);
+  const startedAt = new Date().toISOString();
+  const running = new Map<string, RunningAttempt>();
+  const finished: Record<FinishedStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
+  let handedBack = 0;
+  let draining = false;
+  let stopped: Promise<void> | undefined;
+
+  const figures = (): WorkerFigures => ({
+    workerId,
+    startedAt,
+    concurrency: config.worker.concurrency,
+    running: running.size,
+    draining,
+    isolation: orchestrator?.isolation ?? 'process',
+    pool: orchestrator ? orchestrator.figures() : null,
+    finished: { ...finished },
+    handedBack,
+  });
+
+  const heartbeat = (): WorkerHeartbeat => {
+    const f = figures();
+    const pool: Record<string, number> = {};
+    for (const [name, value] of Object.entries(f.pool ?? {}))
+      if (typeof value === 'number') pool[name] = value;
+    return {
+      workerId,
+      hostname: os.hostname(),
+      pid: process.pid,
+      startedAt,
+      at: new Date().toISOString(),
+      isolation: f.isolation,
+      concurrency: f.concurrency,
+      running: f.running,
+      draining,
+      pool,
+    };
+  };
+
+  let heartbeatFailing = false;
+  const publishHeartbeat = async (): Promise<void> => {
+    refreshSandboxGauges(metrics, orchestrator);
+    try {
+      await workers.publish(heartbeat(), timing.heartbeatTtlMs);
+      if (heartbeatFailing) logger.info('heartbeat published again');
+      heartbeatFailing = false;
+    } catch (error) {
+      if (!heartbeatFailing) logger.warn({ err: error }, 'heartbeat could not be published');
+      heartbeatFailing = true;
+    }
+  };
+
+  let polling = false;
+  let pollFailing = false;
+  const pollCancels = async (): Promise<void> => {
+    if (polling || running.size === 0) return;
+    polling = true;
+    try {
+      for (const id of await cancelRequestedAmong(store.db, [...running.keys()])) {
+        const attempt = running.get(id);
+        if (attempt && !attempt.controller.signal.aborted) {
+          logger.info({ executionId: id }, 'cancel requested');
+          attempt.controller.abort(new ExecutionAbortedError('cancelled'));
+        }
+      }
+      pollFailing = false;
+    } catch (error) {
+      if (!pollFailing) logger.warn({ err: error }, 'cancel requests could not be read');
+      pollFailing = true;
+    } finally {
+      polling = false;
+    }
+  };
+
+  const handle: JobHandler = async (job, jobContext) => {
+    const current = await store.executions.get(job.executionId);
+    if (!current) {
+      logger.warn({ executionId: job.executionId }, 'job for an unknown execution dropped');
+      return;
+    }
+    // Attempts are counted in the database, so a job handed back or recovered from a dead worker
+    // always runs under a higher number than any attempt before it.
+    const attempt = Math.max(jobContext.attempt, current.attempt + 1);
+    const execution = await store.executions.markRunning(current.id, workerId, attempt);
+    if (!execution) {
+      logger.debug({ executionId: current.id }, 'duplicate delivery of a finished execution dropped');
+      return;
+    }
+    await runAttempt(execution, attempt, current.attempt, jobContext);
+  };
+
+  async function runAttempt(
+    execution: Execution,
+    attempt: number,
+    previousAttempt: number,
+    jobContext: JobContext,
+  ): Promise<void> {
+    const { id, kind } = execution;
+    const log = logger.child({ executionId: id, kind, attempt });
+    const attemptStart = performance.now();
+    metrics.executionsStarted.inc({ kind });
+    metrics.queueWait.observe({ kind }, Math.max(0, Date.now() - Date.parse(execution.createdAt)) / 1000);
+
+    const controller = new AbortController();
+    const entry: RunningAttempt = { execution, attempt, controller };
+    running.set(id, entry);
+    const onShutdown = () => controller.abort(new ExecutionAbortedError('shutdown'));
+    if (jobContext.signal.aborted) onShutdown();
+    else jobContext.signal.addEventListener('abort', onShutdown, { once: true });
+    const timer = setTimeout(
+      () => controller.abort(new ExecutionAbortedError('timed_out')),
+      config.executions.timeoutMs,
+    );
+    let attemptOver = false;
+
+    try {
+      if (previousAttempt > 0) {
+        // An earlier attempt was abandoned (worker died or was drained): what it streamed is void.
+        await events.append(id, 'execution.superseded', { attempt: previousAttempt });
+        if (kind === 'agent') await store.messages.deleteByExecution(id, ['assistant', 'tool']);
+      }
+      await events.append(id, 'execution.started', { attempt, workerId });
+      if (execution.cancelRequested) controller.abort(new ExecutionAbortedError('cancelled'));
+
+      const context: ExecutionContext = {
+        execution,
+        attempt,
+        signal: controller.signal,
+        emit: async (type, data) => {
+          if (lifecycleEvents.includes(type)) {
+            throw new Error(`executors may not emit '${type}': the worker owns lifecycle events`);
+          }
+          // Late events of an attempt the worker already settled would follow the terminal event.
+          if (attemptOver) return;
+          await events.append(id, type, { ...data, attempt });
+        },
+        store,
+        events,
+        config,
+      };
+
+      const executor = executors.get(kind);
+      const settled = executor ? await runExecutor(executor, context, controller.signal, log) : undefined;
+      // The signal decides when it fired first, or when the executor threw because it fired.
+      const code =
+        settled && (settled.abortedFirst || 'error' in settled) ? abortCodeOf(controller.signal) : undefined;
+      attemptOver = true;
+
+      if (code === 'shutdown') {
+        handedBack += 1;
+        log.info('attempt cut short by shutdown; handed back to the queue');
+        throw new ExecutionHandedBackError(id);
+      }
+      let outcome: ExecutionOutcome;
+      if (!executor) {
+        outcome = {
+          status: 'failed',
+          error: {
+            code: 'no_executor',
+            message: `this worker has no executor for '${kind}' executions`,
+          },
+        };
+      } else if (code === 'cancelled') {
+        outcome = { status: 'cancelled' };
+      } else if (code === 'timed_out') {
+        outcome = { status: 'timed_out' };
+      } else if (settled && 'outcome' in settled) {
+        outcome = settled.outcome;
+      } else {
+        outcome = { status: 'failed', error: internalError };
+      }
+      await settle(execution, normalize(outcome, log), Math.round(performance.now() - attemptStart), log);
+    } finally {
+      attemptOver = true;
+      clearTimeout(timer);
+      jobContext.signal.removeEventListener('abort', onShutdown);
+      if (running.get(id) === entry) running.delete(id);
+    }
+  }
+
+  type Settled = { abortedFirst: boolean } & ({ outcome: ExecutionOutcome } | { error: unknown });
+
+  /** Runs the executor; once the signal fires it gets `abortSettleMs` to return before it is left behind. */
+  async function runExecutor(
+    executor: Executor,
+    context: ExecutionContext,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<Settled> {
+    const run = Promise.resolve()
+      .then(() => executor.run(context))
+      .then(
+        (outcome) => ({ outcome }),
+        (error: unknown) => ({ error }),
+      );
+    let onAbort = () => {};
+    const aborted = new Promise<'aborted'>((resolve) => {
+      onAbort = () => resolve('aborted');
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const first = await Promise.race([run, aborted]);
+    signal.removeEventListener('abort', onAbort);
+    if (first !== 'aborted') {
+      if ('error' in first && !signal.aborted) log.error({ err: first.error }, 'executor threw');
+      return { abortedFirst: false, ...first };
+    }
+    let grace: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      run,
+      new Promise<undefined>((resolve) => {
+        grace = setTimeout(() => resolve(undefined), timing.abortSettleMs);
+      }),
+    ]);
+    clearTimeout(grace);
+    if (!late) log.warn('executor did not return after its signal fired; settling without it');
+    return { abortedFirst: true, ...(late ?? { error: signal.reason }) };
+  }
+
+  function normalize(outcome: ExecutionOutcome, log: Logger): ExecutionOutcome {
+    const statuses: readonly string[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+    if (!outcome || typeof outcome !== 'object' || !statuses.includes(outcome.status)) {
+      log.error({ outcome }, 'executor returned an invalid outcome');
+      return { status: 'failed', error: internalError };
+    }
+    if (outcome.status === 'failed' && !outcome.error) {
+      return { ...outcome, error: { code: 'failed', message: 'the execution failed' } };
+    }
+    if (outcome.status === 'timed_out' && !outcome.error) {
+      return {
+        ...outcome,
+        error: {
+          code: 'timed_out',
+          message: `the execution exceeded its time limit of ${Math.round(config.executions.timeoutMs / 1000)} s`,
+        },
+      };
+    }
+    return outcome;
+  }
+
+  /** Persists the terminal state once, then appends the one terminal event. */
+  async function settle(
+    execution: Execution,
+    outcome: ExecutionOutcome,
+    durationMs: number,
+    log: Logger,
+  ): Promise<void> {
+    const { id, kind } = execution;
+    const status = outcome.status;
+    const done = await store.executions.finish(id, {
+      status,
+      result: outcome.result,
+      error: status === 'succeeded' || status === 'cancelled' ? null : (outcome.error ?? null),
+      usage: outcome.usage ?? null,
+    });
+    if (!done) {
+      // Another delivery of the same job settled it first: its terminal event is the one.
+      log.warn('execution was already finished by another attempt; this attempt leaves no terminal event');
+      return;
+    }
+    if (status === 'succeeded') {
+      const data: Record<string, unknown> = { status, result: outcome.result ?? null, durationMs };
+      if (outcome.usage) data.usage = outcome.usage;
+      await appendWithRetry(id, 'execution.completed', data);
+    } else if (status === 'cancelled') {
+      await appendWithRetry(id, 'execution.cancelled', { status, durationMs });
+    } else {
+      await appendWithRetry(id, 'execution.failed', { status, error: outcome.error, durationMs });
+    }
+    finished[status] += 1;
+    metrics.executionsFinished.inc({ kind, status });
+    metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
+    try {
+      await events.expire(id, config.executions.eventRetentionSeconds);
+    } catch (error) {
+      log.warn({ err: error }, 'event stream expiry could not be scheduled');
+    }
+    log.info({ status, durationMs }, 'execution finished');
+  }
+
+  /** The execution is already terminal in the database; its stream must say so too. */
+  async function appendWithRetry(id: string, type: EventType, data: Record<string, unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await events.append(id, type, data);
+        return;
+      } catch (error) {
+        if (attempt >= 6) throw error;
+        logger.warn({ err: error, executionId: id, attempt }, 'terminal event not appended yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  const consumer: QueueConsumer = queue.consume(handle, { concurrency: config.worker.concurrency });
+  const heartbeatTimer = setInterval(() => void publishHeartbeat(), timing.heartbeatMs);
+  const pollTimer = setInterval(() => void pollCancels(), timing.cancelPollMs);
+  heartbeatTimer.unref();
+  pollTimer.unref();
+  void publishHeartbeat();
+  logger.info(
+    { concurrency: config.worker.concurrency, kinds: [...executors.keys()], isolation: figures().isolation },
+    'worker started',
+  );
+
+  return {
+    workerId,
+    figures,
+    stop(graceMs = config.worker.graceMs) {
+      stopped ??= (async () => {
+        draining = true;
+        logger.info({ graceMs, running: running.size }, 'worker draining');
+        void publishHeartbeat();
+        // The queue aborts what is left after the grace period; this is the same promise kept
+        // even if a queue implementation were slow to do so.
+        const backstop = setTimeout(() => {
+          for (const entry of running.values()) {
+            entry.controller.abort(new ExecutionAbortedError('shutdown'));
+          }
+        }, graceMs);
+        try {
+          await consumer.close(graceMs);
+        } finally {
+          clearTimeout(backstop);
+          clearInterval(heartbeatTimer);
+          clearInterval(pollTimer);
+          try {
+            await workers.remove(workerId);
+          } catch (error) {
+            logger.warn({ err: error }, 'heartbeat could not be removed');
+          }
+        }
+        logger.info({ handedBack }, 'worker stopped');
+      })();
+      return stopped;
+    },
+  };
+}
