@@ -263,11 +263,20 @@ export interface Store {
 }
 
 export class QuotaExceededError extends Error {
+  /**
+   * `usedBytes`: the user's usage before the refused write; `requestedBytes` (when known): how much
+   * the write would have added.
+   */
   constructor(
     readonly usedBytes: number,
     readonly quotaBytes: number,
+    readonly requestedBytes?: number,
   ) {
-    super(`quota exceeded: ${usedBytes} of ${quotaBytes} bytes`);
+    super(
+      requestedBytes === undefined
+        ? `quota exceeded: ${usedBytes} of ${quotaBytes} bytes`
+        : `quota exceeded: ${usedBytes} of ${quotaBytes} bytes used, ${requestedBytes} more requested`,
+    );
     this.name = 'QuotaExceededError';
   }
 }

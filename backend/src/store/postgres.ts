@@ -1,0 +1,103 @@
+import pg from 'pg';
+import type { Logger } from '../observability/logger.js';
+import type { Database, Queryable, QueryResult } from './types.js';
+
+/** How long a new connection may take before the query fails: keeps `ping()` and requests fast when PostgreSQL is down. */
+const connectTimeoutMs = 2_000;
+const pingTimeoutMs = 3_000;
+
+export interface PostgresOptions {
+  url: string;
+  poolSize?: number;
+  logger: Pick<Logger, 'warn'>;
+}
+
+function toResult<Row>(result: pg.QueryResult): QueryResult<Row> {
+  return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+}
+
+/**
+ * PostgreSQL through a `pg` pool. A dropped server never crashes the process: idle and checked-out
+ * connections report errors to the log, broken connections are discarded, and the pool opens new
+ * ones on the next query, so the database recovers by itself when PostgreSQL comes back.
+ */
+export function openPostgres(options: PostgresOptions): Database {
+  const { logger } = options;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'ipa',
+  });
+  pool.on('error', (err) => {
+    logger.warn({ err: { message: err.message } }, 'idle PostgreSQL connection failed; the pool replaces it');
+  });
+  let closed: Promise<void> | undefined;
+
+  const query = async <Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> =>
+    toResult<Row>(await pool.query(sql, params as unknown[] | undefined));
+
+  return {
+    kind: 'postgres',
+    query,
+
+    async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      // Between two statements a checked-out client has no listener of the pool's; without ours a
+      // server restart mid-transaction would be an unhandled 'error' event.
+      let broken: Error | undefined;
+      const onError = (err: Error) => {
+        broken = err;
+        logger.warn({ err: { message: err.message } }, 'PostgreSQL connection failed during a transaction');
+      };
+      client.on('error', onError);
+      let finished = false;
+      const tx: Queryable = {
+        async query<Row>(sql: string, params?: readonly unknown[]) {
+          if (finished) throw new Error('transaction is already finished');
+          return toResult<Row>(await client.query(sql, params as unknown[] | undefined));
+        },
+      };
+      try {
+        await client.query('BEGIN');
+        const result = await work(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken ??= rollbackErr as Error;
+        }
+        throw err;
+      } finally {
+        finished = true;
+        client.removeListener('error', onError);
+        // A connection that failed is destroyed rather than handed to the next caller.
+        client.release(broken);
+      }
+    },
+
+    async ping() {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`PostgreSQL did not answer within ${pingTimeoutMs} ms`)),
+          pingTimeoutMs,
+        );
+      });
+      try {
+        await Promise.race([pool.query('SELECT 1'), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    close() {
+      closed ??= pool.end();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
+import {
+  isUuid,
+  jsonParam,
+  terminalStatusList,
+  toIso,
+  toIsoOrNull,
+  toNumber,
+  toNumberOrNull,
+} from '../sql.js';
+import {
+  type AgentInput,
+  type Execution,
+  type ExecutionError,
+  type ExecutionKind,
+  type ExecutionRepository,
+  type ExecutionStatus,
+  type Queryable,
+  type ScriptInput,
+  type TokenUsage,
+  terminalStatuses,
+} from '../types.js';
+
+interface ExecutionRow {
+  id: string;
+  user_id: string;
+  session_id: string | null;
+  kind: ExecutionKind;
+  status: ExecutionStatus;
+  input: ScriptInput | AgentInput;
+  result: unknown;
+  error: ExecutionError | null;
+  usage: TokenUsage | null;
+  attempt: number;
+  worker_id: string | null;
+  cancel_requested: boolean;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  duration_ms: string | number | null;
+}
+
+const executionColumns =
+  'id, user_id, session_id, kind, status, input, result, error, usage, attempt, worker_id, cancel_requested, created_at, started_at, finished_at, duration_ms';
+const kinds: readonly ExecutionKind[] = ['script', 'agent'];
+const statuses: readonly ExecutionStatus[] = ['queued', 'running', ...terminalStatuses];
+
+function toExecution(row: ExecutionRow): Execution {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    sessionId: row.session_id,
+    kind: row.kind,
+    status: row.status,
+    input: row.input,
+    result: row.result ?? null,
+    error: row.error ?? null,
+    usage: row.usage ?? null,
+    attempt: row.attempt,
+    workerId: row.worker_id,
+    cancelRequested: row.cancel_requested,
+    createdAt: toIso(row.created_at),
+    startedAt: toIsoOrNull(row.started_at),
+    finishedAt: toIsoOrNull(row.finished_at),
+    durationMs: toNumberOrNull(row.duration_ms),
+  };
+}
+
+export function createExecutionRepository(db: Queryable): ExecutionRepository {
+  const get = async (id: string, userId?: string): Promise<Execution | null> => {
+    if (!isUuid(id) || (userId !== undefined && !isUuid(userId))) return null;
+    const { rows } =
+      userId === undefined
+        ? await db.query<ExecutionRow>(`SELECT ${executionColumns} FROM executions WHERE id = $1`, [id])
+        : await db.query<ExecutionRow>(
+            `SELECT ${executionColumns} FROM executions WHERE id = $1 AND user_id = $2`,
+            [id, userId],
+          );
+    return rows[0] ? toExecution(rows[0]) : null;
+  };
+
+  return {
+    async create(input) {
+      if (!kinds.includes(input.kind)) throw new RangeError(`unknown execution kind ${String(input.kind)}`);
+      if (typeof input.input !== 'object' || input.input === null) {
+        throw new TypeError('execution input must be an object');
+      }
+      const { rows } = await db.query<ExecutionRow>(
+        `INSERT INTO executions (user_id, session_id, kind, input) VALUES ($1, $2, $3, $4::jsonb)
+         RETURNING ${executionColumns}`,
+        [input.userId, input.sessionId ?? null, input.kind, jsonParam(input.input)],
+      );
+      return toExecution(rows[0]!);
+    },
+
+    get,
+
+    async list(userId, filter = {}) {
+      const limit = pageLimit(filter);
+      const before = filter.cursor === undefined ? null : decodeTimeCursor(filter.cursor);
+      if (!isUuid(userId)) return { items: [], nextCursor: null };
+      const params: unknown[] = [userId, limit + 1];
+      const where = ['user_id = $1'];
+      if (filter.status !== undefined) {
+        if (!statuses.includes(filter.status))
+          throw new RangeError(`unknown status ${String(filter.status)}`);
+        params.push(filter.status);
+        where.push(`status = $${params.length}`);
+      }
+      if (filter.kind !== undefined) {
+        if (!kinds.includes(filter.kind)) throw new RangeError(`unknown kind ${String(filter.kind)}`);
+        params.push(filter.kind);
+        where.push(`kind = $${params.length}`);
+      }
+      if (filter.sessionId !== undefined) {
+        if (!isUuid(filter.sessionId)) return { items: [], nextCursor: null };
+        params.push(filter.sessionId);
+        where.push(`session_id = $${params.length}`);
+      }
+      if (before) {
+        params.push(before.at, before.id);
+        where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+      }
+      const { rows } = await db.query<ExecutionRow>(
+        `SELECT ${executionColumns} FROM executions WHERE ${where.join(' AND ')}
+         ORDER BY created_at DESC, id DESC LIMIT $2`,
+        params,
+      );
+      return toPage(rows, limit, toExecution, (row) => [toIso(row.created_at), row.id]);
+    },
+
+    async markRunning(id, workerId, attempt) {
+      if (!isUuid(id)) return null;
+      if (!Number.isInteger(attempt) || attempt < 0)
+        throw new RangeError('attempt must be a whole number ≥ 0');
+      // started_at keeps the first start, so duration_ms covers every attempt the user waited for.
+      const { rows } = await db.query<ExecutionRow>(
+        `UPDATE executions
+            SET status = 'running', attempt = $3, worker_id = $2,
+                started_at = COALESCE(started_at, clock_timestamp())
+          WHERE id = $1 AND status IN ('queued', 'running')
+          RETURNING ${executionColumns}`,
+        [id, workerId, attempt],
+      );
+      return rows[0] ? toExecution(rows[0]) : null;
+    },
+
+    async finish(id, outcome) {
+      if (!terminalStatuses.includes(outcome.status)) {
+        throw new RangeError(`finish needs a terminal status, not ${String(outcome.status)}`);
+      }
+      if (!isUuid(id)) return false;
+      // The status guard makes the terminal state write-once even when two workers race.
+      const { rowCount } = await db.query(
+        `UPDATE executions
+            SET status = $2, result = $3::jsonb, error = $4::jsonb, usage = $5::jsonb,
+                finished_at = clock_timestamp(),
+                duration_ms = CASE WHEN started_at IS NULL THEN NULL
+                  ELSE GREATEST(0, round(extract(epoch FROM clock_timestamp() - started_at) * 1000))::bigint END
+          WHERE id = $1 AND status NOT IN ${terminalStatusList}`,
+        [
+          id,
+          outcome.status,
+          jsonParam(outcome.result ?? null),
+          jsonParam(outcome.error ?? null),
+          jsonParam(outcome.usage ?? null),
+        ],
+      );
+      return rowCount > 0;
+    },
+
+    async requestCancel(id, userId) {
+      if (!isUuid(id) || !isUuid(userId)) return null;
+      // A finished execution is returned unchanged: the caller sees its terminal status.
+      const { rows } = await db.query<ExecutionRow>(
+        `UPDATE executions SET cancel_requested = cancel_requested OR status NOT IN ${terminalStatusList}
+          WHERE id = $1 AND user_id = $2
+          RETURNING ${executionColumns}`,
+        [id, userId],
+      );
+      return rows[0] ? toExecution(rows[0]) : null;
+    },
+
+    async countActive(userId) {
+      if (!isUuid(userId)) return 0;
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM executions WHERE user_id = $1 AND status IN ('queued', 'running')",
+        [userId],
+      );
+      return rows[0]?.n ?? 0;
+    },
+
+    async stats(minutes) {
+      const span = Number.isFinite(minutes) ? Math.min(1440, Math.max(1, Math.floor(minutes))) : 60;
+      const byStatusRows = await db.query<{ status: ExecutionStatus; n: number }>(
+        'SELECT status, count(*)::int AS n FROM executions GROUP BY status',
+      );
+      const byStatus = Object.fromEntries(statuses.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
+      for (const row of byStatusRows.rows) byStatus[row.status] = row.n;
+      // Every minute of the window is present (zeros included) so charts need no gap filling.
+      // timed_out counts as failed; cancelled is neither.
+      const perMinuteRows = await db.query<{ minute: Date; succeeded: number; failed: number }>(
+        `SELECT m.minute,
+                count(e.id) FILTER (WHERE e.status = 'succeeded')::int AS succeeded,
+                count(e.id) FILTER (WHERE e.status IN ('failed', 'timed_out'))::int AS failed
+           FROM generate_series(
+                  date_trunc('minute', clock_timestamp()) - ($1::int - 1) * interval '1 minute',
+                  date_trunc('minute', clock_timestamp()),
+                  interval '1 minute') AS m(minute)
+           LEFT JOIN executions e
+             ON e.finished_at >= m.minute AND e.finished_at < m.minute + interval '1 minute'
+          GROUP BY m.minute
+          ORDER BY m.minute`,
+        [span],
+      );
+      return {
+        byStatus,
+        perMinute: perMinuteRows.rows.map((row) => ({
+          minute: toIso(row.minute),
+          succeeded: toNumber(row.succeeded),
+          failed: toNumber(row.failed),
+        })),
+      };
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/** Small conversions between driver values and the platform's records, shared by the repositories. */
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids arrive from URLs; a malformed one is "not found", never a database error. */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && uuidPattern.test(value);
+}
+
+/** Both drivers hand timestamps back as Date; records carry ISO-8601 strings. */
+export function toIso(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  return new Date(String(value)).toISOString();
+}
+
+export function toIsoOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : toIso(value);
+}
+
+/** `pg` returns int8 as a string, PGlite as a number; both fit a JS number for our sizes and counts. */
+export function toNumber(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+export function toNumberOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : toNumber(value);
+}
+
+/** jsonb parameters go in as text (`$n::jsonb`) so both drivers store exactly this JSON. */
+export function jsonParam(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+/** PGlite returns bytea as a plain Uint8Array; callers get a Buffer without copying. */
+export function toBuffer(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError('expected binary column value');
+}
+
+export const terminalStatusList = "('succeeded', 'failed', 'cancelled', 'timed_out')";

@@ -1,0 +1,22 @@
+import { createAuditRepository } from './repositories/audit.js';
+import { createExecutionRepository } from './repositories/executions.js';
+import { createFileRepository } from './repositories/files.js';
+import { createMessageRepository } from './repositories/messages.js';
+import { createSessionRepository } from './repositories/sessions.js';
+import { createTokenRepository } from './repositories/tokens.js';
+import { createUserRepository } from './repositories/users.js';
+import type { Database, Store } from './types.js';
+
+/** Every repository over one database; the schema must be current (`migrate`). */
+export function createStore(db: Database): Store {
+  return {
+    db,
+    users: createUserRepository(db),
+    tokens: createTokenRepository(db),
+    sessions: createSessionRepository(db),
+    messages: createMessageRepository(db),
+    executions: createExecutionRepository(db),
+    files: createFileRepository(db),
+    audit: createAuditRepository(db),
+  };
+}
