@@ -1,0 +1,62 @@
+import type { ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Button } from './Button';
+
+export function Spinner({ label }: { label?: string }) {
+  return <span className="spinner" role="status" aria-label={label} />;
+}
+
+export function LoadingState({ label }: { label?: string }) {
+  const { t } = useTranslation();
+  return (
+    <div className="state state-loading" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" />
+      <span>{label ?? t('common.loading')}</span>
+    </div>
+  );
+}
+
+export function EmptyState({
+  title,
+  children,
+  action,
+}: {
+  title: string;
+  children?: ReactNode;
+  action?: ReactNode;
+}) {
+  return (
+    <div className="state state-empty">
+      <p className="state-title">{title}</p>
+      {children ? <p className="state-body">{children}</p> : null}
+      {action}
+    </div>
+  );
+}
+
+export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  const { t } = useTranslation();
+  const message = error instanceof Error && error.message ? error.message : t('common.unknownError');
+  return (
+    <div className="state state-error" role="alert">
+      <p className="state-title">{t('common.errorTitle')}</p>
+      <p className="state-body">{message}</p>
+      {onRetry ? (
+        <Button size="sm" onClick={onRetry}>
+          {t('common.retry')}
+        </Button>
+      ) : null}
+    </div>
+  );
+}
+
+export function InlineError({ error }: { error: unknown }) {
+  const { t } = useTranslation();
+  if (!error) return null;
+  const message = error instanceof Error && error.message ? error.message : t('common.unknownError');
+  return (
+    <p className="inline-error" role="alert">
+      {message}
+    </p>
+  );
+}

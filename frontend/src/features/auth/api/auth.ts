@@ -1,0 +1,50 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { ApiError, api, type Me, type User } from '../../../lib';
+
+export const meQueryKey = ['me'] as const;
+
+/** The signed-in user, quota and platform facts; `null` when nobody is signed in. */
+export function useMe() {
+  return useQuery({
+    queryKey: meQueryKey,
+    queryFn: async (): Promise<Me | null> => {
+      try {
+        return await api<Me>('/me');
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return null;
+        throw error;
+      }
+    },
+    staleTime: 30_000,
+    retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,
+  });
+}
+
+export function useSignIn() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (token: string) => api<{ user: User }>('/auth/login', { method: 'POST', body: { token } }),
+    onSuccess: async () => {
+      queryClient.removeQueries();
+      await queryClient.fetchQuery({ queryKey: meQueryKey, queryFn: () => api<Me>('/me') });
+    },
+  });
+}
+
+export function useSignOut() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: () => api<void>('/auth/logout', { method: 'POST' }),
+    onSettled: () => {
+      // Whatever the answer, nothing of this user's data may stay in the page.
+      queryClient.clear();
+      queryClient.setQueryData(meQueryKey, null);
+      try {
+        for (const key of Object.keys(sessionStorage))
+          if (key.startsWith('ipa.')) sessionStorage.removeItem(key);
+      } catch {
+        // Storage unavailable: nothing was kept there either.
+      }
+    },
+  });
+}

@@ -1,0 +1,49 @@
+import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, type Execution, type ExecutionStatus, type Page, type ScriptLanguage } from '../../../lib';
+
+export interface RunFilters {
+  status?: ExecutionStatus | '';
+  kind?: 'script' | 'agent' | '';
+}
+
+export const runsQueryKey = (filters: RunFilters) => ['executions', filters] as const;
+
+export function useRuns(filters: RunFilters) {
+  return useInfiniteQuery({
+    queryKey: runsQueryKey(filters),
+    queryFn: ({ pageParam, signal }) =>
+      api<Page<Execution>>('/executions', {
+        query: { limit: 25, cursor: pageParam, status: filters.status, kind: filters.kind },
+        signal,
+      }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+}
+
+export function useRunScript() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { language: ScriptLanguage; code: string; input?: unknown }) =>
+      api<Execution>('/executions', { method: 'POST', body }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['executions'] }),
+  });
+}
+
+export function useCancelRun() {
+  return useMutation({
+    mutationFn: (id: string) =>
+      api<Execution>(`/executions/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+  });
+}
+
+/** Which languages the platform offers: shell and Python only under bwrap isolation. */
+export function availableLanguages(
+  platform: { isolation: string; languages?: ScriptLanguage[] } | undefined,
+) {
+  const base: ScriptLanguage[] = ['javascript', 'typescript'];
+  const reported = platform?.languages?.length ? platform.languages : base;
+  return reported.filter(
+    (language) => language === 'javascript' || language === 'typescript' || platform?.isolation === 'bwrap',
+  );
+}

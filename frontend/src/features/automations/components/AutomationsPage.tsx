@@ -1,0 +1,236 @@
+import { lazy, Suspense, useId, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Button, InlineError, LoadingState, StatusBadge } from '../../../components/ui';
+import {
+  type ScriptLanguage,
+  type TranscriptItem,
+  terminalStatuses,
+  useExecutionStream,
+  useFormat,
+  useIsDark,
+} from '../../../lib';
+import { useMe } from '../../auth';
+import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
+import { RunHistory } from './RunHistory';
+
+const CodeEditor = lazy(() => import('./CodeEditor'));
+
+const samples: Record<ScriptLanguage, string> = {
+  javascript: "console.log('hello from the sandbox');\n",
+  typescript: "const greeting: string = 'hello from the sandbox';\nconsole.log(greeting);\n",
+  shell: 'echo "hello from the sandbox"\n',
+  python: 'print("hello from the sandbox")\n',
+};
+
+function parseInput(text: string): { ok: true; value: unknown } | { ok: false } {
+  if (!text.trim()) return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function pretty(value: unknown): string {
+  if (value === undefined) return '—';
+  try {
+    return JSON.stringify(value, null, 2);
+  } catch {
+    return String(value);
+  }
+}
+
+function OutputLog({ items }: { items: TranscriptItem[] }) {
+  const { t } = useTranslation();
+  const chunks = items.filter((item) => item.kind === 'output' || item.kind === 'file');
+  if (chunks.length === 0) return <p className="muted output-empty">{t('automations.noOutput')}</p>;
+  return (
+    <pre className="output-log" data-testid="run-output">
+      {chunks.map((item, index) =>
+        item.kind === 'output' ? (
+          // biome-ignore lint/suspicious/noArrayIndexKey: chunks only grow at the end
+          <span key={index} className={item.stream === 'stderr' ? 'stderr' : 'stdout'}>
+            {item.data}
+          </span>
+        ) : item.kind === 'file' ? (
+          // biome-ignore lint/suspicious/noArrayIndexKey: chunks only grow at the end
+          <span key={index} className="file-note">
+            {t('automations.fileChanged', {
+              path: item.path,
+              change: t(`automations.change.${item.change}`, { defaultValue: item.change }),
+            })}
+            {'\n'}
+          </span>
+        ) : null,
+      )}
+    </pre>
+  );
+}
+
+function RunPanel({ executionId }: { executionId: string }) {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const cancel = useCancelRun();
+  const { view, connection, error } = useExecutionStream(executionId);
+  const running = !terminalStatuses.includes(view.status as never);
+  return (
+    <section className="card run-panel" aria-labelledby="run-heading">
+      <div className="panel-head">
+        <h2 id="run-heading" className="panel-title">
+          {t('automations.output')}
+        </h2>
+        <div className="row">
+          {view.status === 'connecting' ? null : <StatusBadge status={view.status} />}
+          {running ? (
+            <Button
+              size="sm"
+              variant="danger"
+              onClick={() => cancel.mutate(executionId)}
+              busy={cancel.isPending}
+            >
+              {t('chat.stop')}
+            </Button>
+          ) : null}
+        </div>
+      </div>
+      <div aria-live="polite" aria-busy={running}>
+        <OutputLog items={view.items} />
+      </div>
+      {connection === 'reconnecting' ? <p className="muted">{t('chat.reconnecting')}</p> : null}
+      {error ? (
+        <p className="inline-error" role="alert">
+          {error.message}
+        </p>
+      ) : null}
+      <dl className="facts">
+        <div>
+          <dt>{t('automations.duration')}</dt>
+          <dd>{format.duration(view.durationMs)}</dd>
+        </div>
+        <div>
+          <dt>{t('automations.attempt')}</dt>
+          <dd>{view.attempt ? format.number(view.attempt) : '—'}</dd>
+        </div>
+      </dl>
+      {view.error ? (
+        <p className="inline-error" role="alert">
+          <span className="mono">{view.error.code}</span> {view.error.message}
+        </p>
+      ) : null}
+      {view.status === 'succeeded' ? (
+        <>
+          <h3 className="sub-title">{t('automations.result')}</h3>
+          <pre className="code-block" data-testid="run-result">
+            {pretty(view.result)}
+          </pre>
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+export function AutomationsPage() {
+  const { t } = useTranslation();
+  const me = useMe();
+  const dark = useIsDark();
+  const languages = availableLanguages(me.data?.platform as never);
+  const [language, setLanguage] = useState<ScriptLanguage>('javascript');
+  const [code, setCode] = useState(samples.javascript);
+  const [inputText, setInputText] = useState('{\n  "name": "world"\n}');
+  const [executionId, setExecutionId] = useState<string | null>(null);
+  const run = useRunScript();
+  const languageId = useId();
+  const inputId = useId();
+  const inputErrorId = useId();
+  const parsed = parseInput(inputText);
+
+  const start = () => {
+    if (!parsed.ok || !code.trim() || run.isPending) return;
+    run.mutate(
+      { language, code, ...(parsed.value === undefined ? {} : { input: parsed.value }) },
+      { onSuccess: (execution) => setExecutionId(execution.id) },
+    );
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1 className="page-title">{t('automations.title')}</h1>
+        <p className="muted">{t('automations.isolation', { level: me.data?.platform.isolation ?? '—' })}</p>
+      </div>
+      <div className="automation-grid">
+        <section className="card editor-card" aria-label={t('automations.editor')}>
+          <div className="editor-toolbar">
+            <label htmlFor={languageId} className="field-label inline">
+              {t('automations.language')}
+            </label>
+            <select
+              id={languageId}
+              className="select select-sm"
+              value={language}
+              onChange={(event) => {
+                const next = event.target.value as ScriptLanguage;
+                // Keep the user's code; only swap an untouched sample for the new language's.
+                if (code === samples[language]) setCode(samples[next]);
+                setLanguage(next);
+              }}
+            >
+              {languages.map((option) => (
+                <option key={option} value={option}>
+                  {t(`automations.languages.${option}`)}
+                </option>
+              ))}
+            </select>
+            <span className="spacer" />
+            <Button
+              variant="primary"
+              onClick={start}
+              busy={run.isPending}
+              disabled={!parsed.ok || !code.trim()}
+            >
+              {t('automations.run')}
+            </Button>
+          </div>
+          <Suspense fallback={<LoadingState label={t('automations.loadingEditor')} />}>
+            <CodeEditor
+              value={code}
+              onChange={setCode}
+              language={language}
+              label={t('automations.codeLabel')}
+              dark={dark}
+              onSubmit={start}
+            />
+          </Suspense>
+          <label htmlFor={inputId} className="field-label">
+            {t('automations.input')}
+          </label>
+          <textarea
+            id={inputId}
+            className="input mono input-json"
+            rows={4}
+            spellCheck={false}
+            value={inputText}
+            onChange={(event) => setInputText(event.target.value)}
+            aria-invalid={!parsed.ok || undefined}
+            aria-describedby={parsed.ok ? undefined : inputErrorId}
+          />
+          {parsed.ok ? null : (
+            <p id={inputErrorId} className="inline-error" role="alert">
+              {t('automations.inputInvalid')}
+            </p>
+          )}
+          <InlineError error={run.error} />
+        </section>
+        {executionId ? (
+          <RunPanel key={executionId} executionId={executionId} />
+        ) : (
+          <section className="card run-panel">
+            <h2 className="panel-title">{t('automations.output')}</h2>
+            <p className="muted">{t('automations.notRun')}</p>
+          </section>
+        )}
+      </div>
+      <RunHistory selectedId={executionId} onSelect={setExecutionId} />
+    </div>
+  );
+}

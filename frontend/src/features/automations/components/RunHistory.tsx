@@ -1,0 +1,129 @@
+import { useId, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Button, EmptyState, ErrorState, LoadingState, StatusBadge } from '../../../components/ui';
+import { type Execution, type ExecutionStatus, useFormat } from '../../../lib';
+import { type RunFilters, useRuns } from '../api/automations';
+
+const statuses: ExecutionStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
+
+function summary(execution: Execution): string {
+  const input = execution.input;
+  if ('code' in input)
+    return input.code.split('\n').find((line) => line.trim() && !line.trim().startsWith('//')) ?? '';
+  return input.text;
+}
+
+export function RunHistory({
+  selectedId,
+  onSelect,
+}: {
+  selectedId: string | null;
+  onSelect: (id: string) => void;
+}) {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const [filters, setFilters] = useState<RunFilters>({ status: '', kind: 'script' });
+  const runs = useRuns(filters);
+  const statusId = useId();
+  const kindId = useId();
+  const items = runs.data?.pages.flatMap((page) => page.items) ?? [];
+  return (
+    <section className="card" aria-labelledby="history-heading">
+      <div className="panel-head wrap">
+        <h2 id="history-heading" className="panel-title">
+          {t('automations.history')}
+        </h2>
+        <div className="row">
+          <label htmlFor={kindId} className="field-label inline">
+            {t('automations.kind')}
+          </label>
+          <select
+            id={kindId}
+            className="select select-sm"
+            value={filters.kind}
+            onChange={(event) => setFilters({ ...filters, kind: event.target.value as RunFilters['kind'] })}
+          >
+            <option value="">{t('automations.all')}</option>
+            <option value="script">{t('automations.kinds.script')}</option>
+            <option value="agent">{t('automations.kinds.agent')}</option>
+          </select>
+          <label htmlFor={statusId} className="field-label inline">
+            {t('automations.status')}
+          </label>
+          <select
+            id={statusId}
+            className="select select-sm"
+            value={filters.status}
+            onChange={(event) =>
+              setFilters({ ...filters, status: event.target.value as RunFilters['status'] })
+            }
+          >
+            <option value="">{t('automations.all')}</option>
+            {statuses.map((status) => (
+              <option key={status} value={status}>
+                {t(`status.${status}`)}
+              </option>
+            ))}
+          </select>
+          <Button size="sm" variant="ghost" onClick={() => void runs.refetch()}>
+            {t('common.refresh')}
+          </Button>
+        </div>
+      </div>
+      {runs.isPending ? (
+        <LoadingState />
+      ) : runs.isError ? (
+        <ErrorState error={runs.error} onRetry={() => void runs.refetch()} />
+      ) : items.length === 0 ? (
+        <EmptyState title={t('automations.historyEmpty')} />
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">{t('automations.started')}</th>
+                <th scope="col">{t('automations.kind')}</th>
+                <th scope="col">{t('automations.status')}</th>
+                <th scope="col" className="num">
+                  {t('automations.duration')}
+                </th>
+                <th scope="col">{t('automations.summary')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((execution) => (
+                <tr key={execution.id} className={execution.id === selectedId ? 'selected' : undefined}>
+                  <td>
+                    <button type="button" className="link-btn" onClick={() => onSelect(execution.id)}>
+                      {format.dateTime(execution.createdAt)}
+                    </button>
+                  </td>
+                  <td>
+                    {execution.kind === 'script' && 'language' in execution.input
+                      ? t(`automations.languages.${execution.input.language}`)
+                      : t(`automations.kinds.${execution.kind}`)}
+                  </td>
+                  <td>
+                    <StatusBadge status={execution.status} />
+                  </td>
+                  <td className="num">{format.duration(execution.durationMs)}</td>
+                  <td className="mono ellipsis">{summary(execution)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {runs.hasNextPage ? (
+        <Button
+          size="sm"
+          variant="ghost"
+          busy={runs.isFetchingNextPage}
+          onClick={() => void runs.fetchNextPage()}
+        >
+          {t('common.loadMore')}
+        </Button>
+      ) : null}
+    </section>
+  );
+}

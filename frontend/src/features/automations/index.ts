@@ -1,0 +1,2 @@
+export { availableLanguages, type RunFilters, useCancelRun, useRunScript, useRuns } from './api/automations';
+export { AutomationsPage } from './components/AutomationsPage';

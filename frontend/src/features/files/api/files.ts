@@ -1,0 +1,113 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { API_BASE, ApiError, api, apiFetch, type StoredFile } from '../../../lib';
+import { meQueryKey } from '../../auth';
+
+export const filesQueryKey = ['files'] as const;
+export const fileRoots = ['uploads', 'workspace', 'outputs'] as const;
+
+export interface FileListing {
+  items: StoredFile[];
+  usedBytes: number;
+  limitBytes: number;
+}
+
+/** URL of a stored file; each path segment is escaped, the slashes are kept. */
+export function fileUrl(path: string): string {
+  return `${API_BASE}/files/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export function useFiles() {
+  return useQuery({
+    queryKey: filesQueryKey,
+    queryFn: ({ signal }) => api<FileListing>('/files', { signal }),
+  });
+}
+
+export function useDeleteFile() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (path: string) =>
+      apiFetch(`/files/${path.split('/').map(encodeURIComponent).join('/')}`, { method: 'DELETE' }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: meQueryKey });
+      return queryClient.invalidateQueries({ queryKey: filesQueryKey });
+    },
+  });
+}
+
+/**
+ * Multipart upload with progress. `fetch` cannot report upload progress, so this one request
+ * goes through XMLHttpRequest; its errors keep the API's error shape.
+ */
+export function uploadFiles(
+  files: File[],
+  dir: string,
+  onProgress: (loaded: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<StoredFile[]> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append('dir', dir);
+    for (const file of files) form.append('file', file, file.name);
+    const request = new XMLHttpRequest();
+    request.open('POST', `${API_BASE}/files`);
+    request.responseType = 'text';
+    request.setRequestHeader('accept', 'application/json');
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    request.onload = () => {
+      let body: { items?: StoredFile[]; error?: { code?: string; message?: string; details?: unknown } } = {};
+      try {
+        body = JSON.parse(request.responseText || '{}');
+      } catch {
+        body = {};
+      }
+      if (request.status >= 200 && request.status < 300) resolve(body.items ?? []);
+      else
+        reject(
+          new ApiError(
+            request.status,
+            body.error?.code ?? `http_${request.status}`,
+            body.error?.message ?? request.statusText,
+            body.error?.details,
+          ),
+        );
+    };
+    request.onerror = () => reject(new ApiError(0, 'network_error', 'The server could not be reached.'));
+    request.onabort = () => reject(new DOMException('Upload cancelled', 'AbortError'));
+    signal?.addEventListener('abort', () => request.abort(), { once: true });
+    request.send(form);
+  });
+}
+
+export function useUploadFiles() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({
+      files,
+      dir,
+      onProgress,
+    }: {
+      files: File[];
+      dir: string;
+      onProgress: (loaded: number, total: number) => void;
+    }) => uploadFiles(files, dir, onProgress),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: meQueryKey });
+      return queryClient.invalidateQueries({ queryKey: filesQueryKey });
+    },
+  });
+}
+
+/** The first `limit` bytes of a file as text, for the preview. */
+export async function readFileText(
+  path: string,
+  limit = 256 * 1024,
+): Promise<{ text: string; truncated: boolean }> {
+  const response = await apiFetch(`/files/${path.split('/').map(encodeURIComponent).join('/')}`);
+  const buffer = await response.arrayBuffer();
+  const truncated = buffer.byteLength > limit;
+  const text = new TextDecoder().decode(truncated ? buffer.slice(0, limit) : buffer);
+  return { text, truncated };
+}

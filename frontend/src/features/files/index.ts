@@ -1,0 +1,12 @@
+export {
+  fileRoots,
+  fileUrl,
+  readFileText,
+  uploadFiles,
+  useDeleteFile,
+  useFiles,
+  useUploadFiles,
+} from './api/files';
+export { parseCsv } from './components/csv';
+export { FilePreview, previewKind } from './components/FilePreview';
+export { FilesPage } from './components/FilesPage';

@@ -1,0 +1,174 @@
+import { lazy, Suspense, useMemo } from 'react';
+import { useTranslation } from 'react-i18next';
+import { EmptyState, ErrorState, LoadingState } from '../../../components/ui';
+import { useFormat } from '../../../lib';
+import { toMinuteSeries, useAdminStats } from '../api/ops';
+
+const LineChart = lazy(() => import('./LineChart'));
+
+function Figure({ label, value, hint }: { label: string; value: string; hint?: string }) {
+  return (
+    <div className="figure card">
+      <p className="figure-label">{label}</p>
+      <p className="figure-value">{value}</p>
+      {hint ? <p className="figure-hint muted">{hint}</p> : null}
+    </div>
+  );
+}
+
+export function OpsPage() {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const stats = useAdminStats();
+  const series = useMemo(() => toMinuteSeries(stats.data?.executions.perMinute ?? []), [stats.data]);
+  const throughput = useMemo(
+    () => [series.map((point) => point.time), series.map((point) => point.total)] as [number[], number[]],
+    [series],
+  );
+  const failures = useMemo(
+    () =>
+      [series.map((point) => point.time), series.map((point) => point.failureRate)] as [number[], number[]],
+    [series],
+  );
+
+  if (stats.isPending) return <LoadingState />;
+  if (stats.isError) return <ErrorState error={stats.error} onRetry={() => void stats.refetch()} />;
+  const { queue, executions, workers } = stats.data;
+  const lastMinute = series.at(-1);
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1 className="page-title">{t('ops.title')}</h1>
+        <p className="muted" aria-live="polite">
+          {t('ops.updated', { time: format.dateTime(new Date(stats.dataUpdatedAt).toISOString()) })}
+        </p>
+      </div>
+      <div className="figures">
+        <Figure
+          label={t('ops.queueDepth')}
+          value={format.number(queue.waiting + queue.delayed)}
+          hint={t('ops.queueHint', {
+            waiting: format.number(queue.waiting),
+            delayed: format.number(queue.delayed),
+          })}
+        />
+        <Figure label={t('ops.running')} value={format.number(executions.byStatus.running ?? 0)} />
+        <Figure label={t('ops.workers')} value={format.number(workers.length)} />
+        <Figure
+          label={t('ops.failureRate')}
+          value={lastMinute ? format.percent(lastMinute.failureRate) : '—'}
+          hint={t('ops.lastMinute')}
+        />
+      </div>
+      <div className="chart-grid">
+        <section className="card" aria-labelledby="throughput-heading">
+          <h2 id="throughput-heading" className="panel-title">
+            {t('ops.perMinute')}
+          </h2>
+          {series.length === 0 ? (
+            <EmptyState title={t('ops.noData')} />
+          ) : (
+            <Suspense fallback={<LoadingState />}>
+              <LineChart
+                data={throughput}
+                series={[{ label: t('ops.executions'), color: '#3b5bdb' }]}
+                label={t('ops.perMinute')}
+                formatValue={format.number}
+                locale={format.locale}
+              />
+            </Suspense>
+          )}
+        </section>
+        <section className="card" aria-labelledby="failure-heading">
+          <h2 id="failure-heading" className="panel-title">
+            {t('ops.failureRate')}
+          </h2>
+          {series.length === 0 ? (
+            <EmptyState title={t('ops.noData')} />
+          ) : (
+            <Suspense fallback={<LoadingState />}>
+              <LineChart
+                data={failures}
+                series={[{ label: t('ops.failureRate'), color: '#e03131' }]}
+                label={t('ops.failureRate')}
+                formatValue={format.percent}
+                locale={format.locale}
+              />
+            </Suspense>
+          )}
+        </section>
+      </div>
+      <section className="card" aria-labelledby="workers-heading">
+        <h2 id="workers-heading" className="panel-title">
+          {t('ops.workers')}
+        </h2>
+        {workers.length === 0 ? (
+          <EmptyState title={t('ops.noWorkers')} />
+        ) : (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">{t('ops.worker')}</th>
+                  <th scope="col">{t('ops.isolation')}</th>
+                  <th scope="col" className="num">
+                    {t('ops.runningOf')}
+                  </th>
+                  <th scope="col">{t('ops.pool')}</th>
+                  <th scope="col">{t('ops.heartbeat')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {workers.map((worker) => (
+                  <tr key={worker.workerId}>
+                    <td>
+                      <span className="mono">{worker.hostname}</span>
+                      <span className="muted"> · {worker.pid}</span>
+                      {worker.draining ? (
+                        <span className="badge status-cancelled">{t('ops.draining')}</span>
+                      ) : null}
+                    </td>
+                    <td>
+                      <span
+                        className={
+                          worker.isolation === 'bwrap' ? 'badge status-succeeded' : 'badge status-queued'
+                        }
+                      >
+                        {worker.isolation}
+                      </span>
+                    </td>
+                    <td className="num">
+                      {format.number(worker.running)} / {format.number(worker.concurrency)}
+                    </td>
+                    <td className="pool">
+                      {Object.entries(worker.pool).map(([key, value]) => (
+                        <span key={key} className="pool-item">
+                          {t(`ops.poolKeys.${key}`, { defaultValue: key })}: {format.number(value)}
+                        </span>
+                      ))}
+                    </td>
+                    <td>{format.relative(worker.at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section className="card" aria-labelledby="status-heading">
+        <h2 id="status-heading" className="panel-title">
+          {t('ops.byStatus')}
+        </h2>
+        <dl className="facts">
+          {Object.entries(executions.byStatus).map(([status, count]) => (
+            <div key={status}>
+              <dt>{t(`status.${status}`, { defaultValue: status })}</dt>
+              <dd>{format.number(count)}</dd>
+            </div>
+          ))}
+        </dl>
+      </section>
+    </div>
+  );
+}

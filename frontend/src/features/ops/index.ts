@@ -1,0 +1,2 @@
+export { type MinutePoint, statsQueryKey, toMinuteSeries, useAdminStats } from './api/ops';
+export { OpsPage } from './components/OpsPage';

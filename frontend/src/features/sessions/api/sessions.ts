@@ -1,0 +1,54 @@
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, type Page, type Session } from '../../../lib';
+
+export const sessionsQueryKey = ['sessions'] as const;
+export const sessionQueryKey = (id: string) => ['sessions', 'one', id] as const;
+
+export function useSessions() {
+  return useInfiniteQuery({
+    queryKey: sessionsQueryKey,
+    queryFn: ({ pageParam }) => api<Page<Session>>('/sessions', { query: { limit: 50, cursor: pageParam } }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+}
+
+export function useSession(id: string | undefined) {
+  return useQuery({
+    queryKey: sessionQueryKey(id ?? ''),
+    queryFn: () => api<Session>(`/sessions/${encodeURIComponent(id ?? '')}`),
+    enabled: Boolean(id),
+  });
+}
+
+export function useCreateSession() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (title?: string) =>
+      api<Session>('/sessions', { method: 'POST', body: title ? { title } : {} }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: sessionsQueryKey }),
+  });
+}
+
+export function useRenameSession() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, title }: { id: string; title: string }) =>
+      api<Session>(`/sessions/${encodeURIComponent(id)}`, { method: 'PATCH', body: { title } }),
+    onSuccess: (session) => {
+      queryClient.setQueryData(sessionQueryKey(session.id), session);
+      return queryClient.invalidateQueries({ queryKey: sessionsQueryKey });
+    },
+  });
+}
+
+export function useDeleteSession() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) => api<void>(`/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+    onSuccess: (_result, id) => {
+      queryClient.removeQueries({ queryKey: sessionQueryKey(id) });
+      return queryClient.invalidateQueries({ queryKey: sessionsQueryKey });
+    },
+  });
+}
