@@ -1,0 +1,94 @@
+import type { Logger } from '../observability/logger.js';
+import type { SandboxEvent, SandboxOrchestrator } from '../sandbox/types.js';
+import type { ScriptInput } from '../store/types.js';
+import type { ExecutionContext, ExecutionOutcome, Executor } from '../worker/executor.js';
+import type { FileSync } from '../worker/file-sync.js';
+import { abortOutcome, acquireLease, commitFiles, failed, sandboxFailure } from './common.js';
+
+export interface ScriptExecutorOptions {
+  orchestrator: SandboxOrchestrator;
+  fileSync: FileSync;
+  logger?: Logger;
+}
+
+/**
+ * Runs a script execution: the user's files are brought up to date, the code runs in the user's
+ * sandbox with stdout/stderr streamed as `output` events, and the files it wrote are saved.
+ */
+export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
+  const { orchestrator, fileSync, logger } = options;
+  return {
+    kind: 'script',
+    async run(context: ExecutionContext): Promise<ExecutionOutcome> {
+      const { execution, signal, config } = context;
+      const input = execution.input as Partial<ScriptInput>;
+      if (typeof input?.code !== 'string' || typeof input.language !== 'string') {
+        return failed('invalid_input', 'a script execution needs a language and code');
+      }
+      if (!orchestrator.languages.includes(input.language)) {
+        return failed(
+          'unsupported_language',
+          `'${input.language}' scripts cannot run on this platform (sandbox isolation '${orchestrator.isolation}' offers ${orchestrator.languages.join(', ')})`,
+        );
+      }
+      const lease = await acquireLease(orchestrator, execution.userId, signal);
+      if ('status' in lease) return lease;
+
+      // Output events keep their order: each waits for the one before it.
+      let emitted = Promise.resolve();
+      const onEvent = (event: SandboxEvent) => {
+        if (event.kind !== 'output') return;
+        emitted = emitted
+          .then(() => context.emit('output', { stream: event.stream, data: event.data }))
+          .catch((error: unknown) =>
+            logger?.warn({ err: error, executionId: execution.id }, 'output event lost'),
+          );
+      };
+      try {
+        await fileSync.prepare(execution.userId, { signal });
+        const run = await lease.run(
+          {
+            language: input.language,
+            code: input.code,
+            input: input.input,
+            timeoutMs: config.executions.timeoutMs,
+          },
+          { signal, onEvent },
+        );
+        await emitted;
+        if (run.timedOut)
+          return {
+            status: 'timed_out',
+            error: { code: 'timeout', message: 'the script ran past its time limit' },
+          };
+        const result = {
+          exitCode: run.exitCode,
+          result: run.result ?? null,
+          durationMs: run.durationMs,
+          outputTruncated: run.outputTruncated,
+        };
+        const saved = await commitFiles(fileSync, context);
+        if (saved) return { ...saved, result };
+        if (run.exitCode !== 0) {
+          return failed(
+            'script_error',
+            run.exitCode === null
+              ? 'the script was killed by a signal'
+              : `the script exited with code ${run.exitCode}`,
+            result,
+          );
+        }
+        return { status: 'succeeded', result };
+      } catch (error) {
+        await emitted;
+        if (signal.aborted) return abortOutcome(signal);
+        return (
+          sandboxFailure(error) ??
+          failed('internal', `the script could not be run: ${(error as Error).message}`)
+        );
+      } finally {
+        lease.release();
+      }
+    },
+  };
+}
