@@ -389,6 +389,9 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       log.warn('execution was already finished by another attempt; this attempt leaves no terminal event');
       return;
     }
+    finished[status] += 1;
+    metrics.executionsFinished.inc({ kind, status });
+    metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
     if (status === 'succeeded') {
       const data: Record<string, unknown> = { status, result: outcome.result ?? null, durationMs };
       if (outcome.usage) data.usage = outcome.usage;
@@ -398,9 +401,6 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     } else {
       await appendWithRetry(id, 'execution.failed', { status, error: outcome.error, durationMs });
     }
-    finished[status] += 1;
-    metrics.executionsFinished.inc({ kind, status });
-    metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
     try {
       await events.expire(id, config.executions.eventRetentionSeconds);
     } catch (error) {

@@ -1,0 +1,319 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecutionEvent } from '../../src/events/types.js';
+import type { ExecutionQueue, JobHandler } from '../../src/queue/types.js';
+import type { Services } from '../../src/services.js';
+import type { Execution, ScriptInput, User } from '../../src/store/index.js';
+import {
+  abortCodeOf,
+  type Executor,
+  startWorkerRuntime,
+  type WorkerRuntime,
+  type WorkerRuntimeOptions,
+} from '../../src/worker/index.js';
+
+/**
+ * The worker runtime's behaviour, run against both kinds of services (in-process and
+ * PostgreSQL + Redis). Executions are scripts whose "code" is an instruction to the test executor.
+ */
+export interface ScenarioServices {
+  services: Services;
+  cleanup(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits `ms` unless the signal fires first, in which case it rejects with the signal's reason. */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Instructions: `ok:<result>`, `sleep:<ms>`, `hang` (ignores its signal), `throw`, `fail`. */
+export const testExecutor: Executor = {
+  kind: 'script',
+  async run(context) {
+    const [verb, argument = ''] = (context.execution.input as ScriptInput).code.split(':');
+    await context.emit('output', { stream: 'stdout', data: `${verb} started\n` });
+    switch (verb) {
+      case 'ok':
+        return { status: 'succeeded', result: { echo: argument } };
+      case 'sleep':
+        await wait(Number(argument), context.signal);
+        await context.emit('output', { stream: 'stdout', data: 'slept\n' });
+        return { status: 'succeeded', result: { slept: Number(argument), attempt: context.attempt } };
+      case 'hang':
+        await new Promise(() => {});
+        return { status: 'succeeded' };
+      case 'throw':
+        throw new Error('secret internal detail');
+      case 'fail':
+        return { status: 'failed', error: { code: 'script_error', message: 'exit status 3' } };
+      default:
+        throw new Error(`unknown instruction ${verb}`);
+    }
+  },
+};
+
+export function describeRuntimeScenarios(name: string, makeServices: () => Promise<ScenarioServices>): void {
+  describe(`worker runtime (${name})`, () => {
+    let made: ScenarioServices;
+    let services: Services;
+    let user: User;
+    const runtimes: WorkerRuntime[] = [];
+
+    beforeAll(async () => {
+      made = await makeServices();
+      services = made.services;
+      user = await services.store.users.create({ name: 'runtime-test' });
+    });
+    afterEach(async () => {
+      await Promise.all(runtimes.splice(0).map((r) => r.stop(0)));
+    });
+    afterAll(async () => {
+      await made?.cleanup();
+    });
+
+    function start(options: Partial<WorkerRuntimeOptions> = {}): WorkerRuntime {
+      const runtime = startWorkerRuntime({
+        services,
+        executors: [testExecutor],
+        timing: { heartbeatMs: 100, cancelPollMs: 100 },
+        ...options,
+      });
+      runtimes.push(runtime);
+      return runtime;
+    }
+
+    async function submit(code: string, queue: ExecutionQueue = services.queue): Promise<Execution> {
+      const execution = await services.store.executions.create({
+        userId: user.id,
+        kind: 'script',
+        input: { language: 'javascript', code },
+      });
+      await queue.enqueue({ executionId: execution.id, userId: user.id, kind: 'script' });
+      return execution;
+    }
+
+    /** Reads the stream until its terminal event (or the time runs out). */
+    async function eventsUntilTerminal(id: string, timeoutMs = 10_000): Promise<ExecutionEvent[]> {
+      const seen: ExecutionEvent[] = [];
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const batch = await services.events.read(id, seen.at(-1)?.id, { blockMs: 200 });
+        seen.push(...batch);
+        if (
+          seen.some((e) =>
+            ['execution.completed', 'execution.failed', 'execution.cancelled'].includes(e.type),
+          )
+        )
+          return seen;
+      }
+      throw new Error(
+        `no terminal event for ${id} within ${timeoutMs} ms: ${seen.map((e) => e.type).join(', ')}`,
+      );
+    }
+
+    async function waitForStatus(id: string, status: string, timeoutMs = 10_000): Promise<Execution> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const execution = await services.store.executions.get(id);
+        if (execution?.status === status) return execution;
+        if (Date.now() > deadline) throw new Error(`execution ${id} is ${execution?.status}, not ${status}`);
+        await sleep(25);
+      }
+    }
+
+    const terminal = (events: ExecutionEvent[]) =>
+      events.filter((e) =>
+        ['execution.completed', 'execution.failed', 'execution.cancelled'].includes(e.type),
+      );
+
+    it('runs an execution: running, events in order, one terminal event, metrics', async () => {
+      const runtime = start();
+      const execution = await submit('ok:hello');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).toEqual(['execution.started', 'output', 'execution.completed']);
+      expect(events[0]?.data).toEqual({ attempt: 1, workerId: runtime.workerId });
+      expect(events[1]?.data).toEqual({ stream: 'stdout', data: 'ok started\n', attempt: 1 });
+      expect(events[2]?.data).toMatchObject({ status: 'succeeded', result: { echo: 'hello' } });
+      expect(typeof events[2]?.data.durationMs).toBe('number');
+
+      const stored = await services.store.executions.get(execution.id);
+      expect(stored).toMatchObject({ status: 'succeeded', attempt: 1, workerId: runtime.workerId });
+      expect(stored?.result).toEqual({ echo: 'hello' });
+      expect(runtime.figures().finished.succeeded).toBe(1);
+      const text = await services.metrics.registry.metrics();
+      expect(text).toMatch(/ipa_executions_started_total\{[^}]*kind="script"[^}]*\} [1-9]/);
+      expect(text).toMatch(
+        /ipa_executions_finished_total\{[^}]*kind="script"[^}]*status="succeeded"[^}]*\} [1-9]/,
+      );
+      expect(text).toMatch(/ipa_execution_queue_wait_seconds_count\{[^}]*kind="script"[^}]*\} [1-9]/);
+      expect(text).toMatch(/ipa_execution_duration_seconds_count\{[^}]*status="succeeded"[^}]*\} [1-9]/);
+    });
+
+    it('reports an executor failure as given', async () => {
+      start();
+      const execution = await submit('fail');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(terminal(events)).toHaveLength(1);
+      expect(events.at(-1)).toMatchObject({
+        type: 'execution.failed',
+        data: { status: 'failed', error: { code: 'script_error', message: 'exit status 3' } },
+      });
+      expect((await services.store.executions.get(execution.id))?.error).toEqual({
+        code: 'script_error',
+        message: 'exit status 3',
+      });
+    });
+
+    it('ends an execution over its time limit timed_out', async () => {
+      const config = { ...services.config, executions: { ...services.config.executions, timeoutMs: 300 } };
+      start({ services: { ...services, config } });
+      const started = Date.now();
+      const execution = await submit('sleep:20000');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(terminal(events)).toHaveLength(1);
+      expect(events.at(-1)).toMatchObject({
+        type: 'execution.failed',
+        data: { status: 'timed_out', error: { code: 'timed_out' } },
+      });
+      expect((await services.store.executions.get(execution.id))?.status).toBe('timed_out');
+    });
+
+    it('cancels a running execution within 1 s, even one whose executor ignores its signal', async () => {
+      start();
+      for (const code of ['sleep:30000', 'hang']) {
+        const execution = await submit(code);
+        await waitForStatus(execution.id, 'running');
+        const requested = Date.now();
+        await services.store.executions.requestCancel(execution.id, user.id);
+        const events = await eventsUntilTerminal(execution.id);
+        expect(Date.now() - requested).toBeLessThan(1_000);
+        expect(terminal(events)).toHaveLength(1);
+        expect(events.at(-1)).toMatchObject({ type: 'execution.cancelled', data: { status: 'cancelled' } });
+        expect((await services.store.executions.get(execution.id))?.status).toBe('cancelled');
+      }
+    });
+
+    it('fails an execution whose executor throws, with a safe message, and runs the next one', async () => {
+      const runtime = start();
+      const broken = await submit('throw');
+      const events = await eventsUntilTerminal(broken.id);
+      expect(events.at(-1)).toMatchObject({
+        type: 'execution.failed',
+        data: { status: 'failed', error: { code: 'internal' } },
+      });
+      expect(JSON.stringify(events)).not.toContain('secret internal detail');
+      const next = await submit('ok:after');
+      expect((await eventsUntilTerminal(next.id)).at(-1)?.type).toBe('execution.completed');
+      expect(runtime.figures().finished).toMatchObject({ failed: 1, succeeded: 1 });
+    });
+
+    it('fails an execution whose kind has no executor with no_executor, never a fake success', async () => {
+      start({ executors: [] });
+      const execution = await submit('ok:never');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).toEqual(['execution.started', 'execution.failed']);
+      expect(events.at(-1)?.data).toMatchObject({ status: 'failed', error: { code: 'no_executor' } });
+      expect((await services.store.executions.get(execution.id))?.status).toBe('failed');
+    });
+
+    it('completes an execution once even when its job is delivered twice', async () => {
+      const doubled: ExecutionQueue = {
+        ...services.queue,
+        consume: (handler: JobHandler, options) =>
+          services.queue.consume(async (job, context) => {
+            await Promise.all([handler(job, context), handler(job, context)]);
+            await handler(job, context);
+          }, options),
+      };
+      start({ services: { ...services, queue: doubled } });
+      const execution = await submit('sleep:50');
+      const events = await eventsUntilTerminal(execution.id);
+      await sleep(300);
+      const all = await services.events.read(execution.id, undefined);
+      expect(terminal(all)).toHaveLength(1);
+      expect(all.length).toBeGreaterThanOrEqual(events.length);
+      expect((await services.store.executions.get(execution.id))?.status).toBe('succeeded');
+    });
+
+    it('publishes heartbeats and removes them on stop', async () => {
+      const runtime = start();
+      await sleep(250);
+      const beat = (await services.workers.list()).find((w) => w.workerId === runtime.workerId);
+      expect(beat).toMatchObject({ draining: false, concurrency: services.config.worker.concurrency });
+      expect(['bwrap', 'process']).toContain(beat?.isolation);
+      await runtime.stop(0);
+      expect((await services.workers.list()).some((w) => w.workerId === runtime.workerId)).toBe(false);
+    });
+
+    it('hands a long execution back at stop; the next worker finishes it as attempt 2', async () => {
+      const first = start();
+      const execution = await submit('sleep:1500');
+      await waitForStatus(execution.id, 'running');
+      await sleep(100);
+      const stopping = Date.now();
+      await first.stop(200);
+      expect(Date.now() - stopping).toBeLessThan(2_000);
+      expect(first.figures().handedBack).toBe(1);
+      const between = await services.store.executions.get(execution.id);
+      expect(between).toMatchObject({ status: 'running', attempt: 1 });
+
+      const second = start();
+      const events = await eventsUntilTerminal(execution.id, 15_000);
+      const types = events.map((e) => e.type);
+      expect(types.slice(0, 2)).toEqual(['execution.started', 'output']);
+      const superseded = types.indexOf('execution.superseded');
+      expect(superseded).toBeGreaterThan(0);
+      expect(events[superseded]?.data).toEqual({ attempt: 1 });
+      expect(events[superseded + 1]).toMatchObject({
+        type: 'execution.started',
+        data: { attempt: 2, workerId: second.workerId },
+      });
+      expect(terminal(events)).toHaveLength(1);
+      expect(events.at(-1)).toMatchObject({
+        type: 'execution.completed',
+        data: { result: { slept: 1500, attempt: 2 } },
+      });
+      expect(
+        events.slice(superseded + 1).every((e) => e.type === 'execution.completed' || e.data.attempt === 2),
+      ).toBe(true);
+      expect(await services.store.executions.get(execution.id)).toMatchObject({
+        status: 'succeeded',
+        attempt: 2,
+      });
+    });
+
+    it('gives the executor an abort reason it can read', async () => {
+      const seen: (string | undefined)[] = [];
+      start({
+        executors: [
+          {
+            kind: 'script',
+            async run(context) {
+              await wait(10_000, context.signal).catch(() => {});
+              seen.push(abortCodeOf(context.signal));
+              return { status: 'cancelled' };
+            },
+          },
+        ],
+      });
+      const execution = await submit('x');
+      await waitForStatus(execution.id, 'running');
+      await services.store.executions.requestCancel(execution.id, user.id);
+      await eventsUntilTerminal(execution.id);
+      expect(seen).toEqual(['cancelled']);
+    });
+  });
+}
