@@ -32,14 +32,11 @@ export function createTools(env: ToolEnvironment): ToolSet {
   const tools: ToolSet = {
     list_files: tool({
       description:
-        'List files and folders. Without a path, lists the three top folders uploads/, workspace/ and outputs/.',
+        'List the files and folders under a folder (recursively). Without a path, lists everything: uploads/, workspace/ and outputs/.',
       inputSchema: z.object({ path: pathField.optional() }).strict(),
-      execute: async ({ path }, { abortSignal }) => {
-        const roots = path ? [path] : ['uploads', 'workspace', 'outputs'];
-        const entries = [];
-        for (const root of roots) entries.push(...(await lease.list(root, { signal: abortSignal })));
-        return { entries };
-      },
+      execute: async ({ path }, { abortSignal }) => ({
+        entries: await lease.list(path ?? '', { signal: abortSignal }),
+      }),
     }),
     read_file: tool({
       description: 'Read a text file. Binary files come back base64-encoded.',
