@@ -27,6 +27,9 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Lock files held by this process, so a second open here fails instead of taking our own lock over. */
+const openHere = new Set<string>();
+
 /**
  * PGlite's files must never be opened by two processes at once (it has no shared memory, the
  * second would corrupt them), so the directory is claimed with a lock file naming the owner's pid.
@@ -34,28 +37,38 @@ function processAlive(pid: number): boolean {
  */
 async function claimDirectory(dir: string): Promise<() => Promise<void>> {
   const lockFile = `${path.resolve(dir)}.lock`;
-  await mkdir(path.dirname(lockFile), { recursive: true });
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      const handle = await open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
-        throw new Error(
-          `the embedded database in ${dir} is in use by process ${owner}; stop it or use DATABASE_URL`,
-        );
+  if (openHere.has(lockFile))
+    throw new Error(`the embedded database in ${dir} is already open in this process`);
+  openHere.add(lockFile);
+  try {
+    await mkdir(path.dirname(lockFile), { recursive: true });
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        const handle = await open(lockFile, 'wx');
+        await handle.writeFile(String(process.pid));
+        await handle.close();
+        return async () => {
+          await rm(lockFile, { force: true });
+          openHere.delete(lockFile);
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const owner = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
+        // Our own pid in the file is a leftover too: a restarted container is often pid 1 again.
+        if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+          throw new Error(
+            `the embedded database in ${dir} is in use by process ${owner}; stop it or use DATABASE_URL ` +
+              `(remove ${lockFile} if that process is not the platform)`,
+          );
+        }
+        await rm(lockFile, { force: true });
       }
-      if (owner === process.pid) {
-        throw new Error(`the embedded database in ${dir} is already open in this process`);
-      }
-      await rm(lockFile, { force: true });
     }
+    throw new Error(`could not claim the embedded database directory ${dir}`);
+  } catch (err) {
+    openHere.delete(lockFile);
+    throw err;
   }
-  throw new Error(`could not claim the embedded database directory ${dir}`);
 }
 
 /**

@@ -26,9 +26,12 @@ export function toNumberOrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : toNumber(value);
 }
 
-/** jsonb parameters go in as text (`$n::jsonb`) so both drivers store exactly this JSON. */
+/**
+ * jsonb parameters go in as text (`$n::jsonb`) so both drivers store exactly this JSON (`pg` would
+ * turn a JS array into a PostgreSQL array). Absent and null values become SQL NULL.
+ */
 export function jsonParam(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
+  return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
 /** PGlite returns bytea as a plain Uint8Array; callers get a Buffer without copying. */

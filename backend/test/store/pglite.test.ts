@@ -63,5 +63,9 @@ describe('PGlite on disk', () => {
     }
     await expect(readFile(`${dir}.lock`, 'utf8')).rejects.toThrow();
     await expect(db.ping()).rejects.toThrow(/closed/);
+    // A container restarted on the same volume often gets the same pid as before.
+    await writeFile(`${dir}.lock`, String(process.pid));
+    const restarted = await openDatabase({ kind: 'pglite', dir });
+    await restarted.close();
   });
 });

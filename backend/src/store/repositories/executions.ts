@@ -158,13 +158,7 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
                 duration_ms = CASE WHEN started_at IS NULL THEN NULL
                   ELSE GREATEST(0, round(extract(epoch FROM clock_timestamp() - started_at) * 1000))::bigint END
           WHERE id = $1 AND status NOT IN ${terminalStatusList}`,
-        [
-          id,
-          outcome.status,
-          jsonParam(outcome.result ?? null),
-          jsonParam(outcome.error ?? null),
-          jsonParam(outcome.usage ?? null),
-        ],
+        [id, outcome.status, jsonParam(outcome.result), jsonParam(outcome.error), jsonParam(outcome.usage)],
       );
       return rowCount > 0;
     },
