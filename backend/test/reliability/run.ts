@@ -1,0 +1,73 @@
+/**
+ * Reliability harness entry point (`npm run test:reliability`): runs the scenarios against a
+ * local multi-instance platform and prints their figures. `--short` is the version CI runs
+ * (scenarios 2–5, a few minutes); without it every scenario runs at full length (about 30 min).
+ *   npm run test:reliability -- --short
+ *   npm run test:reliability -- --only rolling,chaos
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { scenarios as modelScenarios, startFakeModelServer } from '../support/fake-model/index.js';
+import { autoscalingSignal } from './scenarios/autoscaling-signal.js';
+import { dependencyFaults } from './scenarios/dependency-faults.js';
+import { hostileInput } from './scenarios/hostile-input.js';
+import { rollingUpdate } from './scenarios/rolling-update.js';
+import { soak } from './scenarios/soak.js';
+import type { ScenarioContext, ScenarioResult } from './scenarios/types.js';
+import { workerChaos } from './scenarios/worker-chaos.js';
+
+const all = {
+  rolling: rollingUpdate,
+  chaos: workerChaos,
+  faults: dependencyFaults,
+  hostile: hostileInput,
+  soak,
+  autoscaling: autoscalingSignal,
+} satisfies Record<string, (context: ScenarioContext) => Promise<ScenarioResult>>;
+const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile'];
+
+const { values } = parseArgs({
+  options: { short: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
+const names = (values.only?.split(',') ??
+  (values.short ? shortSet : Object.keys(all))) as (keyof typeof all)[];
+const unknown = names.filter((n) => !(n in all));
+if (unknown.length > 0) {
+  console.error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(all).join(', ')}`);
+  process.exit(2);
+}
+
+const model = await startFakeModelServer(modelScenarios['echo-with-tool']!.script);
+const results: ScenarioResult[] = [];
+try {
+  for (const name of names) {
+    const started = Date.now();
+    console.log(`\n=== ${name}${values.short ? ' (short)' : ''}`);
+    let result: ScenarioResult;
+    try {
+      result = await all[name]({ short: values.short ?? false, modelUrl: model.url });
+    } catch (error) {
+      result = { name, passed: false, figures: {}, problems: [String((error as Error).stack ?? error)] };
+    }
+    results.push(result);
+    console.log(
+      `${result.passed ? 'PASS' : 'FAIL'} ${result.name} (${Math.round((Date.now() - started) / 1000)} s)`,
+    );
+    for (const [k, v] of Object.entries(result.figures)) console.log(`  ${k}: ${v}`);
+    for (const p of result.problems) console.log(`  problem: ${p}`);
+  }
+} finally {
+  await model.close();
+}
+
+const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../.cache/reliability');
+mkdirSync(out, { recursive: true });
+writeFileSync(
+  path.join(out, 'last.json'),
+  JSON.stringify({ at: new Date().toISOString(), short: values.short, results }, null, 2),
+);
+const passed = results.filter((r) => r.passed).length;
+console.log(`\nreliability: ${passed} passed, ${results.length - passed} failed`);
+process.exit(passed === results.length ? 0 : 1);

@@ -1,0 +1,117 @@
+/**
+ * Scenario 6 — soak: mixed load at a steady rate; after warm-up the RSS of the API and of a
+ * worker must not grow by more than 10 %, and their open file descriptors must not leak.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { Cluster, type Instance, sleep } from '../cluster.js';
+import { createUser, followEvents, Recorder, randomFile } from '../load.js';
+import type { ScenarioContext, ScenarioResult } from './types.js';
+
+function sample(instance: Instance): { rssMb: number; fds: number } {
+  const pid = instance.process.pid!;
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  return { rssMb: rss, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+export async function soak({ short, modelUrl }: ScenarioContext): Promise<ScenarioResult> {
+  const durationMs = short ? 120_000 : 15 * 60_000;
+  const warmupMs = short ? 40_000 : 3 * 60_000;
+  const cluster = new Cluster({
+    apis: 1,
+    workers: 1,
+    env: { ANTHROPIC_API_KEY: 'fake-key', ANTHROPIC_BASE_URL: `${modelUrl}/v1`, MODEL_PROVIDER: 'anthropic' },
+  });
+  const recorder = new Recorder();
+  const problems: string[] = [];
+  await cluster.start();
+  try {
+    const client = await createUser(cluster.url, cluster.adminToken, recorder, 'soak');
+    const session = await client.call('POST', '/sessions', { title: 'soak' }, { expect: [201] });
+    const api = cluster.apis[0]!;
+    const worker = cluster.workers[0]!;
+    const samples: { at: number; api: ReturnType<typeof sample>; worker: ReturnType<typeof sample> }[] = [];
+    const started = Date.now();
+    let stop = false;
+    let operations = 0;
+    const sampler = (async () => {
+      while (!stop) {
+        samples.push({ at: Date.now() - started, api: sample(api), worker: sample(worker) });
+        await sleep(5000);
+      }
+    })();
+    // Steady rate: one operation every 100 ms from a few clients.
+    const clients = [0, 1, 2].map(async (k) => {
+      let n = 0;
+      while (!stop) {
+        const t = Date.now();
+        n++;
+        if (n % 4 === 0) {
+          const created = await client.call(
+            'POST',
+            '/executions',
+            { language: 'javascript', code: `console.log(${n}); return ${n}` },
+            { expect: [202] },
+          );
+          if (created) await followEvents(client, (created.json as { id: string }).id, 30_000);
+        } else if (n % 4 === 1 && session) {
+          const posted = await client.call(
+            'POST',
+            `/sessions/${(session.json as { id: string }).id}/messages`,
+            { text: `soak ${k} ${n}` },
+            { expect: [202] },
+          );
+          if (posted)
+            await followEvents(client, (posted.json as { execution: { id: string } }).execution.id, 30_000);
+        } else if (n % 4 === 2) {
+          await client.call('PUT', `/files/uploads/soak-${k}-${n % 20}.bin`, undefined, {
+            raw: randomFile(32_768).bytes,
+            expect: [201],
+          });
+        } else {
+          await client.call('GET', '/sessions');
+        }
+        operations++;
+        await sleep(Math.max(0, 300 - (Date.now() - t)));
+        if (Date.now() - started > durationMs) stop = true;
+      }
+    });
+    await Promise.all(clients);
+    await sampler;
+
+    const afterWarmup = samples.filter((s) => s.at >= warmupMs);
+    const first = afterWarmup[0];
+    const last = afterWarmup.at(-1);
+    const growth = (a: number, b: number) => Math.round(((b - a) / a) * 1000) / 10;
+    const figures: Record<string, number> = {};
+    if (first && last) {
+      figures.apiRssAfterWarmupMb = Math.round(first.api.rssMb);
+      figures.apiRssEndMb = Math.round(last.api.rssMb);
+      figures.apiRssGrowthPct = growth(first.api.rssMb, last.api.rssMb);
+      figures.workerRssAfterWarmupMb = Math.round(first.worker.rssMb);
+      figures.workerRssEndMb = Math.round(last.worker.rssMb);
+      figures.workerRssGrowthPct = growth(first.worker.rssMb, last.worker.rssMb);
+      figures.apiFdsStart = first.api.fds;
+      figures.apiFdsEnd = last.api.fds;
+      figures.workerFdsStart = first.worker.fds;
+      figures.workerFdsEnd = last.worker.fds;
+      if (figures.apiRssGrowthPct > 10) problems.push(`API RSS grew ${figures.apiRssGrowthPct} %`);
+      if (figures.workerRssGrowthPct > 10) problems.push(`worker RSS grew ${figures.workerRssGrowthPct} %`);
+      if (last.api.fds > first.api.fds + 20) problems.push(`API fds ${first.api.fds} → ${last.api.fds}`);
+      if (last.worker.fds > first.worker.fds + 20)
+        problems.push(`worker fds ${first.worker.fds} → ${last.worker.fds}`);
+    } else problems.push('not enough samples');
+    return {
+      name: 'soak',
+      passed: problems.length === 0 && recorder.failures.length === 0,
+      figures: {
+        minutes: Math.round(durationMs / 60_000),
+        operations,
+        failedRequests: recorder.failures.length,
+        ...figures,
+      },
+      problems: [...recorder.failures.map((f) => `${f.what}: ${f.detail}`), ...problems].slice(0, 20),
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
