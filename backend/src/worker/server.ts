@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
 import { refreshSandboxGauges, type WorkerRuntime } from './runtime.js';
@@ -59,7 +59,8 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
 
   const app = Fastify({
     loggerInstance: services.logger.child({ component: 'worker-http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Probes and scrapes every few seconds would drown the execution logs.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.get('/health/live', async () => ({ status: 'ok' }));
