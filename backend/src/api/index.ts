@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { type ApiOptions, buildApiApp } from './app.js';
+import { ApiLifecycle } from './lifecycle.js';
+
+export type { ApiOptions } from './app.js';
+export { buildApiApp } from './app.js';
+export { adminUserName, ensureAdmin } from './bootstrap.js';
+export { ApiError, type ErrorBody } from './errors.js';
+
+export interface ApiServer {
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  app: FastifyInstance;
+  /**
+   * Graceful stop (SIGTERM): readiness turns 503 at once, event streams end with a `retry:`
+   * hint, in-flight requests get `config.http.shutdownGraceMs` to finish, then the server closes
+   * (remaining connections are cut). Does not close the services.
+   */
+  drain(): Promise<void>;
+}
+
+/** Reconnect delay suggested to SSE clients when this replica drains. */
+const drainRetryMs = 1000;
+
+/** Builds the API and listens on `config.http.host:port` (port 0 picks a free one). */
+export async function startApiServer(
+  services: Services,
+  options: Omit<ApiOptions, 'lifecycle'> & { port?: number; host?: string } = {},
+): Promise<ApiServer> {
+  const lifecycle = new ApiLifecycle();
+  const app = await buildApiApp(services, { ...options, lifecycle });
+  const { http } = services.config;
+  const host = options.host ?? http.host;
+  await app.listen({ port: options.port ?? http.port, host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? http.port);
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+
+  let draining: Promise<void> | undefined;
+  const drain = () => {
+    draining ??= (async () => {
+      lifecycle.startDraining(drainRetryMs);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), http.shutdownGraceMs);
+      });
+      const closed = app.close().then(() => 'closed' as const);
+      const outcome = await Promise.race([closed, graceOver]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        app.log.warn(
+          { graceMs: http.shutdownGraceMs },
+          'grace period over; closing the remaining connections',
+        );
+        app.server.closeAllConnections();
+        await closed;
+      }
+    })();
+    return draining;
+  };
+
+  return { url: `http://${shownHost}:${port}`, app, drain };
+}

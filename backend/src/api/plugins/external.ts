@@ -1,0 +1,108 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { Services } from '../../services.js';
+import { ApiError } from '../errors.js';
+import { presentedToken, sessionCookieName, tokenKey } from './auth.js';
+
+/** Rate limits count per token; requests without one count per client address. */
+function rateLimitKey(request: FastifyRequest): string {
+  try {
+    const presented = presentedToken(request);
+    if (presented) return `t:${tokenKey(presented.token)}`;
+  } catch {
+    // A malformed Authorization header is refused later; it is counted by address meanwhile.
+  }
+  return `a:${request.ip}`;
+}
+
+/**
+ * Third-party plugins, registered first so the app's own plugins and routes can rely on them.
+ * Multipart parsing is registered by the files routes only, so no other route accepts it.
+ */
+export async function registerExternalPlugins(
+  app: FastifyInstance,
+  services: Services,
+  options: { version: string },
+): Promise<void> {
+  const { config } = services;
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        // Component libraries and the API explorer set style attributes at run time.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    // Plain HTTP in standalone mode must keep working; behind TLS the ingress may add HSTS.
+    strictTransportSecurity: config.http.secureCookies ? { maxAge: 31_536_000 } : false,
+  });
+
+  if (config.http.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: config.http.corsOrigins,
+      credentials: true,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+      exposedHeaders: ['Retry-After', 'Content-Disposition', 'X-Request-Id'],
+      maxAge: 600,
+    });
+  }
+
+  await app.register(fastifyCookie);
+
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: config.http.rateLimitPerMinute,
+    timeWindow: 60_000,
+    // Probes, metrics scrapes, the web app's files and the API explorer are not rationed.
+    allowList: (request) => !request.url.startsWith('/api/'),
+    keyGenerator: rateLimitKey,
+    // Counted in Redis when distributed, so every replica enforces one shared budget.
+    ...(services.redis ? { redis: services.redis, nameSpace: `${config.redis?.prefix ?? 'ipa'}:rate:` } : {}),
+    // An unreachable Redis must not take the API down with it; readiness reports the outage.
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {
+        limitPerMinute: context.max,
+      }),
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'IPA Platform API',
+        description:
+          'Runs AI-agent turns and automation scripts in per-user sandboxes. Every error answers ' +
+          '`{"error": {"code", "message", "details"?}}`.',
+        version: options.version,
+      },
+      components: {
+        securitySchemes: {
+          bearerToken: { type: 'http', scheme: 'bearer', description: 'An API token (`ipa_…`).' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: sessionCookieName },
+        },
+      },
+      security: [{ bearerToken: [] }, { sessionCookie: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+}

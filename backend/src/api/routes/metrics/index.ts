@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+
+/** How long a scrape waits for the queue and the worker registry before it reports stale figures. */
+const refreshTimeoutMs = 1500;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.catch(() => undefined),
+    new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Prometheus text. Figures that mirror Redis state are refreshed on each scrape. */
+export const metricsRoutes: FastifyPluginAsync = async (app) => {
+  const { metrics, queue, workers } = app.services;
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['health'], summary: 'Prometheus metrics', security: [] } },
+    async (_request, reply) => {
+      const [counts, live] = await Promise.all([
+        within(queue.counts(), refreshTimeoutMs),
+        within(workers.list(), refreshTimeoutMs),
+      ]);
+      if (counts) {
+        for (const state of ['waiting', 'active', 'delayed'] as const) {
+          metrics.queueDepth.set({ state }, counts[state]);
+        }
+      }
+      if (live) metrics.workersConnected.set(live.length);
+      metrics.sseClients.set(app.lifecycle.openStreams);
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
+};

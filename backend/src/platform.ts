@@ -1,0 +1,122 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config/index.js';
+import { createInProcessEventLog, createRedisEventLog, type EventLog } from './events/index.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import {
+  closeRedisClient,
+  createBullmqQueue,
+  createInProcessQueue,
+  createInProcessWorkerRegistry,
+  createRedisClient,
+  createRedisWorkerRegistry,
+  type ExecutionQueue,
+  pingRedis,
+  type WorkerRegistry,
+  withTimeout,
+} from './queue/index.js';
+import type { Services } from './services.js';
+import { createStore, type Database, openDatabase } from './store/index.js';
+
+/** How long one dependency gets to answer a check before it counts as down. */
+const dependencyCheckTimeoutMs = 2000;
+
+export interface CreateServicesOptions {
+  logger?: Logger;
+  /**
+   * An already opened database to use instead of the configured one (tests: an in-memory
+   * PGlite). It is owned from then on: `close()` closes it.
+   */
+  database?: Database;
+}
+
+/**
+ * The composition root: builds every process-wide dependency from the configuration, once.
+ * PostgreSQL or the embedded PGlite from `config.database`; with `config.redis` the BullMQ queue,
+ * Redis Streams event log and Redis worker registry on one shared client, otherwise their
+ * in-process versions (standalone mode). Migrations are not run here: the CLI runs them.
+ */
+export async function createServices(config: Config, options: CreateServicesOptions = {}): Promise<Services> {
+  const logger = options.logger ?? createLogger(config.logLevel, `ipa-${config.role}`);
+  const metrics = createMetrics(config.role);
+  const db =
+    options.database ??
+    (await openDatabase(
+      config.database.kind === 'postgres'
+        ? { kind: 'postgres', url: config.database.url, poolSize: config.database.poolSize, logger }
+        : { kind: 'pglite', dir: config.database.dir },
+    ));
+
+  let redis: Redis | undefined;
+  let queue: ExecutionQueue | undefined;
+  let events: EventLog | undefined;
+  let workers: WorkerRegistry | undefined;
+  try {
+    if (config.redis) {
+      const { url, prefix } = config.redis;
+      redis = createRedisClient(url, { logger, connectionName: `${config.role}-shared` });
+      queue = createBullmqQueue({
+        redisUrl: url,
+        prefix,
+        stalledIntervalMs: config.worker.stalledIntervalMs,
+        maxAttempts: config.worker.maxAttempts,
+        logger,
+      });
+      events = createRedisEventLog({ redis, prefix, logger });
+      workers = createRedisWorkerRegistry({ redis, prefix, logger });
+    } else {
+      queue = createInProcessQueue({ maxAttempts: config.worker.maxAttempts });
+      events = createInProcessEventLog();
+      workers = createInProcessWorkerRegistry();
+    }
+  } catch (err) {
+    await Promise.allSettled([queue?.close(), events?.close(), workers?.close()]);
+    if (redis) await closeRedisClient(redis);
+    await db.close();
+    throw err;
+  }
+
+  const store = createStore(db);
+  const sharedRedis = redis;
+  let closing: Promise<void> | undefined;
+
+  return {
+    config,
+    logger,
+    metrics,
+    store,
+    queue,
+    events,
+    workers,
+    redis: sharedRedis,
+
+    async checkDependencies() {
+      const checks: [string, Promise<unknown>][] = [
+        ['database', withTimeout(db.ping(), dependencyCheckTimeoutMs, 'database')],
+      ];
+      if (sharedRedis) checks.push(['redis', pingRedis(sharedRedis, dependencyCheckTimeoutMs)]);
+      const results = await Promise.allSettled(checks.map(([, check]) => check));
+      results.forEach((result, i) => {
+        if (result.status === 'rejected') {
+          const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+          throw new Error(`${checks[i]?.[0]} is unreachable: ${reason}`);
+        }
+      });
+    },
+
+    close() {
+      // Users of the connections first (queue, event log, registry), then the shared Redis
+      // client they may borrow, then the database. Safe to call more than once.
+      closing ??= (async () => {
+        const results = await Promise.allSettled([queue.close(), events.close(), workers.close()]);
+        if (sharedRedis) await closeRedisClient(sharedRedis);
+        await db.close();
+        for (const result of results) {
+          if (result.status === 'rejected')
+            logger.warn({ err: result.reason }, 'a service did not close cleanly');
+        }
+      })();
+      return closing;
+    },
+  };
+}
