@@ -1,0 +1,56 @@
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { meQueryKey, SignInPage } from '../index';
+
+const goodToken = `ipa_${'A'.repeat(43)}`;
+
+describe('SignInPage', () => {
+  it('refuses something that is not a token without asking the server', async () => {
+    const calls = mockFetch([]);
+    await renderWithApp(<SignInPage />);
+    await userEvent.type(screen.getByLabelText('API token'), 'hello');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/does not look like an API token/);
+    expect(calls).toEqual([]);
+  });
+
+  it('says so when the token is wrong or revoked', async () => {
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/auth/login'
+          ? json(401, { error: { code: 'unauthorized', message: 'unknown or revoked token' } })
+          : undefined,
+    ]);
+    await renderWithApp(<SignInPage />);
+    await userEvent.type(screen.getByLabelText('API token'), goodToken);
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect((await screen.findByRole('alert')).textContent).toBe(
+      'This token is not valid or has been revoked.',
+    );
+  });
+
+  it('exchanges the token for the cookie and loads the user', async () => {
+    const user = { id: 'u1', name: 'Mei', isAdmin: false, createdAt: '2026-01-01T00:00:00Z' };
+    const calls = mockFetch([
+      ({ url, method }) =>
+        method === 'POST' && url.pathname === '/api/v1/auth/login' ? json(200, { user }) : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/me'
+          ? json(200, {
+              user,
+              quota: { usedBytes: 0, limitBytes: 1 },
+              platform: { isolation: 'process', languages: [], version: '1' },
+            })
+          : undefined,
+    ]);
+    const { queryClient } = await renderWithApp(<SignInPage />);
+    await userEvent.type(screen.getByLabelText('API token'), `  ${goodToken} `);
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await waitFor(() =>
+      expect(queryClient.getQueryData(meQueryKey)).toMatchObject({ user: { name: 'Mei' } }),
+    );
+    expect(calls[0]).toEqual({ method: 'POST', path: '/api/v1/auth/login', body: { token: goodToken } });
+  });
+});

@@ -1,0 +1,133 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { Execution, Message } from '../../../lib';
+import { json, mockFetch, renderWithApp, sseResponse } from '../../../testing/render';
+import { ChatView } from '../index';
+
+const at = '2026-05-01T10:00:00Z';
+const execution = (id: string, status: Execution['status']): Execution => ({
+  id,
+  userId: 'u1',
+  sessionId: 's1',
+  kind: 'agent',
+  status,
+  input: { messageId: 'm1', text: 'hi' },
+  result: null,
+  error: null,
+  usage: status === 'succeeded' ? { inputTokens: 1200, outputTokens: 34 } : null,
+  attempt: 1,
+  workerId: 'w1',
+  cancelRequested: false,
+  createdAt: at,
+  startedAt: at,
+  finishedAt: null,
+  durationMs: null,
+});
+const message = (
+  id: string,
+  role: Message['role'],
+  parts: Message['parts'],
+  executionId = 'e1',
+): Message => ({
+  id,
+  sessionId: 's1',
+  executionId,
+  role,
+  parts,
+  createdAt: at,
+});
+
+describe('ChatView', () => {
+  it('renders a stored turn with markdown, a collapsible tool card and its usage', async () => {
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/sessions/s1/messages'
+          ? json(200, {
+              items: [
+                message('m1', 'user', [{ type: 'text', text: 'List my files' }]),
+                message('m2', 'assistant', [
+                  { type: 'tool-call', toolCallId: 't1', toolName: 'list_files', input: { dir: 'uploads' } },
+                ]),
+                message('m3', 'tool', [
+                  {
+                    type: 'tool-result',
+                    toolCallId: 't1',
+                    toolName: 'list_files',
+                    output: ['uploads/a.csv'],
+                  },
+                ]),
+                message('m4', 'assistant', [{ type: 'text', text: 'You have **one** file.' }]),
+              ],
+              nextCursor: null,
+            })
+          : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/executions'
+          ? json(200, { items: [execution('e1', 'succeeded')], nextCursor: null })
+          : undefined,
+    ]);
+    await renderWithApp(<ChatView sessionId="s1" />);
+    expect(await screen.findByText('List my files')).toBeTruthy();
+    const card = (await screen.findByText('list_files')).closest('details');
+    expect(card).not.toBeNull();
+    expect(card?.open).toBe(false);
+    expect(within(card as HTMLElement).getByText('done')).toBeTruthy();
+    expect(card?.textContent).toContain('uploads/a.csv');
+    // Markdown is rendered (lazily), not shown as raw asterisks.
+    await waitFor(() => expect(screen.getByText('one').tagName).toBe('STRONG'), { timeout: 10_000 });
+    expect(screen.getByText('1,200 input · 34 output tokens')).toBeTruthy();
+  });
+
+  it('streams a new turn live and cancels it with Stop', async () => {
+    const calls = mockFetch([
+      ({ url, method }) =>
+        url.pathname === '/api/v1/sessions/s1/messages' && method === 'GET'
+          ? json(200, { items: [], nextCursor: null })
+          : undefined,
+      ({ url, method }) =>
+        url.pathname === '/api/v1/executions' && method === 'GET'
+          ? json(200, { items: [], nextCursor: null })
+          : undefined,
+      ({ url, method }) =>
+        url.pathname === '/api/v1/sessions/s1/messages' && method === 'POST'
+          ? json(202, {
+              message: message('m9', 'user', [{ type: 'text', text: 'Hello agent' }], 'e9'),
+              execution: execution('e9', 'queued'),
+            })
+          : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/executions/e9/events'
+          ? sseResponse(
+              [
+                { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
+                { id: '2-0', type: 'text.delta', data: { text: 'Working on ', attempt: 1 } },
+                { id: '3-0', type: 'text.delta', data: { text: 'it', attempt: 1 } },
+                {
+                  id: '4-0',
+                  type: 'tool.call',
+                  data: { toolCallId: 't', toolName: 'run_code', input: { code: '1+1' }, attempt: 1 },
+                },
+              ],
+              true,
+            )
+          : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/executions/e9/cancel' ? json(202, execution('e9', 'running')) : undefined,
+    ]);
+    await renderWithApp(<ChatView sessionId="s1" />);
+    await userEvent.type(await screen.findByLabelText('Message to the agent'), 'Hello agent{Enter}');
+    expect(await screen.findByText('Hello agent')).toBeTruthy();
+    const log = await screen.findByRole('log', { name: 'Agent reply' });
+    await waitFor(() => expect(log.textContent).toContain('Working on it'));
+    expect(within(log).getByText('run_code')).toBeTruthy();
+    expect(within(log).getByText('running')).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Send' }) as HTMLButtonElement).disabled).toBe(true);
+    await userEvent.click(screen.getByRole('button', { name: 'Stop' }));
+    await waitFor(() =>
+      expect(
+        calls.some((call) => call.method === 'POST' && call.path === '/api/v1/executions/e9/cancel'),
+      ).toBe(true),
+    );
+  });
+});
