@@ -1,0 +1,23 @@
+/** The sandbox module's public surface (DESIGN.md §4). */
+export { detectIsolation, type IsolationReport, languagesAt, permissionFlag } from './isolation.js';
+export {
+  chooseIsolation,
+  createSandboxOrchestrator,
+  type ManagedSandboxOrchestrator,
+  type SandboxOrchestratorOptions,
+  sandboxEnvironment,
+} from './orchestrator.js';
+export type { RpcMethods } from './protocol.js';
+export * from './types.js';
+export {
+  assertUserId,
+  diffSnapshots,
+  ensureUserDirectory,
+  type FileFingerprint,
+  type FileSnapshot,
+  type SnapshotDiff,
+  snapshotUserFiles,
+  userDirectory,
+  userFolders,
+  userUsageBytes,
+} from './workspace.js';

@@ -1,0 +1,255 @@
+/**
+ * Isolation levels (DESIGN.md §4): how a sandbox process is wrapped on this machine.
+ * - `bwrap`: bubblewrap with new user, mount, pid, net, ipc and uts namespaces; only the runtime
+ *   (read-only) and the user's own directory (read-write) are visible; no `/proc`, no network.
+ * - `process`: a separate process under rlimits and Node's permission model — fit for trusted
+ *   code only.
+ * When the worker runs as root, every sandbox additionally runs under an unprivileged uid
+ * (`setpriv`), because the kernel does not apply the process-count limit to root.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RuntimeEntry } from './runtime-entry.js';
+import type { IsolationLevel, ScriptLanguage } from './types.js';
+import type { SandboxOwner } from './workspace.js';
+
+export interface IsolationReport {
+  level: IsolationLevel;
+  /** Why this level: what was found or what failed. */
+  reason: string;
+  bwrapPath?: string;
+}
+
+/** Paths visible at the same place inside a bwrap sandbox. */
+const systemDirs = ['/usr', '/lib', '/lib64', '/lib32', '/bin', '/sbin'];
+/** The sandbox's own view. */
+export const insideRuntimeDir = '/sandbox/runtime';
+export const insideUserDir = '/sandbox/user';
+
+export function findExecutable(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
+    .split(':')
+    .concat(['/usr/bin', '/bin'])) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+/** The uid/gid sandboxes run under: the worker's own, except that root drops to nobody. */
+export function defaultOwner(): SandboxOwner | undefined {
+  return process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : undefined;
+}
+
+function privilegeDrop(owner: SandboxOwner | undefined): string[] {
+  if (!owner) return [];
+  const setpriv = findExecutable('setpriv');
+  if (!setpriv)
+    throw new Error(
+      'the worker runs as root and setpriv (util-linux) is missing: cannot drop privileges for sandboxes',
+    );
+  return [setpriv, `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--'];
+}
+
+function systemMounts(execPath: string): string[] {
+  const args: string[] = [];
+  for (const dir of systemDirs) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (stat.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(dir), dir);
+    else if (stat.isDirectory()) args.push('--ro-bind', dir, dir);
+  }
+  if (!systemDirs.some((dir) => execPath.startsWith(`${dir}/`))) args.push('--ro-bind', execPath, execPath);
+  return args;
+}
+
+function bwrapArgs(bwrap: string, execPath: string, env: Record<string, string>): string[] {
+  const args = [
+    bwrap,
+    '--unshare-all',
+    '--unshare-user',
+    '--die-with-parent',
+    '--new-session',
+    '--hostname',
+    'sandbox',
+    '--clearenv',
+  ];
+  for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
+  args.push(...systemMounts(execPath), '--dev', '/dev', '--tmpfs', '/tmp');
+  return args;
+}
+
+let detected: Promise<IsolationReport> | undefined;
+
+/**
+ * Finds the strongest level that works here: bwrap must be installed AND able to create its
+ * namespaces (it cannot inside many containers). Runs a real bwrap once; the answer is cached.
+ */
+export function detectIsolation(): Promise<IsolationReport> {
+  detected ??= probeBwrap();
+  return detected;
+}
+
+async function probeBwrap(): Promise<IsolationReport> {
+  const bwrap = findExecutable('bwrap');
+  if (!bwrap) return { level: 'process', reason: 'bubblewrap (bwrap) is not installed' };
+  let args: string[];
+  try {
+    args = [
+      ...privilegeDrop(defaultOwner()),
+      ...bwrapArgs(bwrap, process.execPath, {}),
+      '--',
+      process.execPath,
+      '-e',
+      '0',
+    ];
+  } catch (error) {
+    return { level: 'process', reason: (error as Error).message };
+  }
+  const outcome = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(args[0] as string, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', (error) => resolve({ code: -1, stderr: error.message }));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  if (outcome.code !== 0) {
+    return {
+      level: 'process',
+      reason: `bwrap cannot create its namespaces here: ${outcome.stderr.trim().slice(0, 300) || `exit ${outcome.code}`}`,
+      bwrapPath: bwrap,
+    };
+  }
+  return {
+    level: 'bwrap',
+    reason: 'bwrap runs with user, mount, pid, net, ipc and uts namespaces',
+    bwrapPath: bwrap,
+  };
+}
+
+export function languagesAt(level: IsolationLevel): ScriptLanguage[] {
+  return level === 'bwrap' ? ['javascript', 'typescript', 'shell', 'python'] : ['javascript', 'typescript'];
+}
+
+export interface SandboxLimits {
+  memoryMb: number;
+  maxFileBytes: number;
+  maxProcs: number;
+  openFiles: number;
+}
+
+/** Node ≥ 22.13 / 23.5 spells the permission flag `--permission`; Node 20 only knows the experimental one. */
+export function permissionFlag(version = process.versions.node): string {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const stable = major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 13);
+  return stable ? '--permission' : '--experimental-permission';
+}
+
+function rlimits(limits: SandboxLimits, withProcessCount: boolean): string[] {
+  const prlimit = findExecutable('prlimit');
+  if (!prlimit) throw new Error('prlimit (util-linux) is missing: sandbox resource limits cannot be applied');
+  const bytes = limits.memoryMb * 1024 * 1024;
+  return [
+    prlimit,
+    `--data=${bytes}`,
+    `--fsize=${limits.maxFileBytes}`,
+    `--nofile=${limits.openFiles}`,
+    '--core=0',
+    ...(withProcessCount ? [`--nproc=${limits.maxProcs}`] : []),
+    '--',
+  ];
+}
+
+function nodeArgs(limits: SandboxLimits): string[] {
+  // The V8 heap stops below the data limit so a runaway script usually dies with a clear
+  // "heap out of memory" instead of a failed allocation somewhere in native code.
+  return [
+    `--max-old-space-size=${Math.max(16, Math.floor(limits.memoryMb * 0.75))}`,
+    '--no-warnings',
+    '--disallow-code-generation-from-strings',
+  ];
+}
+
+export interface SandboxCommand {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** The user's directory and the runtime as the sandbox sees them. */
+  insideUserDir: string;
+}
+
+/** The full command line of one sandbox process at `level`. */
+export function sandboxCommand(input: {
+  level: IsolationLevel;
+  bwrapPath?: string;
+  runtime: RuntimeEntry;
+  userDir: string;
+  owner: SandboxOwner | undefined;
+  limits: SandboxLimits;
+  env: Record<string, string>;
+  settings: (insideUserDir: string) => string;
+}): SandboxCommand {
+  const execPath = process.execPath;
+  let argv: string[];
+  let inside: string;
+  if (input.level === 'bwrap') {
+    inside = insideUserDir;
+    const runtimeFile = path.posix.join(
+      insideRuntimeDir,
+      path.relative(input.runtime.dir, input.runtime.file),
+    );
+    argv = [
+      ...privilegeDrop(input.owner),
+      ...bwrapArgs(input.bwrapPath ?? 'bwrap', execPath, { ...input.env, HOME: inside }),
+      '--ro-bind',
+      input.runtime.dir,
+      insideRuntimeDir,
+      '--bind',
+      input.userDir,
+      inside,
+      '--chdir',
+      `${inside}/workspace`,
+      '--',
+      // Inside the new user namespace the process count is this sandbox's alone.
+      ...rlimits(input.limits, true),
+      execPath,
+      ...nodeArgs(input.limits),
+      runtimeFile,
+      input.settings(inside),
+    ];
+  } else {
+    inside = input.userDir;
+    const flag = permissionFlag();
+    argv = [
+      ...privilegeDrop(input.owner),
+      // No process-count limit here: without a user namespace it would count every process of
+      // the worker's uid; the permission model forbids child processes instead.
+      ...rlimits(input.limits, false),
+      execPath,
+      ...nodeArgs(input.limits),
+      flag,
+      // A directory grants itself and everything under it. Listing a path twice (`dir` and
+      // `dir/*`) trips an assertion in Node 20's permission tree, so each appears once.
+      `--allow-fs-read=${input.runtime.dir}`,
+      `--allow-fs-read=${input.userDir}`,
+      `--allow-fs-write=${input.userDir}`,
+      input.runtime.file,
+      input.settings(inside),
+    ];
+  }
+  const [command, ...args] = argv;
+  return { command: command as string, args, env: { ...input.env, HOME: inside }, insideUserDir: inside };
+}

@@ -1,0 +1,659 @@
+/**
+ * The SandboxOrchestrator: one sandbox process per active user, reused across that user's
+ * executions, at most `maxProcesses` alive (the least recently used idle one is evicted first;
+ * when all are busy callers wait in FIFO order, bounded by `acquireTimeoutMs`). One lease per
+ * user at a time serialises a user's executions. Crashed, hung or protocol-breaking processes
+ * are killed and replaced; the call in them fails with a clear SandboxError.
+ */
+import type { Logger } from '../observability/logger.js';
+import {
+  defaultOwner,
+  detectIsolation,
+  type IsolationReport,
+  languagesAt,
+  sandboxCommand,
+} from './isolation.js';
+import { SandboxProcess } from './process.js';
+import type { RpcMethod, RpcMethods, RuntimeSettings } from './protocol.js';
+import { locateRuntime } from './runtime-entry.js';
+import {
+  type CallOptions,
+  type CodeRunResult,
+  type IsolationLevel,
+  type PoolFigures,
+  SandboxError,
+  type SandboxEvent,
+  type SandboxLease,
+  type SandboxOrchestrator,
+  type ScriptLanguage,
+} from './types.js';
+import {
+  assertUserId,
+  directoryUsageBytes,
+  ensureUserDirectory,
+  type SandboxOwner,
+  userDirectory,
+} from './workspace.js';
+
+export interface SandboxOrchestratorOptions {
+  root: string;
+  isolation: 'auto' | 'bwrap' | 'process';
+  requireIsolation: 'none' | 'bwrap';
+  maxProcesses: number;
+  idleMs: number;
+  acquireTimeoutMs: number;
+  memoryMb: number;
+  maxOutputBytes: number;
+  maxFileBytes: number;
+  maxProcs: number;
+  userQuotaBytes: number;
+  envAllowlist: readonly string[];
+  logger?: Logger;
+  /** Where allowlisted variables are read from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Health check of idle processes: interval and how long a ping may take. */
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** Limit of one fs.* call (a hung runtime is killed after it). */
+  callTimeoutMs?: number;
+  /** How often the user's disk usage is checked while code runs. */
+  quotaCheckMs?: number;
+}
+
+export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
+  /** Why this isolation level (what detection found). */
+  readonly isolationReason: string;
+  /** Host pid of the user's live sandbox process, if any (operations, tests). */
+  processIdOf(userId: string): number | undefined;
+}
+
+// Names that must never reach a sandbox even if an operator allowlists them by mistake.
+const secretLike =
+  /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|DATABASE|REDIS|PRIVATE|AUTH|COOKIE|SESSION)/i;
+const startTimeoutMs = 15_000;
+const cancelGraceMs = 500;
+const runGraceMs = 1500;
+const openFiles = 256;
+
+export function sandboxEnvironment(
+  allowlist: readonly string[],
+  source: NodeJS.ProcessEnv,
+): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+  for (const name of allowlist) {
+    const value = source[name];
+    if (value !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !secretLike.test(name))
+      env[name] = value;
+  }
+  return env;
+}
+
+interface Slot {
+  userId: string;
+  dir: string;
+  proc: SandboxProcess | undefined;
+  starting: Promise<SandboxProcess> | undefined;
+  leased: boolean;
+  lastUsed: number;
+  /** Processes this pool stopped on purpose: their exit is not a crash. */
+  stopping: Set<SandboxProcess>;
+}
+
+interface Waiter {
+  userId: string;
+  since: number;
+  resolve: (slot: Slot, warm: boolean) => void;
+  reject: (error: Error) => void;
+}
+
+export async function createSandboxOrchestrator(
+  options: SandboxOrchestratorOptions,
+): Promise<ManagedSandboxOrchestrator> {
+  const report = chooseIsolation(options, await detectIsolation());
+  const runtime = await locateRuntime();
+  const pool = new Pool(options, report, runtime);
+  options.logger?.info({ isolation: report.level, reason: report.reason }, 'sandbox isolation level');
+  return pool;
+}
+
+/** The level a pool runs at, given what detection found; refuses what the settings forbid. */
+export function chooseIsolation(
+  options: Pick<SandboxOrchestratorOptions, 'isolation' | 'requireIsolation'>,
+  detected: IsolationReport,
+): IsolationReport {
+  if (options.requireIsolation === 'bwrap' && detected.level !== 'bwrap') {
+    throw new Error(`SANDBOX_REQUIRE_ISOLATION=bwrap but bwrap isolation is unavailable: ${detected.reason}`);
+  }
+  if (options.isolation === 'bwrap' && detected.level !== 'bwrap') {
+    throw new Error(`SANDBOX_ISOLATION=bwrap but bwrap isolation is unavailable: ${detected.reason}`);
+  }
+  if (options.isolation === 'process') {
+    if (options.requireIsolation === 'bwrap')
+      throw new Error('SANDBOX_ISOLATION=process contradicts SANDBOX_REQUIRE_ISOLATION=bwrap');
+    return { level: 'process', reason: 'SANDBOX_ISOLATION=process (fit for trusted code only)' };
+  }
+  return detected;
+}
+
+class Pool implements ManagedSandboxOrchestrator {
+  readonly isolation: IsolationLevel;
+  readonly isolationReason: string;
+  readonly languages: readonly ScriptLanguage[];
+  private readonly slots = new Map<string, Slot>();
+  private readonly waiters: Waiter[] = [];
+  private readonly owner: SandboxOwner | undefined = defaultOwner();
+  private readonly env: Record<string, string>;
+  private readonly maxLineBytes: number;
+  private readonly healthTimer: NodeJS.Timeout;
+  private closed = false;
+  private counts = {
+    starts: 0,
+    crashes: 0,
+    evictions: 0,
+    reaped: 0,
+    acquisitions: 0,
+    warm: 0,
+    waitMsTotal: 0,
+    waitMsMax: 0,
+  };
+
+  constructor(
+    readonly options: SandboxOrchestratorOptions,
+    private readonly report: IsolationReport,
+    private readonly runtime: { dir: string; file: string },
+  ) {
+    this.isolation = report.level;
+    this.isolationReason = report.reason;
+    this.languages = languagesAt(report.level);
+    this.env = sandboxEnvironment(options.envAllowlist, options.env ?? process.env);
+    // A file travels base64-encoded inside one line: room for the largest file plus framing.
+    this.maxLineBytes = Math.max(1024 * 1024, Math.ceil((options.maxFileBytes * 4) / 3) + 64 * 1024);
+    const interval = options.pingIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(options.idleMs / 2)));
+    this.healthTimer = setInterval(() => void this.checkIdle(), interval);
+    this.healthTimer.unref();
+  }
+
+  userDir(userId: string): string {
+    return userDirectory(this.options.root, userId);
+  }
+
+  processIdOf(userId: string): number | undefined {
+    const proc = this.slots.get(userId.toLowerCase())?.proc;
+    return proc?.alive ? proc.pid : undefined;
+  }
+
+  figures(): PoolFigures {
+    let live = 0;
+    let busy = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.proc?.alive || slot.starting) live++;
+      if (slot.leased) busy++;
+    }
+    const { starts, crashes, evictions, reaped, acquisitions, warm, waitMsTotal, waitMsMax } = this.counts;
+    return {
+      live,
+      busy,
+      idle: Math.max(0, live - busy),
+      waiting: this.waiters.length,
+      starts,
+      crashes,
+      evictions,
+      reaped,
+      reuseRatio: acquisitions === 0 ? 1 : warm / acquisitions,
+      waitMsTotal,
+      waitMsMax,
+    };
+  }
+
+  async acquire(userId: string, options: { signal?: AbortSignal } = {}): Promise<SandboxLease> {
+    assertUserId(userId);
+    const id = userId.toLowerCase();
+    if (this.closed) throw new SandboxError('busy', 'the sandbox pool is shut down');
+    options.signal?.throwIfAborted();
+    const since = performance.now();
+    const { slot, warm } = await new Promise<{ slot: Slot; warm: boolean }>((resolve, reject) => {
+      const waiter: Waiter = {
+        userId: id,
+        since,
+        resolve: (s, w) => {
+          cleanup();
+          resolve({ slot: s, warm: w });
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.dropWaiter(waiter);
+        reject(
+          new SandboxError(
+            'busy',
+            `no sandbox became free within ${this.options.acquireTimeoutMs} ms (${this.options.maxProcesses} processes, all busy)`,
+          ),
+        );
+      }, this.options.acquireTimeoutMs);
+      const onAbort = () => {
+        this.dropWaiter(waiter);
+        cleanup();
+        reject(new SandboxError('cancelled', 'waiting for a sandbox was cancelled'));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+      this.pump();
+    });
+    const waited = performance.now() - since;
+    this.counts.acquisitions++;
+    if (warm) this.counts.warm++;
+    this.counts.waitMsTotal += waited;
+    this.counts.waitMsMax = Math.max(this.counts.waitMsMax, waited);
+    try {
+      await this.ensureDirectory(slot);
+      await this.ensureProcess(slot);
+    } catch (error) {
+      this.releaseSlot(slot);
+      throw error;
+    }
+    return new Lease(this, slot);
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.healthTimer);
+    for (const waiter of this.waiters.splice(0))
+      waiter.reject(new SandboxError('busy', 'the sandbox pool is shutting down'));
+    await Promise.all(
+      [...this.slots.values()].map(async (slot) => {
+        this.slots.delete(slot.userId);
+        const proc = slot.proc ?? (await slot.starting?.catch(() => undefined));
+        if (proc) {
+          slot.stopping.add(proc);
+          await proc.stop(1000);
+        }
+      }),
+    );
+  }
+
+  // ---- pool mechanics ----
+
+  private dropWaiter(waiter: Waiter): void {
+    const index = this.waiters.indexOf(waiter);
+    if (index !== -1) this.waiters.splice(index, 1);
+  }
+
+  /** Serves waiters in arrival order; a waiter whose user is busy does not block the others. */
+  private pump(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const waiter = this.waiters[i] as Waiter;
+      let slot = this.slots.get(waiter.userId);
+      if (slot?.leased) {
+        i++;
+        continue;
+      }
+      if (!slot) {
+        if (this.slots.size >= this.options.maxProcesses && !this.evictOne()) {
+          i++;
+          continue;
+        }
+        slot = {
+          userId: waiter.userId,
+          dir: this.userDir(waiter.userId),
+          proc: undefined,
+          starting: undefined,
+          leased: false,
+          lastUsed: performance.now(),
+          stopping: new Set(),
+        };
+        this.slots.set(waiter.userId, slot);
+      }
+      this.waiters.splice(i, 1);
+      slot.leased = true;
+      waiter.resolve(slot, slot.proc?.alive === true);
+    }
+  }
+
+  private evictOne(): boolean {
+    let oldest: Slot | undefined;
+    for (const slot of this.slots.values()) {
+      if (!slot.leased && (!oldest || slot.lastUsed < oldest.lastUsed)) oldest = slot;
+    }
+    if (!oldest) return false;
+    this.slots.delete(oldest.userId);
+    this.counts.evictions++;
+    if (oldest.proc) {
+      oldest.stopping.add(oldest.proc);
+      void oldest.proc.stop(500);
+    }
+    return true;
+  }
+
+  releaseSlot(slot: Slot): void {
+    slot.leased = false;
+    slot.lastUsed = performance.now();
+    if (!slot.proc?.alive && !slot.starting && this.slots.get(slot.userId) === slot)
+      this.slots.delete(slot.userId);
+    this.pump();
+  }
+
+  private async ensureDirectory(slot: Slot): Promise<void> {
+    await ensureUserDirectory(this.options.root, slot.userId, this.owner);
+  }
+
+  /** The slot's live process, starting one (and waiting for its first ping) when needed. */
+  ensureProcess(slot: Slot): Promise<SandboxProcess> {
+    if (slot.proc?.alive) return Promise.resolve(slot.proc);
+    slot.starting ??= this.start(slot).finally(() => {
+      slot.starting = undefined;
+    });
+    return slot.starting;
+  }
+
+  private async start(slot: Slot): Promise<SandboxProcess> {
+    if (this.closed) throw new SandboxError('busy', 'the sandbox pool is shut down');
+    const settings = (root: string): string =>
+      JSON.stringify({
+        root,
+        maxFileBytes: this.options.maxFileBytes,
+        maxOutputBytes: this.options.maxOutputBytes,
+        quotaBytes: this.options.userQuotaBytes,
+        maxLineBytes: this.maxLineBytes,
+        languages: [...this.languages],
+      } satisfies RuntimeSettings);
+    const command = sandboxCommand({
+      level: this.isolation,
+      bwrapPath: this.report.bwrapPath,
+      runtime: this.runtime,
+      userDir: slot.dir,
+      owner: this.owner,
+      limits: {
+        memoryMb: this.options.memoryMb,
+        maxFileBytes: this.options.maxFileBytes,
+        maxProcs: this.options.maxProcs,
+        openFiles,
+      },
+      env: this.env,
+      settings,
+    });
+    const proc = new SandboxProcess({
+      command: command.command,
+      args: command.args,
+      env: command.env,
+      maxLineBytes: this.maxLineBytes,
+      maxOutputBytes: this.options.maxOutputBytes,
+    });
+    this.counts.starts++;
+    void proc.exited.then(() => this.onExit(slot, proc));
+    const timer = setTimeout(
+      () =>
+        proc.kill(
+          new SandboxError(
+            'crashed',
+            `the sandbox did not answer its first ping within ${startTimeoutMs} ms`,
+          ),
+        ),
+      startTimeoutMs,
+    );
+    try {
+      await proc.call('ping', {}).result;
+    } catch (error) {
+      proc.kill();
+      throw error instanceof SandboxError
+        ? new SandboxError('crashed', `the sandbox process could not start: ${error.message}`)
+        : error;
+    } finally {
+      clearTimeout(timer);
+    }
+    slot.proc = proc;
+    return proc;
+  }
+
+  private onExit(slot: Slot, proc: SandboxProcess): void {
+    const intended = slot.stopping.delete(proc);
+    if (!intended) {
+      this.counts.crashes++;
+      this.options.logger?.warn({ userId: slot.userId, pid: proc.pid }, 'sandbox process ended unexpectedly');
+    }
+    if (slot.proc !== proc) return;
+    slot.proc = undefined;
+    if (this.slots.get(slot.userId) !== slot) return;
+    if (slot.leased && !this.closed) {
+      // The lease holder will call again: have the replacement warm by then.
+      this.ensureProcess(slot).catch((error: Error) =>
+        this.options.logger?.warn({ userId: slot.userId, err: error.message }, 'sandbox replacement failed'),
+      );
+    } else if (!slot.leased) {
+      this.slots.delete(slot.userId);
+      this.pump();
+    }
+  }
+
+  /** Reaps processes idle for longer than idleMs and kills idle ones that miss a ping. */
+  private async checkIdle(): Promise<void> {
+    const now = performance.now();
+    const timeout = this.options.pingTimeoutMs ?? 2000;
+    for (const slot of [...this.slots.values()]) {
+      if (slot.leased || !slot.proc?.alive) continue;
+      const proc = slot.proc;
+      if (now - slot.lastUsed > this.options.idleMs) {
+        this.slots.delete(slot.userId);
+        this.counts.reaped++;
+        slot.stopping.add(proc);
+        void proc.stop(500);
+        continue;
+      }
+      if (proc.pendingCalls > 0) continue;
+      const timer = setTimeout(
+        () => proc.kill(new SandboxError('crashed', `the sandbox missed a ping (${timeout} ms)`)),
+        timeout,
+      );
+      await proc
+        .call('ping', {})
+        .result.catch(() => {})
+        .finally(() => clearTimeout(timer));
+    }
+    this.pump();
+  }
+
+  // ---- calls ----
+
+  async call<M extends RpcMethod>(
+    slot: Slot,
+    method: M,
+    params: RpcMethods[M]['params'],
+    options: CallOptions,
+    extra: { hardTimeoutMs: number; watchQuota?: boolean },
+  ): Promise<RpcMethods[M]['result']> {
+    options.signal?.throwIfAborted();
+    const proc = await this.ensureProcess(slot);
+    const { id, result } = proc.call(method, params, options.onEvent);
+    const timers: NodeJS.Timeout[] = [];
+    const hard = setTimeout(
+      () =>
+        proc.kill(
+          new SandboxError(
+            'timeout',
+            `${method} did not finish within ${extra.hardTimeoutMs} ms; the sandbox was stopped and will be replaced`,
+          ),
+        ),
+      extra.hardTimeoutMs,
+    );
+    timers.push(hard);
+    const onAbort = () => {
+      proc.cancel(id);
+      timers.push(
+        setTimeout(
+          () =>
+            proc.kill(
+              new SandboxError(
+                'cancelled',
+                `${method} was cancelled; the sandbox was stopped and will be replaced`,
+              ),
+            ),
+          cancelGraceMs,
+        ),
+      );
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let quota: NodeJS.Timeout | undefined;
+    if (extra.watchQuota) {
+      // Between the runtime's own checks a script could fill the disk; the worker watches too.
+      const before = directoryUsageBytes(slot.dir);
+      quota = setInterval(() => {
+        void Promise.all([before, directoryUsageBytes(slot.dir)]).then(([start, used]) => {
+          if (used > this.options.userQuotaBytes && used > start) {
+            proc.kill(
+              new SandboxError(
+                'quota_exceeded',
+                `the run used ${used} bytes of disk, over the quota of ${this.options.userQuotaBytes}; the sandbox was stopped`,
+              ),
+            );
+          }
+        });
+      }, this.options.quotaCheckMs ?? 250);
+    }
+    try {
+      return await result;
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      if (quota) clearInterval(quota);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  recycle(slot: Slot): void {
+    const proc = slot.proc;
+    if (!proc) return;
+    proc.kill(new SandboxError('timeout', 'the sandbox was replaced after a timed-out run'));
+  }
+
+  get callTimeoutMs(): number {
+    return this.options.callTimeoutMs ?? 30_000;
+  }
+}
+
+class Lease implements SandboxLease {
+  readonly userId: string;
+  readonly isolation: IsolationLevel;
+  private released = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly slot: Slot,
+  ) {
+    this.userId = slot.userId;
+    this.isolation = pool.isolation;
+  }
+
+  private rpc<M extends RpcMethod>(
+    method: M,
+    params: RpcMethods[M]['params'],
+    options: CallOptions = {},
+    watchQuota = false,
+  ) {
+    if (this.released)
+      return Promise.reject(new SandboxError('invalid_request', 'this sandbox lease was already released'));
+    return this.pool.call(this.slot, method, params, options, {
+      hardTimeoutMs: options.timeoutMs ?? this.pool.callTimeoutMs,
+      watchQuota,
+    });
+  }
+
+  list(path: string, options?: CallOptions) {
+    return this.rpc('fs.list', { path }, options);
+  }
+
+  read(path: string, options?: CallOptions) {
+    return this.rpc('fs.read', { path }, options);
+  }
+
+  write(path: string, content: string, options: CallOptions & { encoding?: 'utf8' | 'base64' } = {}) {
+    return this.rpc('fs.write', { path, content, encoding: options.encoding ?? 'utf8' }, options);
+  }
+
+  edit(path: string, oldText: string, newText: string, options?: CallOptions & { replaceAll?: boolean }) {
+    return this.rpc('fs.edit', { path, oldText, newText, replaceAll: options?.replaceAll }, options);
+  }
+
+  async delete(path: string, options?: CallOptions): Promise<void> {
+    await this.rpc('fs.delete', { path }, options);
+  }
+
+  async run(
+    input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
+    options: CallOptions = {},
+  ): Promise<CodeRunResult> {
+    if (!this.pool.languages.includes(input.language)) {
+      throw new SandboxError(
+        'unsupported_language',
+        `${input.language} code runs only at bwrap isolation; this worker's sandboxes run at '${this.pool.isolation}' level (available: ${this.pool.languages.join(', ')})`,
+      );
+    }
+    if (typeof input.code !== 'string') throw new SandboxError('invalid_request', 'code must be a string');
+    if (!Number.isFinite(input.timeoutMs) || input.timeoutMs <= 0)
+      throw new SandboxError('invalid_request', 'timeoutMs must be a positive number');
+    let code = input.code;
+    let wrapped = false;
+    if (input.language === 'typescript') {
+      // Types are stripped here, in the worker, so the runtime needs no compiler: it stays a few
+      // dependency-free files that can be mounted read-only, and cannot spawn esbuild's binary.
+      const stripped = await stripTypes(code);
+      if ('error' in stripped) {
+        options.onEvent?.({ kind: 'output', stream: 'stderr', data: `${stripped.error}\n` });
+        return { exitCode: 1, durationMs: 0, timedOut: false, outputTruncated: false };
+      }
+      code = stripped.code;
+      wrapped = true;
+    }
+    const started = performance.now();
+    let truncated = false;
+    const onEvent = (event: SandboxEvent) => {
+      if (event.kind === 'output' && event.data.startsWith('\n[output truncated')) truncated = true;
+      options.onEvent?.(event);
+    };
+    try {
+      const result = await this.rpc(
+        'code.run',
+        { language: input.language, code, input: input.input, timeoutMs: input.timeoutMs, wrapped },
+        { ...options, onEvent, timeoutMs: input.timeoutMs + runGraceMs },
+        true,
+      );
+      // A timed-out script may have left work behind (pending callbacks, children): start afresh.
+      if (result.timedOut) this.pool.recycle(this.slot);
+      return result;
+    } catch (error) {
+      if (error instanceof SandboxError && error.code === 'timeout') {
+        return {
+          exitCode: null,
+          durationMs: Math.round(performance.now() - started),
+          timedOut: true,
+          outputTruncated: truncated,
+        };
+      }
+      throw error;
+    }
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.pool.releaseSlot(this.slot);
+  }
+}
+
+async function stripTypes(source: string): Promise<{ code: string } | { error: string }> {
+  const { transform } = await import('esbuild');
+  try {
+    const out = await transform(`(async () => {\n${source}\n})()`, {
+      loader: 'ts',
+      target: 'node20',
+      sourcefile: 'script.ts',
+    });
+    return { code: out.code };
+  } catch (error) {
+    return { error: `TypeScript error: ${(error as Error).message}` };
+  }
+}

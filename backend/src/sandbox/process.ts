@@ -1,0 +1,223 @@
+/**
+ * One sandbox process and the worker's end of its JSON-RPC channel. Anything unexpected on the
+ * channel (a line that is not JSON-RPC, a line over the size cap, an answer to no request) marks
+ * the process broken: it is killed and every pending call fails with a clear error.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { RpcFailure, RpcMethod, RpcMethods } from './protocol.js';
+import { SandboxError, type SandboxEvent } from './types.js';
+
+export interface SandboxProcessOptions {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  maxLineBytes: number;
+  /** Output events kept per call on the worker side, whatever the runtime claims (defence in depth). */
+  maxOutputBytes: number;
+}
+
+interface Pending {
+  method: RpcMethod;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  onEvent?: (event: SandboxEvent) => void;
+  outputBytes: number;
+}
+
+const stderrKept = 8192;
+
+export class SandboxProcess {
+  readonly child: ChildProcess;
+  readonly startedAt = performance.now();
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private buffered = '';
+  private stderrTail = '';
+  private failure: SandboxError | undefined;
+  readonly exited: Promise<void>;
+  exitedAt: number | undefined;
+
+  constructor(private readonly options: SandboxProcessOptions) {
+    this.child = spawn(options.command, options.args, {
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // The worker's cwd is irrelevant: the sandbox chdirs into the user's workspace itself.
+      cwd: '/',
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('close', (code, signal) => {
+        this.exitedAt = performance.now();
+        this.fail(new SandboxError('crashed', this.describeExit(code, signal)));
+        resolve();
+      });
+    });
+    this.child.once('error', (error) =>
+      this.fail(new SandboxError('crashed', `sandbox process failed to start: ${error.message}`)),
+    );
+    this.child.stdin?.on('error', () => {});
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.onStdout(chunk));
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-stderrKept);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.failure === undefined;
+  }
+
+  get pendingCalls(): number {
+    return this.pending.size;
+  }
+
+  /** Sends one request; `onEvent` receives the notifications the sandbox streams for it. */
+  call<M extends RpcMethod>(
+    method: M,
+    params: RpcMethods[M]['params'],
+    onEvent?: (event: SandboxEvent) => void,
+  ): { id: number; result: Promise<RpcMethods[M]['result']> } {
+    const id = this.nextId++;
+    const result = new Promise<RpcMethods[M]['result']>((resolve, reject) => {
+      if (this.failure) {
+        reject(this.failure);
+        return;
+      }
+      const line = `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+      if (line.length > this.options.maxLineBytes) {
+        reject(
+          new SandboxError(
+            'too_large',
+            `the ${method} request is ${line.length} bytes, over the ${this.options.maxLineBytes}-byte protocol line limit`,
+          ),
+        );
+        return;
+      }
+      this.pending.set(id, {
+        method,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onEvent,
+        outputBytes: 0,
+      });
+      this.child.stdin?.write(line);
+    });
+    return { id, result };
+  }
+
+  cancel(id: number): void {
+    if (!this.failure && this.pending.has(id))
+      this.child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'cancel', params: { id } })}\n`);
+  }
+
+  /** Kills the whole sandbox (bwrap takes its namespace down with it) and fails pending calls. */
+  kill(error: SandboxError = new SandboxError('crashed', 'the sandbox process was stopped')): void {
+    this.fail(error);
+    if (this.exitedAt === undefined) this.child.kill('SIGKILL');
+  }
+
+  /** Asks the runtime to exit, killing it when it does not within `graceMs`. */
+  async stop(graceMs = 1000): Promise<void> {
+    if (this.exitedAt !== undefined) return;
+    if (!this.failure) {
+      this.call('shutdown', {}).result.catch(() => {});
+      this.child.stdin?.end();
+    }
+    const timer = setTimeout(() => this.kill(), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    const tail = this.stderrTail.trim();
+    const hint = /heap out of memory|Allocation failed|allocation failed/i.test(tail)
+      ? ' (memory limit reached)'
+      : signal === 'SIGXFSZ'
+        ? ' (file size limit reached)'
+        : '';
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    const last = tail ? `: ${tail.split('\n').slice(-3).join(' | ').slice(0, 500)}` : '';
+    return `the sandbox process ${how}${hint}${last}`;
+  }
+
+  private fail(error: SandboxError): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  private breakProtocol(reason: string): void {
+    this.kill(new SandboxError('protocol', `the sandbox broke the protocol (${reason}) and was stopped`));
+  }
+
+  private onStdout(chunk: string): void {
+    if (this.failure) return;
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+      const line = this.buffered + chunk.slice(start, nl);
+      this.buffered = '';
+      start = nl + 1;
+      if (line.length > this.options.maxLineBytes) {
+        this.breakProtocol(`a line of ${line.length} bytes`);
+        return;
+      }
+      if (line.trim() !== '') this.onLine(line);
+      if (this.failure) return;
+    }
+    this.buffered += chunk.slice(start);
+    if (this.buffered.length > this.options.maxLineBytes)
+      this.breakProtocol(`a line over ${this.options.maxLineBytes} bytes`);
+  }
+
+  private onLine(line: string): void {
+    let message: {
+      jsonrpc?: unknown;
+      id?: unknown;
+      method?: unknown;
+      params?: { id?: unknown; event?: SandboxEvent };
+      result?: unknown;
+      error?: RpcFailure['error'];
+    };
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.breakProtocol(`not JSON: ${JSON.stringify(line.slice(0, 80))}`);
+      return;
+    }
+    if (!message || typeof message !== 'object' || message.jsonrpc !== '2.0') {
+      this.breakProtocol('not a JSON-RPC 2.0 message');
+      return;
+    }
+    if (message.method === 'event') {
+      const pending =
+        typeof message.params?.id === 'number' ? this.pending.get(message.params.id) : undefined;
+      const event = message.params?.event;
+      if (!pending || !event || typeof event !== 'object') return;
+      if (event.kind === 'output') {
+        pending.outputBytes += typeof event.data === 'string' ? event.data.length : 0;
+        // The runtime caps output itself; this only guards against a runtime that does not.
+        if (pending.outputBytes > this.options.maxOutputBytes * 2 + 4096) return;
+      }
+      pending.onEvent?.(event);
+      return;
+    }
+    if (message.id === null && message.error) {
+      // The runtime rejects a line it could not parse without an id; our lines are always valid.
+      this.breakProtocol(`the sandbox refused a message: ${message.error.message}`);
+      return;
+    }
+    const pending = typeof message.id === 'number' ? this.pending.get(message.id) : undefined;
+    if (!pending) {
+      this.breakProtocol(`an answer to no pending request (${JSON.stringify(message.id)})`);
+      return;
+    }
+    this.pending.delete(message.id as number);
+    if (message.error) {
+      const kind = message.error.data?.kind ?? 'internal';
+      pending.reject(new SandboxError(kind, String(message.error.message)));
+    } else pending.resolve(message.result);
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * `code.run` inside the sandbox. JavaScript (and TypeScript, stripped by the worker) runs in a
+ * fresh `node:vm` context per run inside this long-lived process, which keeps a warm call well
+ * under a millisecond. vm is NOT the security boundary — this whole process is: a script that
+ * escapes its context reaches only what the sandbox process itself can reach.
+ * Shell and Python run as child processes and exist only where bwrap contains them.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire, isBuiltin } from 'node:module';
+import { formatWithOptions } from 'node:util';
+import vm from 'node:vm';
+import type { RpcMethods, RuntimeSettings } from '../protocol.js';
+import type { CodeRunResult } from '../types.js';
+import { RuntimeFailure } from './paths.mjs';
+
+type RunParams = RpcMethods['code.run']['params'];
+export type Emit = (stream: 'stdout' | 'stderr', data: string) => void;
+
+/** Counts output against the per-run cap; what is over it is dropped and reported. */
+export class OutputBudget {
+  used = 0;
+  truncated = false;
+  constructor(
+    private readonly max: number,
+    private readonly emit: Emit,
+  ) {}
+
+  write(stream: 'stdout' | 'stderr', data: string): void {
+    if (this.truncated) return;
+    const bytes = Buffer.byteLength(data);
+    if (this.used + bytes <= this.max) {
+      this.used += bytes;
+      this.emit(stream, data);
+      return;
+    }
+    const room = this.max - this.used;
+    if (room > 0) this.emit(stream, Buffer.from(data).subarray(0, room).toString());
+    this.used = this.max;
+    this.truncated = true;
+    this.emit('stderr', `\n[output truncated: over ${this.max} bytes]\n`);
+  }
+}
+
+const hostRequire = createRequire(import.meta.url);
+
+/**
+ * Creating a V8 context costs about half a millisecond, most of a warm call's budget. The next
+ * run's context is therefore made ahead of time, right after a run ends, off the critical path.
+ * Each context still serves exactly one run.
+ */
+let spareContext: vm.Context | undefined;
+
+function freshContext(globals: Record<string, unknown>): vm.Context {
+  const context = spareContext ?? vm.createContext({}, { name: 'script' });
+  spareContext = undefined;
+  Object.assign(context, globals);
+  return context;
+}
+
+export function prepareNextContext(): void {
+  setImmediate(() => {
+    spareContext ??= vm.createContext({}, { name: 'script' });
+  });
+}
+
+/** Only Node's built-in modules can be required: nothing of the platform is on the module path. */
+function scriptRequire(name: string): unknown {
+  if (typeof name !== 'string' || !isBuiltin(name))
+    throw new Error(`cannot require ${JSON.stringify(name)}: only Node built-in modules are available`);
+  return hostRequire(name);
+}
+
+function jsonResult(value: unknown, max: number): { value?: unknown; error?: string } {
+  if (value === undefined) return {};
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    return { error: `the result is not JSON-serialisable: ${(error as Error).message}` };
+  }
+  if (text === undefined) return {};
+  if (text.length > max)
+    return { error: `the result has ${text.length} characters of JSON, over the ${max}-byte limit` };
+  return { value: JSON.parse(text) };
+}
+
+export async function runJavaScript(
+  params: RunParams,
+  settings: RuntimeSettings,
+  budget: OutputBudget,
+  signal: AbortSignal,
+): Promise<CodeRunResult> {
+  const started = performance.now();
+  const timers = new Set<NodeJS.Timeout>();
+  const print =
+    (stream: 'stdout' | 'stderr') =>
+    (...args: unknown[]) => {
+      // Once over the cap nothing more is kept, so nothing more is formatted either.
+      if (!budget.truncated)
+        budget.write(stream, `${formatWithOptions({ colors: false, depth: 6 }, ...args)}\n`);
+    };
+  const log = print('stdout');
+  const error = print('stderr');
+  const console = { log, info: log, debug: log, dir: log, table: log, error, warn: error, trace: error };
+  const track =
+    <A extends unknown[]>(fn: (cb: (...a: unknown[]) => void, ms?: number, ...rest: A) => NodeJS.Timeout) =>
+    (cb: (...a: unknown[]) => void, ms?: number, ...rest: A) => {
+      const handle = fn(cb, ms, ...rest);
+      timers.add(handle);
+      return handle;
+    };
+  const globals = {
+    console,
+    input: params.input === undefined ? undefined : structuredClone(params.input),
+    require: scriptRequire,
+    process: { env: {}, argv: [], platform: process.platform, cwd: () => process.cwd() },
+    Buffer,
+    setTimeout: track(setTimeout as never),
+    setInterval: track(setInterval as never),
+    clearTimeout,
+    clearInterval,
+    setImmediate,
+    queueMicrotask,
+    structuredClone,
+    TextEncoder,
+    TextDecoder,
+    URL,
+    URLSearchParams,
+    AbortController,
+    atob,
+    btoa,
+    performance,
+    crypto: globalThis.crypto,
+  };
+  const context = freshContext(globals);
+  const source = params.wrapped ? params.code : `(async () => {\n${params.code}\n})()`;
+  let timedOut = false;
+  let exitCode: number | null = 0;
+  let result: unknown;
+  let deadline: NodeJS.Timeout | undefined;
+  try {
+    const script = new vm.Script(source, { filename: 'script.js', lineOffset: params.wrapped ? 0 : -1 });
+    const completion = script.runInContext(context, { timeout: params.timeoutMs, breakOnSigint: false });
+    const outcome = await Promise.race([
+      Promise.resolve(completion).then((value: unknown) => ({ value })),
+      new Promise<{ timeout: true }>((resolve) => {
+        deadline = setTimeout(
+          () => resolve({ timeout: true }),
+          Math.max(0, params.timeoutMs - (performance.now() - started)),
+        );
+      }),
+      new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(new RuntimeFailure('cancelled', 'the run was cancelled'));
+        signal.addEventListener(
+          'abort',
+          () => reject(new RuntimeFailure('cancelled', 'the run was cancelled')),
+          { once: true },
+        );
+      }),
+    ]);
+    if ('timeout' in outcome) {
+      timedOut = true;
+      exitCode = null;
+    } else {
+      const json = jsonResult(outcome.value, settings.maxOutputBytes);
+      if (json.error) {
+        budget.write('stderr', `${json.error}\n`);
+        exitCode = 1;
+      } else result = json.value;
+    }
+  } catch (thrown) {
+    if (thrown instanceof RuntimeFailure) throw thrown;
+    if ((thrown as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      timedOut = true;
+      exitCode = null;
+    } else {
+      const text =
+        thrown instanceof Error || (thrown && typeof thrown === 'object' && 'stack' in thrown)
+          ? String((thrown as Error).stack ?? thrown)
+          : `Uncaught ${formatWithOptions({ colors: false }, thrown)}`;
+      budget.write('stderr', `${text}\n`);
+      exitCode = 1;
+    }
+  } finally {
+    if (deadline) clearTimeout(deadline);
+    // A script's leftover timers must not fire into the next run.
+    for (const handle of timers) clearTimeout(handle);
+    prepareNextContext();
+  }
+  return {
+    exitCode,
+    ...(result === undefined ? {} : { result }),
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    timedOut,
+    outputTruncated: budget.truncated,
+  };
+}
+
+export async function runChild(
+  params: RunParams,
+  budget: OutputBudget,
+  signal: AbortSignal,
+  cwd: string,
+): Promise<CodeRunResult> {
+  const started = performance.now();
+  const [command, args] =
+    params.language === 'shell' ? ['/bin/sh', ['-c', params.code]] : ['python3', ['-c', params.code]];
+  const child = spawn(command as string, args as string[], {
+    cwd,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: process.env.HOME ?? cwd,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+    },
+  });
+  // The whole process group goes, so background jobs of the script do not outlive the run.
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  let timedOut = false;
+  let cancelled = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, params.timeoutMs);
+  const onAbort = () => {
+    cancelled = true;
+    killGroup();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => budget.write('stdout', d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => budget.write('stderr', d));
+  child.stdin.on('error', () => {});
+  child.stdin.end(params.input === undefined ? '' : JSON.stringify(params.input));
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.once('error', (error) =>
+        reject(new RuntimeFailure('internal', `could not start ${command}: ${error.message}`)),
+      );
+      child.once('close', (code, sig) => resolve({ code, signal: sig }));
+    },
+  ).finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+    killGroup();
+  });
+  if (cancelled) throw new RuntimeFailure('cancelled', 'the run was cancelled');
+  return {
+    exitCode: timedOut ? null : (exit.code ?? 128 + signalNumber(exit.signal)),
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    timedOut,
+    outputTruncated: budget.truncated,
+  };
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = {
+    SIGKILL: 9,
+    SIGTERM: 15,
+    SIGSEGV: 11,
+    SIGXFSZ: 25,
+    SIGABRT: 6,
+    SIGINT: 2,
+  };
+  return (signal && numbers[signal]) || 0;
+}
