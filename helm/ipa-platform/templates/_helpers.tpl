@@ -161,7 +161,7 @@ env:
 - name: secrets
   secret:
     secretName: {{ include "ipa.secretName" . }}
-    defaultMode: 0440
+    defaultMode: 288 # 0440: owner and group read
 {{- end }}
 {{- end -}}
 

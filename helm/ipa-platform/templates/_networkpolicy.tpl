@@ -27,16 +27,16 @@
     - port: {{ .port }}
       protocol: TCP
 {{- else }}
-- {{- with $np.cidrs }}
+- ports:
+    - port: {{ $np.port }}
+      protocol: TCP
+  {{- with $np.cidrs }}
   to:
     {{- range . }}
     - ipBlock:
         cidr: {{ . }}
     {{- end }}
   {{- end }}
-  ports:
-    - port: {{ $np.port }}
-      protocol: TCP
 {{- end }}
 {{- end -}}
 

@@ -36,7 +36,7 @@ spec:
   {{- else }}
   terminationGracePeriodSeconds: {{ include "ipa.backend.terminationGracePeriodSeconds" $root }}
   {{- end }}
-  {{- include "ipa.scheduling" . | trim | nindent 2 }}
+  {{- with include "ipa.scheduling" . | trim }}{{ . | nindent 2 }}{{ end }}
   {{- if and (not $isWorker) $root.Values.migrations.enabled (eq $root.Values.migrations.mode "initContainer") }}
   initContainers:
     - name: migrate
@@ -51,7 +51,7 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
-        {{- include "ipa.secretVolumeMount" $root | nindent 8 }}
+        {{- with include "ipa.secretVolumeMount" $root | trim }}{{ . | nindent 8 }}{{ end }}
   {{- end }}
   containers:
     - name: {{ .role }}
@@ -101,7 +101,7 @@ spec:
         - name: sandbox
           mountPath: /data/sandbox
         {{- end }}
-        {{- include "ipa.secretVolumeMount" $root | nindent 8 }}
+        {{- with include "ipa.secretVolumeMount" $root | trim }}{{ . | nindent 8 }}{{ end }}
         {{- with $values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -114,7 +114,7 @@ spec:
       emptyDir:
         sizeLimit: {{ $values.sandbox.sizeLimit }}
     {{- end }}
-    {{- include "ipa.secretVolume" $root | nindent 4 }}
+    {{- with include "ipa.secretVolume" $root | trim }}{{ . | nindent 4 }}{{ end }}
     {{- with $values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -1,0 +1,27 @@
+export {
+  chartDir,
+  type Environment,
+  environments,
+  type Free,
+  find,
+  findAll,
+  type HelmResult,
+  helm,
+  helmBinary,
+  type K8sObject,
+  monitoringApiVersions,
+  parseManifests,
+  podSpecs,
+  type RenderOptions,
+  render,
+  renderEnvironment,
+  renderRaw,
+  repoRoot,
+  valuesFile,
+} from './helm.js';
+export {
+  isCustomResource,
+  type KubernetesVersion,
+  kubernetesVersions,
+  validateObject,
+} from './kube-schemas.js';
