@@ -113,7 +113,8 @@ export function createFileSync(options: FileSyncOptions): FileSync {
       const root = userDir(userId);
       const manifest = manifestOf(userId);
       const report: FileSyncReport = { restored: 0, removed: 0, hashed: 0 };
-      for (const folder of topLevelFolders) await ensureRealFolder(root, path.join(root, folder));
+      const owner = await sandboxOwnerOf(root);
+      for (const folder of topLevelFolders) await ensureRealFolder(root, path.join(root, folder), owner);
       const [stored, local] = await Promise.all([files.list(userId), scan(root, logger)]);
       const wanted = new Map(stored.map((f) => [f.path, f]));
 
@@ -142,7 +143,7 @@ export function createFileSync(options: FileSyncOptions): FileSync {
         // Deleted in the meantime by another replica or the API: nothing to restore.
         if (!full) continue;
         const absolute = path.join(root, ...full.path.split('/'));
-        await writeAtomically(root, absolute, full.content);
+        await writeAtomically(root, absolute, full.content, owner);
         const stat = await fs.lstat(absolute, { bigint: true });
         manifest.set(full.path, { stamp: stampOf(stat), sha256: full.sha256, size: full.content.length });
         report.restored++;
@@ -266,12 +267,35 @@ async function scan(root: string, logger?: Logger): Promise<Map<string, LocalFil
   return found;
 }
 
-async function writeAtomically(root: string, absolute: string, content: Buffer): Promise<void> {
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * A worker running as root runs its sandboxes under an unprivileged uid that owns the user's
+ * directory; what the sync writes there must belong to that uid too, or the sandbox cannot
+ * read it. Undefined when no ownership change is needed.
+ */
+async function sandboxOwnerOf(root: string): Promise<Owner | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const stat = await fs.lstat(root).catch(() => null);
+  if (!stat?.isDirectory() || stat.uid === 0) return undefined;
+  return { uid: stat.uid, gid: stat.gid };
+}
+
+async function writeAtomically(
+  root: string,
+  absolute: string,
+  content: Buffer,
+  owner?: Owner,
+): Promise<void> {
   const dir = path.dirname(absolute);
-  await ensureRealFolder(root, dir);
+  await ensureRealFolder(root, dir, owner);
   const temporary = `${absolute}.ipa-sync-${process.pid}-${Date.now()}`;
   await fs.writeFile(temporary, content, { mode: 0o600 });
   try {
+    if (owner) await fs.lchown(temporary, owner.uid, owner.gid);
     // A directory (or symlink) where a file belongs is replaced; the database wins.
     const existing = await fs.lstat(absolute).catch(() => null);
     if (existing?.isDirectory()) await fs.rm(absolute, { recursive: true, force: true });
@@ -286,7 +310,7 @@ async function writeAtomically(root: string, absolute: string, content: Buffer):
  * Creates the folders of a path one by one, replacing any symlink or file on the way so a write
  * from the database can never be redirected outside the user's directory.
  */
-async function ensureRealFolder(root: string, dir: string): Promise<void> {
+async function ensureRealFolder(root: string, dir: string, owner?: Owner): Promise<void> {
   const relative = path.relative(root, dir);
   if (relative.startsWith('..') || path.isAbsolute(relative))
     throw new Error(`path leaves the user directory: ${dir}`);
@@ -298,6 +322,7 @@ async function ensureRealFolder(root: string, dir: string): Promise<void> {
     if (stat?.isDirectory()) continue;
     if (stat) await fs.rm(current, { force: true });
     await fs.mkdir(current, { mode: 0o700 });
+    if (owner) await fs.lchown(current, owner.uid, owner.gid);
   }
 }
 

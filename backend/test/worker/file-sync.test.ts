@@ -142,4 +142,18 @@ describe('file sync', () => {
     expect(await read('uploads/a.txt')).toBe('inside');
     await fs.rm(outside, { recursive: true, force: true });
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    'gives restored files to the uid that owns the user directory',
+    async () => {
+      await fs.mkdir(path.join(root, userId), { recursive: true });
+      await fs.chown(path.join(root, userId), 65_534, 65_534);
+      await files.put(userId, 'uploads/deep/owned.txt', Buffer.from('mine'), 1e6);
+      await sync().prepare(userId);
+      for (const p of ['uploads', 'uploads/deep', 'uploads/deep/owned.txt']) {
+        const stat = await fs.lstat(local(p));
+        expect([p, stat.uid, stat.gid]).toEqual([p, 65_534, 65_534]);
+      }
+    },
+  );
 });
