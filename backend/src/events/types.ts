@@ -33,6 +33,8 @@ export interface ReadOptions {
   blockMs?: number;
   /** At most this many events. */
   count?: number;
+  /** Ends a blocking wait early (e.g. the SSE client went away); the read then resolves to []. */
+  signal?: AbortSignal;
 }
 
 export interface EventLog {

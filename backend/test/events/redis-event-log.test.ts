@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedisEventLog, eventStreamKey } from '../../src/events/index.js';
+import { freshRedisPrefix, redisUrl } from '../support/services.js';
+import { eventLogContract } from './event-log.contract.js';
+
+const admin = new Redis(redisUrl);
+afterAll(() => admin.quit());
+const logger = pino({ level: 'silent' });
+
+async function deleteKeys(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await admin.del(...keys);
+  } while (cursor !== '0');
+}
+
+eventLogContract('Redis Streams (own connections)', async () => {
+  const prefix = freshRedisPrefix();
+  const log = createRedisEventLog({ redisUrl, prefix, logger });
+  return {
+    log,
+    exists: async (executionId) => (await admin.exists(eventStreamKey(prefix, executionId))) === 1,
+    cleanup: async () => {
+      await log.close();
+      await deleteKeys(prefix);
+    },
+  };
+});
+
+eventLogContract('Redis Streams (shared client, one blocking connection)', async () => {
+  const prefix = freshRedisPrefix();
+  const shared = new Redis(redisUrl);
+  const log = createRedisEventLog({ redis: shared, prefix, logger, blockingConnections: 1 });
+  return {
+    log,
+    exists: async (executionId) => (await admin.exists(eventStreamKey(prefix, executionId))) === 1,
+    cleanup: async () => {
+      await log.close();
+      await shared.quit();
+      await deleteKeys(prefix);
+    },
+  };
+});
+
+describe('Redis event log specifics', () => {
+  it('stores events under <prefix>:events:<executionId> and caps the stream near maxLength', async () => {
+    const prefix = freshRedisPrefix();
+    const log = createRedisEventLog({ redisUrl, prefix, logger, maxLength: 100 });
+    try {
+      const execution = randomUUID();
+      const id = await log.append(execution, 'output', { stream: 'stdout', text: 'hi' });
+      const raw = await admin.xrange(`${prefix}:events:${execution}`, '-', '+');
+      expect(raw).toEqual([[id, ['t', 'output', 'd', '{"stream":"stdout","text":"hi"}']]]);
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => log.append(execution, 'text.delta', { i })));
+      const length = await admin.xlen(eventStreamKey(prefix, execution));
+      expect(length).toBeGreaterThanOrEqual(100);
+      expect(length).toBeLessThan(300);
+    } finally {
+      await log.close();
+      await deleteKeys(prefix);
+    }
+  });
+
+  it('serves 10,000 blocked readers with a handful of Redis connections', async () => {
+    const prefix = freshRedisPrefix();
+    const log = createRedisEventLog({ redisUrl, prefix, logger, blockingConnections: 2 });
+    const clientsBefore = Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))![1]);
+    try {
+      const executions = Array.from({ length: 10_000 }, () => randomUUID());
+      const pending = executions.map((e) => log.read(e, undefined, { blockMs: 20_000 }));
+      await new Promise((r) => setTimeout(r, 300));
+      const clientsWaiting = Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))![1]);
+      // The log's command connection plus two blocking ones; other test files may come and go.
+      expect(clientsWaiting - clientsBefore).toBeLessThanOrEqual(3 + 20);
+      const ids = await Promise.all(executions.map((e, i) => log.append(e, 'output', { i })));
+      const results = await Promise.all(pending);
+      expect(results.map((events) => events.map((e) => e.id))).toEqual(ids.map((id) => [id]));
+    } finally {
+      await log.close();
+      await deleteKeys(prefix);
+    }
+  });
+
+  it('keeps serving blocked readers after its blocking connection is killed', async () => {
+    const prefix = freshRedisPrefix();
+    const log = createRedisEventLog({ redisUrl, prefix, logger, blockingConnections: 1 });
+    try {
+      const execution = randomUUID();
+      const first = log.read(execution, undefined, { blockMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 100));
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes', 'ID', await blockingClientId());
+      const id = await log.append(execution, 'execution.queued', {});
+      expect((await first).map((e) => e.id)).toEqual([id]);
+      const second = log.read(execution, id, { blockMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const next = await log.append(execution, 'execution.started', {});
+      expect((await second).map((e) => e.id)).toEqual([next]);
+    } finally {
+      await log.close();
+      await deleteKeys(prefix);
+    }
+
+    async function blockingClientId(): Promise<string> {
+      const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'normal'));
+      const line = list
+        .split('\n')
+        .find((l) => l.includes('name=ipa:events-blocking-0') && l.includes('cmd=xread'));
+      return /id=(\d+)/.exec(line ?? '')![1]!;
+    }
+  });
+
+  it('ping rejects within about 2 s when Redis does not answer', async () => {
+    const log = createRedisEventLog({ redisUrl: 'redis://127.0.0.1:1', prefix: freshRedisPrefix(), logger });
+    try {
+      const started = Date.now();
+      await expect(log.ping()).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(2600);
+    } finally {
+      await log.close();
+    }
+  });
+});
