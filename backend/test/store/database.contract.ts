@@ -594,6 +594,27 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.executions.get(unknownId)).toBeNull();
         });
 
+        it("refuses to attach an execution to another user's session", async () => {
+          const owner = await newUser();
+          const other = await newUser();
+          const session = await store.sessions.create(owner.id, 'mine');
+          const input = { messageId: unknownId, text: 'hi' };
+          await expect(
+            store.executions.create({ userId: other.id, sessionId: session.id, kind: 'agent', input }),
+          ).rejects.toThrow(/session/);
+          await expect(
+            store.executions.create({ userId: owner.id, sessionId: unknownId, kind: 'agent', input }),
+          ).rejects.toThrow(/session/);
+          expect((await store.executions.list(other.id)).items).toEqual([]);
+          const linked = await store.executions.create({
+            userId: owner.id,
+            sessionId: session.id,
+            kind: 'agent',
+            input,
+          });
+          expect(linked.sessionId).toBe(session.id);
+        });
+
         it('runs through its life once: running, finished, never again', async () => {
           const user = await newUser();
           const execution = await store.executions.create({ userId: user.id, kind: 'script', input: script });

@@ -85,12 +85,18 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
       if (typeof input.input !== 'object' || input.input === null) {
         throw new TypeError('execution input must be an object');
       }
+      const sessionId = input.sessionId ?? null;
+      // The foreign key only says the session exists; it must also be the same user's.
       const { rows } = await db.query<ExecutionRow>(
-        `INSERT INTO executions (user_id, session_id, kind, input) VALUES ($1, $2, $3, $4::jsonb)
+        `INSERT INTO executions (user_id, session_id, kind, input)
+         SELECT $1, $2::uuid, $3, $4::jsonb
+          WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1)
          RETURNING ${executionColumns}`,
-        [input.userId, input.sessionId ?? null, input.kind, jsonParam(input.input)],
+        [input.userId, sessionId, input.kind, jsonParam(input.input)],
       );
-      return toExecution(rows[0]!);
+      const row = rows[0];
+      if (!row) throw new Error(`session ${sessionId} does not exist for this user`);
+      return toExecution(row);
     },
 
     get,
