@@ -25,3 +25,11 @@ export {
   kubernetesVersions,
   validateObject,
 } from './kube-schemas.js';
+export {
+  documentedValues,
+  readmeTable,
+  undocumentedValues,
+  type ValueDoc,
+  valuesTable,
+  writeReadmeTable,
+} from './values-doc.js';

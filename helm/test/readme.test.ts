@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chartDir, documentedValues, readmeTable, undocumentedValues, valuesTable } from './support/index.js';
+
+describe('README and values.yaml', () => {
+  it('every value in values.yaml is documented with a # -- comment', () => {
+    expect(undocumentedValues()).toEqual([]);
+  });
+
+  it('a value without a # -- comment is reported', () => {
+    const text = '# -- Documented.\na: 1\nb:\n  c: 2\n';
+    expect(undocumentedValues(text)).toEqual(['b.c']);
+  });
+
+  it('the README value table matches values.yaml (regenerate: npx tsx helm/test/support/values-doc.ts)', () => {
+    expect(readmeTable()).toBe(valuesTable());
+  });
+
+  it('the README covers every environment, the isolation choices, upgrade, rollback and autoscaling', () => {
+    const readme = readFileSync(resolve(chartDir, 'README.md'), 'utf8');
+    for (const text of [
+      'values-dev.yaml',
+      'values-staging.yaml',
+      'values-prod.yaml',
+      'gVisor',
+      'user namespaces',
+      'helm rollback',
+      'Autoscaling signals',
+      ':executions:wait',
+    ]) {
+      expect(readme).toContain(text);
+    }
+  });
+
+  it('every documented value exists in the schema', () => {
+    const schema = JSON.parse(readFileSync(resolve(chartDir, 'values.schema.json'), 'utf8'));
+    for (const { key } of documentedValues()) {
+      let node = schema;
+      for (const part of key.split('.')) {
+        while (node.$ref) node = schema.definitions[node.$ref.replace('#/definitions/', '')];
+        if (node.type === 'object' && !node.properties) break;
+        node = node.properties?.[part];
+        expect(node, key).toBeDefined();
+      }
+    }
+  });
+});
