@@ -79,8 +79,9 @@ export async function openPglite(options: { dir?: string }): Promise<Database> {
   const release = options.dir === undefined ? async () => {} : await claimDirectory(options.dir);
   let pglite: PGlite;
   try {
-    if (options.dir !== undefined) await mkdir(options.dir, { recursive: true });
-    pglite = options.dir === undefined ? new PGlite() : new PGlite(options.dir);
+    const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
+    if (dir !== undefined) await mkdir(dir, { recursive: true });
+    pglite = dir === undefined ? new PGlite() : new PGlite(dir);
     await pglite.waitReady;
   } catch (err) {
     await release();
