@@ -34,10 +34,26 @@ export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.e
     const value = env[name];
     if (value !== undefined && value !== '') input[name] = value;
   }
+  // Role rules only ask whether a URL is given; a given but malformed one is a value problem.
+  // Both kinds are collected so the operator sees every problem in one run.
+  const problems: string[] = [];
+  if (role !== 'standalone' && role !== 'migrate' && input.REDIS_URL === undefined) {
+    problems.push(
+      `REDIS_URL: required for '${role}' (the in-process queue only works when API and worker share one process: use 'standalone')`,
+    );
+  }
+  if ((role === 'api' || role === 'worker') && input.DATABASE_URL === undefined) {
+    problems.push(
+      `DATABASE_URL: required for '${role}' (the embedded database cannot be shared between processes: use 'standalone')`,
+    );
+  }
+  if (role === 'migrate' && input.DATABASE_URL === undefined) {
+    problems.push(`DATABASE_URL: required for 'migrate'`);
+  }
   const parsed = envSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+    problems.push(
+      ...parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? '');
         const shown = secretSettingNames.includes(name as SettingName)
           ? '(hidden)'
@@ -46,22 +62,8 @@ export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.e
       }),
     );
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const raw = parsed.data as RawEnv;
-  const problems: string[] = [];
-  if (role !== 'standalone' && role !== 'migrate' && !raw.REDIS_URL) {
-    problems.push(
-      `REDIS_URL: required for '${role}' (the in-process queue only works when API and worker share one process: use 'standalone')`,
-    );
-  }
-  if ((role === 'api' || role === 'worker') && !raw.DATABASE_URL) {
-    problems.push(
-      `DATABASE_URL: required for '${role}' (the embedded database cannot be shared between processes: use 'standalone')`,
-    );
-  }
-  if (role === 'migrate' && !raw.DATABASE_URL) {
-    problems.push(`DATABASE_URL: required for 'migrate'`);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
   return buildConfig(role, raw);
 }
 

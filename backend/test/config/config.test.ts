@@ -96,6 +96,12 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.startsWith('PORT'))).toContain('"eighty"');
   });
 
+  it('reports role problems together with value problems', () => {
+    const problems = problemsOf('worker', { PORT: '70000', REDIS_URL: 'nope' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'PORT', 'REDIS_URL']);
+    expect(problems.find((p) => p.startsWith('REDIS_URL'))).not.toMatch(/required/);
+  });
+
   it('never shows the value of a secret setting in a problem', () => {
     const problems = problemsOf('standalone', { IPA_ADMIN_TOKEN: 'short-secret-value' });
     expect(problems).toHaveLength(1);

@@ -1,0 +1,235 @@
+import { mkdir } from 'node:fs/promises';
+import { ensureAdmin, startApiServer } from '../api/index.js';
+import type { Config } from '../config/index.js';
+import { createExecutors } from '../engine/index.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createServices } from '../platform.js';
+import { createSandboxOrchestrator } from '../sandbox/index.js';
+import type { SandboxOrchestrator } from '../sandbox/types.js';
+import type { Services } from '../services.js';
+import { type Database, migrate, openDatabase, schemaStatus } from '../store/index.js';
+import {
+  requeueUnfinished,
+  startWorkerRuntime,
+  startWorkerServer,
+  type WorkerRuntime,
+} from '../worker/index.js';
+import {
+  adminTokenMarkerPath,
+  newAdminToken,
+  readAdminTokenMarker,
+  tokenPrefix,
+  writeAdminTokenMarker,
+} from './admin-token.js';
+import { type CliOutput, StartupError } from './output.js';
+import { platformVersion, resolveStaticDir } from './paths.js';
+import { listenForShutdown } from './signals.js';
+
+async function requireCurrentSchema(db: Database): Promise<void> {
+  const status = await schemaStatus(db);
+  if (!status.current) {
+    throw new StartupError([
+      `the database schema is not current (pending migrations: ${status.pending.join(', ')}); run 'ipa migrate' first`,
+    ]);
+  }
+}
+
+function staticDirOf(config: Config): string | undefined {
+  const resolved = resolveStaticDir(config.http.staticDir);
+  if (resolved.problem) throw new StartupError([`invalid configuration: ${resolved.problem}`], 2);
+  return resolved.dir;
+}
+
+async function createOrchestrator(config: Config, logger: Logger): Promise<SandboxOrchestrator> {
+  try {
+    return await createSandboxOrchestrator({ ...config.sandbox, logger });
+  } catch (error) {
+    throw new StartupError([
+      `the sandbox cannot start: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+}
+
+/** Builds the services and runs `work`; closes the services when `work` throws. */
+async function withServices<T>(
+  config: Config,
+  logger: Logger,
+  work: (services: Services) => Promise<T>,
+): Promise<T> {
+  const services = await createServices(config, { logger });
+  try {
+    return await work(services);
+  } catch (error) {
+    await services.close().catch(() => {});
+    throw error;
+  }
+}
+
+export async function runMigrate(config: Config, output: CliOutput): Promise<number> {
+  const db = await openDatabase(config.database);
+  try {
+    const { applied } = await migrate(db);
+    const status = await schemaStatus(db);
+    output.out(
+      applied.length > 0
+        ? `applied ${applied.length} migration(s): ${applied.join(', ')}`
+        : 'the schema is already current',
+    );
+    if (!status.current) {
+      output.err(`ipa migrate: migrations still pending: ${status.pending.join(', ')}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+export async function runApi(config: Config, output: CliOutput): Promise<number> {
+  const logger = createLogger(config.logLevel, 'ipa.api');
+  const staticDir = staticDirOf(config);
+  const { services, api } = await withServices(config, logger, async (services) => {
+    await requireCurrentSchema(services.store.db);
+    if (config.adminToken) await ensureAdmin(services, config.adminToken);
+    const api = await startApiServer(services, { staticDir, version: platformVersion() });
+    return { services, api };
+  });
+  const signals = listenForShutdown((line) => logger.info(line));
+  output.out(`IPA Platform ${platformVersion()} API listening on ${api.url}`);
+  await signals.received;
+  try {
+    await api.drain();
+  } finally {
+    await services.close();
+    signals.dispose();
+  }
+  return 0;
+}
+
+export async function runWorker(config: Config, output: CliOutput): Promise<number> {
+  const logger = createLogger(config.logLevel, 'ipa.worker');
+  const { services, orchestrator, runtime, server } = await withServices(config, logger, async (services) => {
+    await requireCurrentSchema(services.store.db);
+    const orchestrator = await createOrchestrator(config, logger);
+    try {
+      const executors = createExecutors({ services, orchestrator });
+      const runtime = startWorkerRuntime({ services, executors, orchestrator });
+      const server = await startWorkerServer({ services, runtime, orchestrator, version: platformVersion() });
+      return { services, orchestrator, runtime, server };
+    } catch (error) {
+      await orchestrator.shutdown().catch(() => {});
+      throw error;
+    }
+  });
+  const signals = listenForShutdown((line) => logger.info(line));
+  output.out(
+    `IPA Platform ${platformVersion()} worker ${runtime.workerId} (isolation ${orchestrator.isolation}) ` +
+      `health and metrics on ${server.url}`,
+  );
+  await signals.received;
+  try {
+    // The server stays up while draining: readiness answers 503 and metrics stay scrapeable.
+    await runtime.stop(config.worker.graceMs);
+    await server.close();
+    await orchestrator.shutdown();
+  } finally {
+    await services.close();
+    signals.dispose();
+  }
+  return 0;
+}
+
+/**
+ * Standalone's admin token: from IPA_ADMIN_TOKEN when set; otherwise generated on first start,
+ * stored hashed and printed once. Later starts point at the marker instead of the token.
+ */
+async function provideAdminToken(services: Services, config: Config, output: CliOutput): Promise<void> {
+  if (config.adminToken) {
+    await ensureAdmin(services, config.adminToken);
+    output.out('Admin token: the one in IPA_ADMIN_TOKEN.');
+    return;
+  }
+  const marker = await readAdminTokenMarker(config.dataDir);
+  if (marker && (await adminTokenStillValid(services, marker.prefix))) {
+    output.out(
+      `Admin token: issued ${marker.issuedAt} (${marker.prefix}) and printed on that first start; only its hash is kept.`,
+    );
+    output.out(
+      `  To get a new one: stop, delete ${adminTokenMarkerPath(config.dataDir)}, start again (or set IPA_ADMIN_TOKEN).`,
+    );
+    return;
+  }
+  const token = newAdminToken();
+  await ensureAdmin(services, token);
+  await writeAdminTokenMarker(config.dataDir, {
+    issuedAt: new Date().toISOString(),
+    prefix: tokenPrefix(token),
+  });
+  output.out(`Admin token (shown only this once, keep it safe): ${token}`);
+}
+
+/** Whether an admin still holds an unrevoked token with that prefix (the database may have been reset). */
+async function adminTokenStillValid(services: Services, prefix: string): Promise<boolean> {
+  const start = prefix.replace(/…$/, '');
+  let cursor: string | undefined;
+  do {
+    const page = await services.store.users.list({ limit: 100, cursor });
+    for (const user of page.items) {
+      if (!user.isAdmin) continue;
+      const tokens = await services.store.tokens.list(user.id);
+      if (tokens.some((t) => t.revokedAt === null && t.prefix.startsWith(start))) return true;
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return false;
+}
+
+export async function runStandalone(config: Config, output: CliOutput): Promise<number> {
+  const logger = createLogger(config.logLevel, 'ipa');
+  const staticDir = staticDirOf(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  let runtime: WorkerRuntime | undefined;
+  let orchestrator: SandboxOrchestrator | undefined;
+  const started = await withServices(config, logger, async (services) => {
+    await migrate(services.store.db);
+    orchestrator = await createOrchestrator(config, logger);
+    const executors = createExecutors({ services, orchestrator });
+    const worker = startWorkerRuntime({ services, executors, orchestrator });
+    runtime = worker;
+    const sandbox = orchestrator;
+    try {
+      const api = await startApiServer(services, {
+        staticDir,
+        version: platformVersion(),
+        extraHealth: () => {
+          const figures = worker.figures();
+          return { isolation: figures.isolation, pool: figures.pool, running: figures.running };
+        },
+      });
+      const requeued = await requeueUnfinished(services.store.db, services.queue);
+      if (requeued > 0) logger.info({ requeued }, 'unfinished executions from the last run queued again');
+      output.out(`IPA Platform ${platformVersion()} (standalone) listening on ${api.url}`);
+      output.out(
+        `  data: ${config.dataDir}; sandboxes: ${config.sandbox.root} (isolation ${sandbox.isolation})`,
+      );
+      output.out(staticDir ? `  web app: ${staticDir}` : '  web app: not built (npm run build), API only');
+      await provideAdminToken(services, config, output);
+      return { services, api };
+    } catch (error) {
+      await worker.stop(0).catch(() => {});
+      await sandbox.shutdown().catch(() => {});
+      throw error;
+    }
+  });
+  const { services, api } = started;
+  const signals = listenForShutdown((line) => logger.info(line));
+  await signals.received;
+  try {
+    await Promise.all([api.drain(), runtime?.stop(config.worker.graceMs)]);
+    await orchestrator?.shutdown();
+  } finally {
+    await services.close();
+    signals.dispose();
+  }
+  return 0;
+}
