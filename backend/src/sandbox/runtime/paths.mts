@@ -4,6 +4,7 @@
  * though the isolation layer around this process should already make the outside invisible.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { SandboxErrorCode } from '../protocol.js';
 
 export class RuntimeFailure extends Error {
@@ -142,6 +143,14 @@ export function followInside(rootReal: string, resolved: ResolvedPath): string {
   try {
     target = fs.realpathSync(resolved.abs);
   } catch {
+    // A target that does not resolve may still be outside (e.g. a host path invisible here).
+    const lexical = path.resolve(path.dirname(resolved.abs), fs.readlinkSync(resolved.abs));
+    if (!isInside(rootReal, lexical)) {
+      throw new RuntimeFailure(
+        'invalid_path',
+        `path ${show(resolved.rel)} refused: it is a symlink leading outside the user's directory`,
+      );
+    }
     throw new RuntimeFailure('not_found', `path ${show(resolved.rel)} is a dangling symlink`);
   }
   if (!isInside(rootReal, target)) {
