@@ -1,0 +1,526 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiServer } from '../../src/api/index.js';
+import {
+  createTestAdmin,
+  createTestPlatform,
+  createTestUser,
+  startTestApi,
+  type TestPlatform,
+} from '../support/platform.js';
+import { clientFor, request } from './client.js';
+
+let platform: TestPlatform;
+let server: ApiServer;
+let alice: ReturnType<typeof clientFor>;
+let bob: ReturnType<typeof clientFor>;
+let admin: ReturnType<typeof clientFor>;
+let anonymous: ReturnType<typeof clientFor>;
+let aliceId: string;
+let aliceToken: string;
+
+const missingId = '00000000-0000-4000-8000-000000000000';
+
+function expectError(response: { status: number; json: unknown }, status: number, code: string) {
+  expect(response.status, JSON.stringify(response.json)).toBe(status);
+  expect(response.json).toMatchObject({ error: { code, message: expect.any(String) } });
+}
+
+beforeAll(async () => {
+  platform = await createTestPlatform({ env: { USER_CONCURRENCY: '3' } });
+  server = await startTestApi(platform.services, { version: '1.2.3' });
+  const a = await createTestUser(platform.services, 'alice');
+  const b = await createTestUser(platform.services, 'bob');
+  const root = await createTestAdmin(platform.services);
+  aliceId = a.user.id;
+  aliceToken = a.token;
+  alice = clientFor(server.url, a.token);
+  bob = clientFor(server.url, b.token);
+  admin = clientFor(server.url, root.token);
+  anonymous = clientFor(server.url);
+});
+
+afterAll(async () => {
+  await server?.drain();
+  await platform?.cleanup();
+});
+
+describe('authentication', () => {
+  it('refuses requests without a token, with an unknown one and with a malformed header', async () => {
+    expectError(await anonymous.get('/api/v1/me'), 401, 'unauthorized');
+    expectError(
+      await clientFor(server.url, 'ipa_unknown-token-value-000000000000').get('/api/v1/me'),
+      401,
+      'unauthorized',
+    );
+    expectError(
+      await anonymous.get('/api/v1/me', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }),
+      401,
+      'unauthorized',
+    );
+    expectError(
+      await anonymous.get('/api/v1/sessions', { headers: { cookie: 'ipa_session=nope' } }),
+      401,
+      'unauthorized',
+    );
+  });
+
+  it('refuses a revoked token at once', async () => {
+    const { user, token } = await createTestUser(platform.services, 'carol');
+    const carol = clientFor(server.url, token);
+    expect((await carol.get('/api/v1/me')).status).toBe(200);
+    const tokens = await admin.get(`/api/v1/admin/users/${user.id}/tokens`);
+    const tokenId = tokens.json.items[0].id;
+    expect((await admin.delete(`/api/v1/admin/users/${user.id}/tokens/${tokenId}`)).status).toBe(204);
+    expectError(await carol.get('/api/v1/me'), 401, 'unauthorized');
+  });
+
+  it('logs in with a token into an HttpOnly SameSite=Strict cookie, and logout revokes that cookie', async () => {
+    const login = await anonymous.post('/api/v1/auth/login', { body: { token: aliceToken } });
+    expect(login.status).toBe(200);
+    expect(login.json.user.id).toBe(aliceId);
+    const setCookie = login.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^ipa_session=ipa_[\w-]{43};/);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    expect(setCookie).toMatch(/Path=\/api/);
+    const cookie = setCookie.split(';')[0] ?? '';
+    // The cookie holds a token of its own, not the one typed in.
+    expect(cookie).not.toContain(aliceToken);
+
+    const me = await anonymous.get('/api/v1/me', { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(me.json.user.name).toBe('alice');
+
+    const logout = await anonymous.post('/api/v1/auth/logout', { headers: { cookie } });
+    expect(logout.status).toBe(204);
+    expect(logout.headers.get('set-cookie')).toMatch(/ipa_session=;/);
+    expectError(await anonymous.get('/api/v1/me', { headers: { cookie } }), 401, 'unauthorized');
+    // The token used to log in still works.
+    expect((await alice.get('/api/v1/me')).status).toBe(200);
+
+    const audit = await admin.get('/api/v1/admin/audit');
+    const actions = audit.json.items.map((e: { action: string }) => e.action);
+    expect(actions).toContain('auth.login');
+    expect(actions).toContain('auth.logout');
+  });
+
+  it('refuses a login with an unknown token and audits it', async () => {
+    expectError(
+      await anonymous.post('/api/v1/auth/login', {
+        body: { token: 'ipa_not-a-real-token-00000000000000000' },
+      }),
+      401,
+      'unauthorized',
+    );
+    const audit = await admin.get('/api/v1/admin/audit');
+    expect(audit.json.items.map((e: { action: string }) => e.action)).toContain('auth.login_failed');
+  });
+});
+
+describe('GET /me', () => {
+  it('tells the user, their quota and the platform (process level without workers)', async () => {
+    const me = await alice.get('/api/v1/me');
+    expect(me.status).toBe(200);
+    expect(me.json).toEqual({
+      user: { id: aliceId, name: 'alice', isAdmin: false, createdAt: expect.any(String) },
+      quota: { usedBytes: expect.any(Number), limitBytes: platform.config.files.userQuotaBytes },
+      platform: { isolation: 'process', languages: ['javascript', 'typescript'], version: '1.2.3' },
+    });
+  });
+
+  it('reports bwrap and every language when all live workers have it', async () => {
+    const heartbeat = {
+      workerId: 'w-test-1',
+      hostname: 'h',
+      pid: 1,
+      startedAt: new Date().toISOString(),
+      at: new Date().toISOString(),
+      isolation: 'bwrap' as const,
+      concurrency: 2,
+      running: 0,
+      draining: false,
+      pool: {},
+    };
+    await platform.services.workers.publish(heartbeat, 60_000);
+    try {
+      const me = await alice.get('/api/v1/me');
+      expect(me.json.platform.isolation).toBe('bwrap');
+      expect(me.json.platform.languages).toEqual(['javascript', 'typescript', 'shell', 'python']);
+      const stats = await admin.get('/api/v1/admin/stats');
+      expect(stats.json.workers).toEqual([heartbeat]);
+    } finally {
+      await platform.services.workers.remove(heartbeat.workerId);
+    }
+  });
+});
+
+describe('sessions and messages', () => {
+  it('creates, lists with pagination, gets, renames and deletes', async () => {
+    const created = await alice.post('/api/v1/sessions', { body: { title: 'First' } });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ title: 'First', userId: aliceId });
+    const untitled = await alice.post('/api/v1/sessions');
+    expect(untitled.status).toBe(201);
+    expect(untitled.json.title).toBe('New session');
+
+    const page1 = await alice.get('/api/v1/sessions?limit=1');
+    expect(page1.status).toBe(200);
+    expect(page1.json.items).toHaveLength(1);
+    expect(page1.json.items[0].id).toBe(untitled.json.id);
+    expect(page1.json.nextCursor).toEqual(expect.any(String));
+    const page2 = await alice.get(`/api/v1/sessions?limit=1&cursor=${page1.json.nextCursor}`);
+    expect(page2.json.items[0].id).toBe(created.json.id);
+
+    const got = await alice.get(`/api/v1/sessions/${created.json.id}`);
+    expect(got.json).toEqual(created.json);
+    const renamed = await alice.patch(`/api/v1/sessions/${created.json.id}`, { body: { title: 'Renamed' } });
+    expect(renamed.status).toBe(200);
+    expect(renamed.json.title).toBe('Renamed');
+
+    expect((await alice.delete(`/api/v1/sessions/${untitled.json.id}`)).status).toBe(204);
+    expectError(await alice.get(`/api/v1/sessions/${untitled.json.id}`), 404, 'not_found');
+    expectError(await alice.delete(`/api/v1/sessions/${untitled.json.id}`), 404, 'not_found');
+  });
+
+  it("hides another user's session as 404 on every route", async () => {
+    const session = (await alice.post('/api/v1/sessions', { body: { title: 'Private' } })).json;
+    expectError(await bob.get(`/api/v1/sessions/${session.id}`), 404, 'not_found');
+    expectError(
+      await bob.patch(`/api/v1/sessions/${session.id}`, { body: { title: 'x' } }),
+      404,
+      'not_found',
+    );
+    expectError(await bob.delete(`/api/v1/sessions/${session.id}`), 404, 'not_found');
+    expectError(await bob.get(`/api/v1/sessions/${session.id}/messages`), 404, 'not_found');
+    expectError(
+      await bob.post(`/api/v1/sessions/${session.id}/messages`, { body: { text: 'hi' } }),
+      404,
+      'not_found',
+    );
+    expect((await bob.get('/api/v1/sessions')).json.items).toEqual([]);
+    expect((await alice.get(`/api/v1/sessions/${session.id}`)).status).toBe(200);
+  });
+
+  it('stores a message and starts an agent execution (202), announced and enqueued', async () => {
+    const session = (await alice.post('/api/v1/sessions', { body: { title: 'Chat' } })).json;
+    const sent = await alice.post(`/api/v1/sessions/${session.id}/messages`, {
+      body: { text: 'Hello there' },
+    });
+    expect(sent.status).toBe(202);
+    expect(sent.json.message).toMatchObject({
+      sessionId: session.id,
+      role: 'user',
+      parts: [{ type: 'text', text: 'Hello there' }],
+    });
+    expect(sent.json.execution).toMatchObject({
+      kind: 'agent',
+      status: 'queued',
+      sessionId: session.id,
+      input: { messageId: sent.json.message.id, text: 'Hello there' },
+    });
+    const messages = await alice.get(`/api/v1/sessions/${session.id}/messages`);
+    expect(messages.json.items.map((m: { id: string }) => m.id)).toEqual([sent.json.message.id]);
+    const events = await platform.services.events.read(sent.json.execution.id, undefined);
+    expect(events.map((e) => e.type)).toEqual(['execution.queued']);
+    expect(events[0]?.data).toEqual({ executionId: sent.json.execution.id, kind: 'agent' });
+    const listed = await alice.get(`/api/v1/executions?sessionId=${session.id}&kind=agent`);
+    expect(listed.json.items.map((e: { id: string }) => e.id)).toEqual([sent.json.execution.id]);
+    await alice.post(`/api/v1/executions/${sent.json.execution.id}/cancel`);
+  });
+});
+
+describe('executions', () => {
+  it('accepts a script run (202), lists, filters and gets it', async () => {
+    const created = await alice.post('/api/v1/executions', {
+      body: { language: 'javascript', code: 'return 1 + 1', input: { n: 2 } },
+    });
+    expect(created.status).toBe(202);
+    expect(created.json).toMatchObject({
+      kind: 'script',
+      status: 'queued',
+      userId: aliceId,
+      input: { language: 'javascript', code: 'return 1 + 1', input: { n: 2 } },
+    });
+    const { id } = created.json;
+    expect((await alice.get(`/api/v1/executions/${id}`)).json).toEqual(created.json);
+    const queued = await alice.get('/api/v1/executions?status=queued&kind=script');
+    expect(queued.json.items.map((e: { id: string }) => e.id)).toContain(id);
+    const succeeded = await alice.get('/api/v1/executions?status=succeeded');
+    expect(succeeded.json.items).toEqual([]);
+    const counts = await platform.services.queue.counts();
+    expect(counts.waiting).toBeGreaterThanOrEqual(1);
+    expectError(await bob.get(`/api/v1/executions/${id}`), 404, 'not_found');
+    expectError(await bob.post(`/api/v1/executions/${id}/cancel`), 404, 'not_found');
+    expect((await alice.post(`/api/v1/executions/${id}/cancel`)).status).toBe(202);
+  });
+
+  it('cancels a queued execution at once, and refuses to cancel a finished one (409)', async () => {
+    const { id } = (await alice.post('/api/v1/executions', { body: { language: 'typescript', code: 'x' } }))
+      .json;
+    const cancelled = await alice.post(`/api/v1/executions/${id}/cancel`);
+    expect(cancelled.status).toBe(202);
+    expect(cancelled.json).toMatchObject({ id, status: 'cancelled', cancelRequested: true });
+    const events = await platform.services.events.read(id, undefined);
+    expect(events.map((e) => e.type)).toEqual(['execution.queued', 'execution.cancelled']);
+    expectError(await alice.post(`/api/v1/executions/${id}/cancel`), 409, 'conflict');
+  });
+
+  it('flags a running execution for its worker to stop', async () => {
+    const { id } = (await alice.post('/api/v1/executions', { body: { language: 'javascript', code: 'x' } }))
+      .json;
+    await platform.services.store.executions.markRunning(id, 'worker-1', 1);
+    const response = await alice.post(`/api/v1/executions/${id}/cancel`);
+    expect(response.status).toBe(202);
+    expect(response.json).toMatchObject({ status: 'running', cancelRequested: true });
+    await platform.services.store.executions.finish(id, { status: 'cancelled' });
+  });
+
+  it('limits the executions one user has queued or running (429 too_many_executions)', async () => {
+    const dave = clientFor(server.url, (await createTestUser(platform.services, 'dave')).token);
+    const limit = platform.config.executions.userConcurrency;
+    const results = await Promise.all(
+      Array.from({ length: limit + 2 }, () =>
+        dave.post('/api/v1/executions', { body: { language: 'javascript', code: '1' } }),
+      ),
+    );
+    const accepted = results.filter((r) => r.status === 202);
+    const refused = results.filter((r) => r.status === 429);
+    expect(accepted).toHaveLength(limit);
+    expect(refused).toHaveLength(2);
+    expectError(refused[0]!, 429, 'too_many_executions');
+    // Cancelling one frees a slot.
+    await dave.post(`/api/v1/executions/${accepted[0]!.json.id}/cancel`);
+    expect(
+      (await dave.post('/api/v1/executions', { body: { language: 'javascript', code: '1' } })).status,
+    ).toBe(202);
+    const active = (await dave.get('/api/v1/executions?status=queued')).json.items;
+    for (const execution of active) await dave.post(`/api/v1/executions/${execution.id}/cancel`);
+  });
+
+  it('refuses shell and python when the live workers run at process level', async () => {
+    const heartbeat = {
+      workerId: 'w-process',
+      hostname: 'h',
+      pid: 1,
+      startedAt: new Date().toISOString(),
+      at: new Date().toISOString(),
+      isolation: 'process' as const,
+      concurrency: 1,
+      running: 0,
+      draining: false,
+      pool: {},
+    };
+    await platform.services.workers.publish(heartbeat, 60_000);
+    try {
+      expectError(
+        await alice.post('/api/v1/executions', { body: { language: 'shell', code: 'echo hi' } }),
+        400,
+        'unsupported_language',
+      );
+    } finally {
+      await platform.services.workers.remove(heartbeat.workerId);
+    }
+  });
+});
+
+describe('files', () => {
+  it('uploads raw and multipart, lists, downloads with type and disposition, deletes', async () => {
+    const put = await alice.put('/api/v1/files/uploads/data%20set.csv', {
+      body: 'a,b\n1,2\n',
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(put.status).toBe(201);
+    expect(put.json).toMatchObject({ path: 'uploads/data set.csv', size: 8 });
+
+    const form = new FormData();
+    form.append('dir', 'workspace/reports');
+    form.append('file', new Blob(['{"ok":true}']), 'r.json');
+    form.append('file', new Blob(['plain']), 'C:\\Users\\me\\notes.txt');
+    const multipart = await alice.post('/api/v1/files', { body: form });
+    expect(multipart.status).toBe(201);
+    expect(multipart.json.items.map((f: { path: string }) => f.path)).toEqual([
+      'workspace/reports/r.json',
+      'workspace/reports/notes.txt',
+    ]);
+
+    const all = await alice.get('/api/v1/files');
+    expect(all.json.items.map((f: { path: string }) => f.path)).toEqual(
+      expect.arrayContaining([
+        'uploads/data set.csv',
+        'workspace/reports/r.json',
+        'workspace/reports/notes.txt',
+      ]),
+    );
+    expect(all.json.usedBytes).toBeGreaterThanOrEqual(8 + 11 + 5);
+    expect(all.json.limitBytes).toBe(platform.config.files.userQuotaBytes);
+    const workspace = await alice.get('/api/v1/files?prefix=workspace/');
+    expect(workspace.json.items.map((f: { path: string }) => f.path)).toEqual([
+      'workspace/reports/notes.txt',
+      'workspace/reports/r.json',
+    ]);
+
+    const download = await alice.get('/api/v1/files/uploads/data%20set.csv');
+    expect(download.status).toBe(200);
+    expect(download.text).toBe('a,b\n1,2\n');
+    expect(download.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(download.headers.get('content-disposition')).toBe(
+      `attachment; filename="data set.csv"; filename*=UTF-8''data%20set.csv`,
+    );
+    expect(download.headers.get('content-security-policy')).toContain('sandbox');
+    const etag = download.headers.get('etag') ?? '';
+    const again = await alice.get('/api/v1/files/uploads/data%20set.csv', {
+      headers: { 'if-none-match': etag },
+    });
+    expect(again.status).toBe(304);
+
+    expectError(await bob.get('/api/v1/files/uploads/data%20set.csv'), 404, 'not_found');
+    expectError(await bob.delete('/api/v1/files/uploads/data%20set.csv'), 404, 'not_found');
+    expect((await alice.delete('/api/v1/files/uploads/data%20set.csv')).status).toBe(204);
+    expectError(await alice.get('/api/v1/files/uploads/data%20set.csv'), 404, 'not_found');
+  });
+
+  it('stores any content type as bytes, and an empty body as an empty file', async () => {
+    const bytes = new Uint8Array([0, 1, 2, 255]);
+    const put = await alice.put('/api/v1/files/uploads/blob.bin', { body: bytes });
+    expect(put.status).toBe(201);
+    expect(put.json.size).toBe(4);
+    const json = await alice.put('/api/v1/files/uploads/raw.json', {
+      body: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(json.status).toBe(201);
+    expect((await alice.get('/api/v1/files/uploads/raw.json')).text).toBe('{not json');
+    const empty = await alice.put('/api/v1/files/uploads/empty.txt');
+    expect(empty.status).toBe(201);
+    expect(empty.json.size).toBe(0);
+  });
+});
+
+describe('admin', () => {
+  it('creates users with a first token, issues and revokes tokens, and audits each change', async () => {
+    const created = await admin.post('/api/v1/admin/users', { body: { name: 'erin' } });
+    expect(created.status).toBe(201);
+    expect(created.json.user).toMatchObject({ name: 'erin', isAdmin: false });
+    expect(created.json.token).toMatch(/^ipa_[\w-]{43}$/);
+    const erin = clientFor(server.url, created.json.token);
+    expect((await erin.get('/api/v1/me')).json.user.name).toBe('erin');
+
+    const userId = created.json.user.id;
+    const issued = await admin.post(`/api/v1/admin/users/${userId}/tokens`, { body: { name: 'ci' } });
+    expect(issued.status).toBe(201);
+    expect(issued.json.info).toMatchObject({ name: 'ci', userId, revokedAt: null });
+    const listed = await admin.get(`/api/v1/admin/users/${userId}/tokens`);
+    expect(listed.json.items.map((t: { name: string }) => t.name)).toEqual(['default', 'ci']);
+    expect(JSON.stringify(listed.json)).not.toContain(issued.json.token);
+
+    expect((await admin.delete(`/api/v1/admin/users/${userId}/tokens/${issued.json.info.id}`)).status).toBe(
+      204,
+    );
+    expectError(await clientFor(server.url, issued.json.token).get('/api/v1/me'), 401, 'unauthorized');
+    expectError(await admin.delete(`/api/v1/admin/users/${userId}/tokens/${missingId}`), 404, 'not_found');
+    expectError(await admin.get(`/api/v1/admin/users/${missingId}/tokens`), 404, 'not_found');
+    expectError(
+      await admin.post(`/api/v1/admin/users/${missingId}/tokens`, { body: { name: 'x' } }),
+      404,
+      'not_found',
+    );
+
+    const users = await admin.get('/api/v1/admin/users?limit=200');
+    expect(users.json.items.map((u: { name: string }) => u.name)).toEqual(
+      expect.arrayContaining(['admin', 'erin']),
+    );
+
+    const audit = await admin.get('/api/v1/admin/audit?limit=200');
+    const actions = audit.json.items.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(['user.create', 'token.issue', 'token.revoke']));
+  });
+
+  it('answers stats: queue counts, executions by status and per minute, workers', async () => {
+    const stats = await admin.get('/api/v1/admin/stats');
+    expect(stats.status).toBe(200);
+    expect(stats.json.queue).toEqual({
+      waiting: expect.any(Number),
+      active: expect.any(Number),
+      delayed: expect.any(Number),
+      failed: expect.any(Number),
+      completed: expect.any(Number),
+    });
+    expect(stats.json.executions.byStatus).toMatchObject({
+      queued: expect.any(Number),
+      cancelled: expect.any(Number),
+    });
+    expect(stats.json.executions.perMinute).toHaveLength(60);
+    expect(stats.json.workers).toEqual([]);
+  });
+
+  it('refuses non-administrators (403) and anonymous callers (401) on every admin route', async () => {
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/api/v1/admin/users'],
+      ['POST', '/api/v1/admin/users', { name: 'mallory' }],
+      ['GET', `/api/v1/admin/users/${aliceId}/tokens`],
+      ['POST', `/api/v1/admin/users/${aliceId}/tokens`, { name: 'x' }],
+      ['DELETE', `/api/v1/admin/users/${aliceId}/tokens/${missingId}`],
+      ['GET', '/api/v1/admin/stats'],
+      ['GET', '/api/v1/admin/audit'],
+    ];
+    for (const [method, path, body] of routes) {
+      expectError(await request(server.url, method, path, { token: aliceToken, body }), 403, 'forbidden');
+      expectError(await request(server.url, method, path, { body }), 401, 'unauthorized');
+    }
+  });
+});
+
+describe('health, metrics and the API description', () => {
+  it('answers the probes', async () => {
+    expect((await anonymous.get('/health/live')).json).toEqual({ status: 'ok' });
+    expect((await anonymous.get('/health/ready')).json).toEqual({ status: 'ready' });
+    const health = await anonymous.get('/health');
+    expect(health.json).toMatchObject({
+      status: 'ok',
+      role: 'standalone',
+      version: '1.2.3',
+      checks: { database: 'ok', redis: 'not_configured' },
+    });
+  });
+
+  it('exposes Prometheus metrics with request latency by route template and queue depth', async () => {
+    await alice.get(`/api/v1/sessions/${missingId}`);
+    const metrics = await anonymous.get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(metrics.text).toMatch(
+      /ipa_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/sessions\/:id",status_code="404"[^}]*\} \d+/,
+    );
+    expect(metrics.text).not.toContain(missingId);
+    expect(metrics.text).toMatch(/ipa_queue_depth\{[^}]*state="waiting"[^}]*\} \d+/);
+    expect(metrics.text).toMatch(/ipa_sse_clients\{role="standalone"\} 0/);
+    expect(metrics.text).toContain('ipa_workers_connected');
+  });
+
+  it('serves the OpenAPI description generated from the route schemas, and the explorer', async () => {
+    const openapi = await anonymous.get('/openapi.json');
+    expect(openapi.status).toBe(200);
+    expect(openapi.json.openapi).toBe('3.1.0');
+    expect(Object.keys(openapi.json.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/sessions',
+        '/api/v1/sessions/{id}/messages',
+        '/api/v1/executions/{id}/events',
+        '/api/v1/admin/stats',
+        '/health/ready',
+      ]),
+    );
+    expect(openapi.json.components.schemas).toHaveProperty('Execution');
+    const docs = await anonymous.get('/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.text).toContain('swagger');
+  });
+
+  it('sends security headers and no CORS headers when no origin is configured', async () => {
+    const response = await anonymous.get('/health/live', { headers: { origin: 'https://evil.example' } });
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('x-request-id')).toEqual(expect.any(String));
+  });
+});
