@@ -108,6 +108,39 @@ describe.each(environments)('pod hardening (%s)', (env) => {
   });
 });
 
+// what the Pod Security "restricted" profile checks beyond the properties above
+const restrictedVolumeTypes = [
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+];
+
+describe.each(environments)('Pod Security restricted (%s)', (env) => {
+  it('only volume types the restricted profile allows', async () => {
+    for (const { owner, spec } of podSpecs(await renderEnvironment(env))) {
+      for (const volume of spec.volumes ?? []) {
+        const types = Object.keys(volume).filter((k) => k !== 'name');
+        expect(
+          types.every((t) => restrictedVolumeTypes.includes(t)),
+          `${owner} ${volume.name}: ${types}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('no host ports and no root user anywhere', async () => {
+    for (const c of containers(await renderEnvironment(env))) {
+      for (const port of c.container.ports ?? []) expect(port.hostPort, c.where).toBeUndefined();
+      expect(effective(c, 'runAsUser'), c.where).not.toBe(0);
+    }
+  });
+});
+
 describe('worker isolation settings', () => {
   it('optional runtimeClassName for the worker', async () => {
     const without = find(await renderEnvironment('prod'), 'Deployment', '-worker');
