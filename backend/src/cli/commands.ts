@@ -187,7 +187,8 @@ async function adminTokenStillValid(services: Services, prefix: string): Promise
 export async function runStandalone(config: Config, output: CliOutput): Promise<number> {
   const logger = createLogger(config.logLevel, 'ipa');
   const staticDir = staticDirOf(config);
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // Traversable (not listable) by others: sandboxes may run under a dropped uid below it.
+  await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
   let runtime: WorkerRuntime | undefined;
   let orchestrator: SandboxOrchestrator | undefined;
   const started = await withServices(config, logger, async (services) => {
