@@ -5,6 +5,7 @@ import {
   kubernetesVersions,
   render,
   renderEnvironment,
+  unknownFields,
   validateObject,
 } from './support/index.js';
 
@@ -18,6 +19,28 @@ describe('rendered objects match the Kubernetes API schemas', () => {
       });
     }
   }
+
+  for (const env of environments) {
+    for (const version of kubernetesVersions) {
+      it(`${env} has no field unknown to Kubernetes ${version} (strict)`, async () => {
+        const objects = (await renderEnvironment(env)).filter((o) => !isCustomResource(o));
+        expect(objects.flatMap((o) => unknownFields(o, version))).toEqual([]);
+      });
+    }
+  }
+
+  it('strict check reports a misplaced field', async () => {
+    const deployment = (await renderEnvironment('prod')).find((o) => o.kind === 'Deployment')!;
+    const broken = structuredClone(deployment);
+    broken.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+    broken.spec.template.spec.maxSurge = 1;
+    for (const version of kubernetesVersions) {
+      expect(unknownFields(broken, version)).toEqual([
+        `Deployment/${deployment.metadata.name} (Kubernetes ${version}): unknown field Deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem`,
+        `Deployment/${deployment.metadata.name} (Kubernetes ${version}): unknown field Deployment.spec.template.spec.maxSurge`,
+      ]);
+    }
+  });
 
   it('renders for the oldest and newest supported Kubernetes versions', async () => {
     for (const kubeVersion of ['v1.30.0', `v${kubernetesVersions.at(-1)}.0`]) {

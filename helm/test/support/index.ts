@@ -25,6 +25,7 @@ export {
   kubernetesVersions,
   validateObject,
 } from './kube-schemas.js';
+export { unknownFields } from './strict-fields.js';
 export {
   documentedValues,
   readmeTable,
