@@ -87,29 +87,36 @@ export async function openPglite(options: { dir?: string }): Promise<Database> {
     await release();
     throw err;
   }
-  // Marks the async context of a running transaction so a stray direct call fails fast.
-  const inTransaction = new AsyncLocalStorage<true>();
+  // Marks the async context of a running transaction so a stray direct call fails fast. The mark
+  // is cleared when the transaction ends: timers started inside it may use the database later.
+  const transactionContext = new AsyncLocalStorage<{ running: boolean }>();
+  const insideTransaction = () => transactionContext.getStore()?.running === true;
   let closed: Promise<void> | undefined;
 
   return {
     kind: 'pglite',
 
     async query<Row>(sql: string, params?: readonly unknown[]) {
-      if (inTransaction.getStore()) throw new ReentrantTransactionError();
+      if (insideTransaction()) throw new ReentrantTransactionError();
       return toResult(await pglite.query<Row>(sql, params as unknown[] | undefined));
     },
 
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-      if (inTransaction.getStore()) throw new ReentrantTransactionError();
-      return pglite.transaction((handle) =>
-        inTransaction.run(true, () =>
-          work({
-            async query<Row>(sql: string, params?: readonly unknown[]) {
-              return toResult(await handle.query<Row>(sql, params as unknown[] | undefined));
-            },
-          }),
-        ),
-      );
+      if (insideTransaction()) throw new ReentrantTransactionError();
+      return pglite.transaction(async (handle) => {
+        const mark = { running: true };
+        try {
+          return await transactionContext.run(mark, () =>
+            work({
+              async query<Row>(sql: string, params?: readonly unknown[]) {
+                return toResult(await handle.query<Row>(sql, params as unknown[] | undefined));
+              },
+            }),
+          );
+        } finally {
+          mark.running = false;
+        }
+      });
     },
 
     async ping() {
