@@ -55,12 +55,18 @@ function setEnv(container: { env?: { name: string; value?: string }[] }, name: s
   container.env = [...(container.env ?? []).filter((e) => e.name !== name), { name, value }];
 }
 
-/** The chart's objects that podman runs, adapted to a host without cluster networking. */
-function forPodman(objects: K8sObject[]): K8sObject[] {
-  const runnable = objects.filter((o) => ['ConfigMap', 'Secret', 'Deployment'].includes(o.kind));
+/**
+ * The chart's objects that podman runs, adapted to a host without cluster networking, and to
+ * podman 4.3: it cannot read a Secret from the played file (its secretKeyRef wants a podman
+ * secret holding a JSON map of base64 values), and it reruns init containers of pods whose
+ * restartPolicy is Always.
+ */
+function forPodman(objects: K8sObject[]): { runnable: K8sObject[]; secrets: K8sObject[] } {
+  const runnable = objects.filter((o) => ['ConfigMap', 'Deployment'].includes(o.kind));
   for (const d of runnable.filter((o) => o.kind === 'Deployment')) {
     const pod = d.spec.template.spec;
     pod.hostNetwork = true;
+    pod.restartPolicy = 'OnFailure';
     const main = pod.containers[0];
     if (d.metadata.name.endsWith('-backend')) setEnv(main, 'PORT', String(ports.api));
     if (d.metadata.name.endsWith('-worker')) setEnv(main, 'PORT', String(ports.worker));
@@ -72,7 +78,7 @@ function forPodman(objects: K8sObject[]): K8sObject[] {
     }
     main.ports = [];
   }
-  return runnable;
+  return { runnable, secrets: objects.filter((o) => o.kind === 'Secret') };
 }
 
 async function waitFor(url: string, timeoutMs: number): Promise<void> {
@@ -97,9 +103,11 @@ if (reason) console.log(`chart smoke test skipped: ${reason}`);
 describe.skipIf(reason !== undefined)('dev environment under podman kube play', () => {
   const manifest = join(tmpdir(), `ipa-chart-smoke-${randomBytes(4).toString('hex')}.yaml`);
   let dropDatabase: (() => Promise<void>) | undefined;
+  const podmanSecrets: string[] = [];
 
   afterAll(async () => {
     if (existsSync(manifest)) podman(['kube', 'down', manifest]);
+    for (const name of podmanSecrets) podman(['secret', 'rm', name]);
     await dropDatabase?.();
   });
 
@@ -127,12 +135,17 @@ describe.skipIf(reason !== undefined)('dev environment under podman kube play', 
         secrets: { databaseUrl: database.url, redisUrl, adminToken },
       },
     });
-    writeFileSync(
-      manifest,
-      forPodman(objects)
-        .map((o) => stringify(o))
-        .join('---\n'),
-    );
+    const { runnable, secrets } = forPodman(objects);
+    for (const secret of secrets) {
+      podman(['secret', 'rm', secret.metadata.name]);
+      const created = spawnSync('podman', ['secret', 'create', secret.metadata.name, '-'], {
+        input: JSON.stringify(secret.data),
+        encoding: 'utf8',
+      });
+      expect(created.status, created.stderr).toBe(0);
+      podmanSecrets.push(secret.metadata.name);
+    }
+    writeFileSync(manifest, runnable.map((o) => stringify(o)).join('---\n'));
 
     const played = podman(['kube', 'play', '--replace', manifest]);
     expect(played.code, played.out).toBe(0);
