@@ -9,7 +9,7 @@ import { createServices } from '../../../src/platform.js';
 import { createSandboxOrchestrator, type SandboxOrchestrator } from '../../../src/sandbox/index.js';
 import type { Services } from '../../../src/services.js';
 import { migrate } from '../../../src/store/index.js';
-import { startWorkerRuntime, type WorkerRuntime } from '../../../src/worker/index.js';
+import { startWorkerRuntime, type WorkerRuntime, type WorkerTiming } from '../../../src/worker/index.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../../support/services.js';
 
 /**
@@ -38,7 +38,12 @@ export interface TestPlatform {
 }
 
 export async function startTestPlatform(
-  options: { workers?: number; env?: Record<string, string> } = {},
+  options: {
+    workers?: number;
+    env?: Record<string, string>;
+    /** Worker intervals; tests poll for cancels more often than production does. */
+    workerTiming?: Partial<WorkerTiming>;
+  } = {},
 ): Promise<TestPlatform> {
   const database = await freshPostgresDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ipa-e2e-'));
@@ -75,7 +80,7 @@ export async function startTestPlatform(
       services,
       executors,
       orchestrator,
-      timing: { cancelPollMs: 50, heartbeatMs: 500 },
+      timing: options.workerTiming ?? { cancelPollMs: 50, heartbeatMs: 500 },
     });
     let stopped = false;
     const worker: TestWorker = {

@@ -1,0 +1,233 @@
+/**
+ * Executions end to end: a no-op script from `POST /executions` to its terminal event on SSE,
+ * through the real API, BullMQ, worker runtime(s), warm sandboxes and Redis Streams, beside a bare
+ * BullMQ no-op job round trip on the same Redis in the same run; throughput with 1 and 2 worker
+ * runtimes; and the time to the first `text.delta` of an agent turn through the fake model
+ * server beside that server's own time to first byte.
+ * Run: `npx tsx backend/bench/executions.bench.ts` (needs PostgreSQL and Redis, as the tests do).
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import type { Execution } from '../src/store/types.js';
+import { ApiClient, startTestPlatform, type TestPlatform, terminalOf } from '../test/e2e/support/platform.js';
+import { type FakeModelServer, startFakeModelServer } from '../test/support/fake-model/index.js';
+import { redisUrl } from '../test/support/services.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, printTable } from './lib.js';
+
+const latencySamples = Number(process.env.BENCH_EXECUTION_SAMPLES ?? 200);
+const throughputSeconds = Number(process.env.BENCH_THROUGHPUT_SECONDS ?? 8);
+const users = Number(process.env.BENCH_USERS ?? 8);
+const clientsPerUser = 2;
+const agentSamples = Number(process.env.BENCH_AGENT_SAMPLES ?? 30);
+const noop = { language: 'javascript', code: 'return 0' };
+
+async function runNoop(client: ApiClient): Promise<number> {
+  const started = performance.now();
+  const execution = await client.ok<Execution>('POST', '/executions', noop);
+  const events = await client.events(execution.id);
+  const end = terminalOf(events);
+  if (end?.type !== 'execution.completed') throw new Error(`no-op execution ended ${JSON.stringify(end)}`);
+  return performance.now() - started;
+}
+
+/** Completed executions per second with `clients` clients each running no-ops back to back. */
+async function throughput(clients: ApiClient[], seconds: number): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    clients.map(async (client) => {
+      while (performance.now() < until) {
+        await runNoop(client);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+/** Bare BullMQ: add a no-op job and wait for its completion event; and jobs/s with N workers. */
+async function bareBullmq(): Promise<{ latencies: number[]; perSecond: Record<number, number> }> {
+  const connection = { url: redisUrl };
+  const prefix = `ipabenchbare${randomBytes(4).toString('hex')}`;
+  const queue = new Queue('bare', { connection, prefix });
+  const events = new QueueEvents('bare', { connection, prefix });
+  await events.waitUntilReady();
+  // Every waiting client holds listeners on these two; the defaults of 10 would only warn.
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
+  const workers: Worker[] = [];
+  const addWorker = async () => {
+    const worker = new Worker('bare', async () => 0, { connection, prefix, concurrency: 4 });
+    await worker.waitUntilReady();
+    workers.push(worker);
+  };
+  try {
+    await addWorker();
+    const roundTrip = async () => {
+      const started = performance.now();
+      const job = await queue.add('noop', {}, { removeOnComplete: 1000, removeOnFail: 1000 });
+      await job.waitUntilFinished(events, 10_000);
+      return performance.now() - started;
+    };
+    for (let i = 0; i < 50; i++) await roundTrip();
+    const latencies: number[] = [];
+    for (let i = 0; i < latencySamples; i++) latencies.push(await roundTrip());
+
+    const rate: Record<number, number> = {};
+    for (const workerCount of [1, 2]) {
+      while (workers.length < workerCount) await addWorker();
+      const until = performance.now() + throughputSeconds * 1000;
+      let done = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: users * clientsPerUser }, async () => {
+          while (performance.now() < until) {
+            await roundTrip();
+            done++;
+          }
+        }),
+      );
+      rate[workerCount] = done / ((performance.now() - started) / 1000);
+    }
+    return { latencies, perSecond: rate };
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await events.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
+}
+
+/** Time from sending a request to the fake provider to its first response byte. */
+async function providerFirstByte(fake: FakeModelServer): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${fake.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'bench' },
+    body: JSON.stringify({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    }),
+  });
+  const reader = response.body?.getReader();
+  await reader?.read();
+  const elapsed = performance.now() - started;
+  await reader?.cancel();
+  return elapsed;
+}
+
+export async function run(): Promise<BenchTable> {
+  const rows: BenchRow[] = [];
+  const fake = await startFakeModelServer(() => ({
+    blocks: [{ type: 'text', text: 'Hello from the bench.' }],
+  }));
+  let platform: TestPlatform | undefined;
+  try {
+    platform = await startTestPlatform({
+      workers: 1,
+      env: {
+        ANTHROPIC_API_KEY: 'sk-ant-bench',
+        ANTHROPIC_BASE_URL: `${fake.url}/v1`,
+        USER_CONCURRENCY: '100',
+        RATE_LIMIT_PER_MINUTE: '1000000',
+      },
+      // Production intervals: the bench measures what a deployment would do.
+      workerTiming: {},
+    });
+    const admin = new ApiClient(platform.url, platform.adminToken);
+    const clients: ApiClient[] = [];
+    for (let i = 0; i < users; i++) {
+      const user = await admin.createUser(`bench-${i}`);
+      for (let c = 0; c < clientsPerUser; c++) clients.push(user);
+    }
+    const first = clients[0] as ApiClient;
+
+    // Warm: every user's sandbox started, connections and JIT warm.
+    for (const client of clients) await runNoop(client);
+    for (let i = 0; i < 30; i++) await runNoop(first);
+
+    const latencies: number[] = [];
+    for (let i = 0; i < latencySamples; i++) latencies.push(await runNoop(first));
+    const oneWorker = await throughput(clients, throughputSeconds);
+    await platform.startWorker();
+    for (const client of clients) await runNoop(client);
+    const twoWorkers = await throughput(clients, throughputSeconds);
+
+    const bare = await bareBullmq();
+    rows.push(
+      {
+        metric: 'no-op script, POST → terminal SSE event, p50 (warm sandbox)',
+        ours: ms(percentile(latencies, 50)),
+        baseline: `${ms(percentile(bare.latencies, 50))} (bare BullMQ job round trip)`,
+        goal: '< 25 ms',
+      },
+      {
+        metric: 'no-op script, POST → terminal SSE event, p99 (warm sandbox)',
+        ours: ms(percentile(latencies, 99)),
+        baseline: `${ms(percentile(bare.latencies, 99))} (bare BullMQ job round trip)`,
+        goal: '< 100 ms',
+      },
+      {
+        metric: `throughput, 1 worker runtime (${clients.length} clients, ${users} users)`,
+        ours: perSecond(oneWorker),
+        baseline: `${perSecond(bare.perSecond[1] ?? Number.NaN)} (bare BullMQ, 1 worker)`,
+        goal: `≥ 30 % of bare (${Math.round((100 * oneWorker) / (bare.perSecond[1] ?? Number.NaN))} %)`,
+      },
+      {
+        metric: `throughput, 2 worker runtimes (${clients.length} clients, ${users} users)`,
+        ours: perSecond(twoWorkers),
+        baseline: `${perSecond(bare.perSecond[2] ?? Number.NaN)} (bare BullMQ, 2 workers)`,
+        goal: `≥ 30 % of bare (${Math.round((100 * twoWorkers) / (bare.perSecond[2] ?? Number.NaN))} %)`,
+      },
+    );
+
+    // Agent turn: POST the user message → first text.delta on SSE, beside the provider's own TTFB.
+    const session = await first.ok<{ id: string }>('POST', '/sessions', { title: 'bench' });
+    const firstDelta: number[] = [];
+    const providerTtfb: number[] = [];
+    for (let i = 0; i < 5; i++) await providerFirstByte(fake);
+    for (let i = 0; i < agentSamples + 3; i++) {
+      const started = performance.now();
+      let deltaAt = 0;
+      const { execution } = await first.ok<{ execution: Execution }>(
+        'POST',
+        `/sessions/${session.id}/messages`,
+        {
+          text: `question ${i}`,
+        },
+      );
+      await first.events(execution.id, {
+        onEvent: (event) => {
+          if (event.type === 'text.delta' && deltaAt === 0) deltaAt = event.receivedAt;
+        },
+      });
+      if (i >= 3) firstDelta.push(deltaAt - started);
+      providerTtfb.push(await providerFirstByte(fake));
+    }
+    rows.push({
+      metric: 'agent turn, POST message → first text.delta on SSE, p50',
+      ours: ms(percentile(firstDelta, 50)),
+      baseline: `${ms(percentile(providerTtfb, 50))} (fake provider time to first byte)`,
+      goal: 'overhead small against a real provider (≈ 300–1000 ms TTFB)',
+    });
+    rows.push({
+      metric: 'agent turn, POST message → first text.delta on SSE, p99',
+      ours: ms(percentile(firstDelta, 99)),
+      baseline: `${ms(percentile(providerTtfb, 99))} (fake provider time to first byte)`,
+      goal: '—',
+    });
+  } finally {
+    await platform?.close();
+    await fake.close();
+  }
+  return { title: 'Executions end to end (API → queue → worker → sandbox → SSE)', rows };
+}
+
+if (isMain(import.meta.url)) {
+  const table = await run();
+  printTable(table.title, table.rows);
+  process.exit(0);
+}
