@@ -10,6 +10,8 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     sourcemap: false,
+    // The bundle benchmark reads the manifest to find the lazily loaded chunks.
+    manifest: true,
     chunkSizeWarningLimit: 900,
   },
   server: {

@@ -29,6 +29,7 @@ export function createI18n() {
       load: 'currentOnly',
       interpolation: { escapeValue: false },
       returnNull: false,
+      showSupportNotice: false,
       detection: {
         order: ['localStorage', 'navigator'],
         lookupLocalStorage: LANGUAGE_STORAGE_KEY,

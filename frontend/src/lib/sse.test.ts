@@ -182,3 +182,20 @@ describe('openEventStream', () => {
     expect(requests).toHaveLength(1);
   });
 });
+
+describe('openEventStream and 204', () => {
+  it('stops for good when the server answers 204 No Content', async () => {
+    const { fn, requests } = fakeFetch([{ status: 204 }]);
+    let ended = false;
+    openEventStream({
+      url: '/x',
+      fetch: fn,
+      retryMs: 5,
+      onMessage: () => {},
+      onNoContent: () => (ended = true),
+    });
+    await until(() => ended);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(requests).toHaveLength(1);
+  });
+});

@@ -114,6 +114,8 @@ export interface EventStreamOptions {
   /** True for the event after which the server closes the stream for good. */
   isFinal?: (message: SseMessage) => boolean;
   onStateChange?: (state: EventStreamState) => void;
+  /** The server answered 204: the stream is over and nothing follows the given id. */
+  onNoContent?: () => void;
   /** A failure that ends the stream (an HTTP error other than 5xx/429). */
   onFatalError?: (error: EventStreamError) => void;
   /** Delay before reconnecting when the server gave no `retry:` hint. */
@@ -204,6 +206,14 @@ export function openEventStream(options: EventStreamOptions): EventStream {
         signal: controller.signal,
         cache: 'no-store',
       });
+      if (response.status === 204) {
+        // "No Content" tells an event-stream client to stop reconnecting (WHATWG HTML §9.2.3).
+        finished = true;
+        closed = true;
+        setState('closed');
+        options.onNoContent?.();
+        return;
+      }
       if (!response.ok || !response.body) {
         const retriable = response.status >= 500 || response.status === 429;
         if (retriable) {

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { apiUrl } from './api-client';
+import { api, apiUrl } from './api-client';
 import {
   applyExecutionEvent,
   type ExecutionView,
@@ -8,6 +8,7 @@ import {
   type StreamEvent,
 } from './execution-stream';
 import { type EventStreamError, type EventStreamState, openEventStream } from './sse';
+import type { Execution } from './types';
 
 /**
  * What a reload needs to continue a stream where the page left it: the folded view and the id of
@@ -101,6 +102,26 @@ export function useExecutionStream(
       },
       isFinal: (message) => isTerminalEvent(message.event),
       onStateChange: setConnection,
+      onNoContent: () => {
+        // The execution ended while this page was away and every event was already seen: take
+        // the outcome from its record.
+        writeSnapshot(executionId, undefined);
+        void api<Execution>(`/executions/${encodeURIComponent(executionId)}`)
+          .then((execution) => {
+            current = {
+              ...current,
+              status: execution.status,
+              attempt: execution.attempt,
+              result: execution.result,
+              error: execution.error,
+              durationMs: execution.durationMs,
+              finalUsage: execution.usage,
+            };
+            setView(current);
+            onFinishedRef.current?.(current);
+          })
+          .catch(() => onFinishedRef.current?.(current));
+      },
       onFatalError: setError,
     });
     const flush = () => {

@@ -15,6 +15,7 @@ export async function testI18n(language: 'en' | 'zh-TW' = 'en') {
     lng: language,
     resources: { en: { translation: en }, 'zh-TW': { translation: zhTW } },
     fallbackLng: 'en',
+    showSupportNotice: false,
     interpolation: { escapeValue: false },
   });
   return instance;

@@ -25,8 +25,10 @@ export function useSignIn() {
   return useMutation({
     mutationFn: (token: string) => api<{ user: User }>('/auth/login', { method: 'POST', body: { token } }),
     onSuccess: async () => {
-      queryClient.removeQueries();
-      await queryClient.fetchQuery({ queryKey: meQueryKey, queryFn: () => api<Me>('/me') });
+      // Another user's cached data must not show; the `me` entry itself is replaced in place so
+      // the views watching it switch to the signed-in app.
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== meQueryKey[0] });
+      queryClient.setQueryData(meQueryKey, await api<Me>('/me'));
     },
   });
 }
@@ -37,8 +39,8 @@ export function useSignOut() {
     mutationFn: () => api<void>('/auth/logout', { method: 'POST' }),
     onSettled: () => {
       // Whatever the answer, nothing of this user's data may stay in the page.
-      queryClient.clear();
       queryClient.setQueryData(meQueryKey, null);
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== meQueryKey[0] });
       try {
         for (const key of Object.keys(sessionStorage))
           if (key.startsWith('ipa.')) sessionStorage.removeItem(key);

@@ -16,8 +16,10 @@ import { RunHistory } from './RunHistory';
 const CodeEditor = lazy(() => import('./CodeEditor'));
 
 const samples: Record<ScriptLanguage, string> = {
-  javascript: "console.log('hello from the sandbox');\n",
-  typescript: "const greeting: string = 'hello from the sandbox';\nconsole.log(greeting);\n",
+  javascript:
+    "// `input` holds the JSON below; the value you return is the run's result.\nconst name = input?.name ?? 'world';\nconsole.log(`hello, ${name}`);\nreturn { greeted: name };\n",
+  typescript:
+    "// `input` holds the JSON below; the value you return is the run's result.\nconst name: string = input?.name ?? 'world';\nconsole.log(`hello, ${name}`);\nreturn { greeted: name };\n",
   shell: 'echo "hello from the sandbox"\n',
   python: 'print("hello from the sandbox")\n',
 };

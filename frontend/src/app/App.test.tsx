@@ -1,0 +1,47 @@
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { json, mockFetch, testI18n } from '../testing/render';
+import { App } from './App';
+
+const user = { id: 'u1', name: 'Mei', isAdmin: false, createdAt: '2026-01-01T00:00:00Z' };
+const me = {
+  user,
+  quota: { usedBytes: 0, limitBytes: 1 },
+  platform: { isolation: 'process', languages: ['javascript'], version: '1' },
+};
+
+describe('App', () => {
+  it('shows the sign-in form, then the app after signing in, then the form again after signing out', async () => {
+    let signedIn = false;
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/me'
+          ? signedIn
+            ? json(200, me)
+            : json(401, { error: { code: 'unauthorized', message: 'no' } })
+          : undefined,
+      ({ url }) => {
+        if (url.pathname !== '/api/v1/auth/login') return undefined;
+        signedIn = true;
+        return json(200, { user });
+      },
+      ({ url }) => {
+        if (url.pathname !== '/api/v1/auth/logout') return undefined;
+        signedIn = false;
+        return new Response(null, { status: 204 });
+      },
+      ({ url }) =>
+        url.pathname === '/api/v1/sessions' ? json(200, { items: [], nextCursor: null }) : undefined,
+    ]);
+    render(<App i18n={await testI18n()} />);
+    await userEvent.type(await screen.findByLabelText('API token'), `ipa_${'b'.repeat(43)}`);
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByRole('navigation', { name: 'Main navigation' })).toBeTruthy();
+    expect(await screen.findByText('No sessions yet')).toBeTruthy();
+    expect(window.location.pathname).toBe('/chat');
+    expect(screen.queryByRole('link', { name: 'Operations' })).toBeNull();
+    await userEvent.click(screen.getByRole('button', { name: 'Sign out' }));
+    expect(await screen.findByLabelText('API token')).toBeTruthy();
+  });
+});
