@@ -94,7 +94,7 @@ export async function runApi(config: Config, output: CliOutput): Promise<number>
     const api = await startApiServer(services, { staticDir, version: platformVersion() });
     return { services, api };
   });
-  const signals = listenForShutdown((line) => logger.info(line));
+  const signals = listenForShutdown(logger);
   output.out(`IPA Platform ${platformVersion()} API listening on ${api.url}`);
   await signals.received;
   try {
@@ -121,7 +121,7 @@ export async function runWorker(config: Config, output: CliOutput): Promise<numb
       throw error;
     }
   });
-  const signals = listenForShutdown((line) => logger.info(line));
+  const signals = listenForShutdown(logger);
   output.out(
     `IPA Platform ${platformVersion()} worker ${runtime.workerId} (isolation ${orchestrator.isolation}) ` +
       `health and metrics on ${server.url}`,
@@ -215,6 +215,7 @@ export async function runStandalone(config: Config, output: CliOutput): Promise<
       );
       output.out(staticDir ? `  web app: ${staticDir}` : '  web app: not built (npm run build), API only');
       await provideAdminToken(services, config, output);
+      output.out('Ready. Ctrl+C (SIGINT) or SIGTERM stops gracefully; a second one forces the exit.');
       return { services, api };
     } catch (error) {
       await worker.stop(0).catch(() => {});
@@ -223,7 +224,7 @@ export async function runStandalone(config: Config, output: CliOutput): Promise<
     }
   });
   const { services, api } = started;
-  const signals = listenForShutdown((line) => logger.info(line));
+  const signals = listenForShutdown(logger);
   await signals.received;
   try {
     await Promise.all([api.drain(), runtime?.stop(config.worker.graceMs)]);

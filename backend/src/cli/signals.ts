@@ -8,7 +8,10 @@ export interface ShutdownSignal {
  * The first SIGTERM/SIGINT starts a graceful shutdown; a second one means the operator will not
  * wait for it, so the process exits at once (exit code 130, as shells report an interrupt).
  */
-export function listenForShutdown(write: (line: string) => void): ShutdownSignal {
+export function listenForShutdown(log: {
+  info(message: string): void;
+  warn(message: string): void;
+}): ShutdownSignal {
   let first: NodeJS.Signals | undefined;
   let resolve: (signal: NodeJS.Signals) => void = () => {};
   const received = new Promise<NodeJS.Signals>((r) => {
@@ -17,11 +20,11 @@ export function listenForShutdown(write: (line: string) => void): ShutdownSignal
   const onSignal = (signal: NodeJS.Signals) => {
     if (first === undefined) {
       first = signal;
-      write(`${signal} received: shutting down gracefully (send it again to force exit)`);
+      log.info(`${signal} received: shutting down gracefully (send it again to force exit)`);
       resolve(signal);
       return;
     }
-    write(`${signal} received again: forcing exit`);
+    log.warn(`${signal} received again: forcing exit`);
     process.exit(130);
   };
   process.on('SIGTERM', onSignal);
