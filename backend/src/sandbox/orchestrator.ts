@@ -501,10 +501,13 @@ class Pool implements ManagedSandboxOrchestrator {
     let quota: NodeJS.Timeout | undefined;
     if (extra.watchQuota) {
       // Between the runtime's own checks a script could fill the disk; the worker watches too.
-      const before = directoryUsageBytes(slot.dir);
+      // The first reading is the baseline (taken late so a quick run costs no disk walk): only
+      // growth past the quota after it counts; the runtime checks the total when the run ends.
+      let baseline: number | undefined;
       quota = setInterval(() => {
-        void Promise.all([before, directoryUsageBytes(slot.dir)]).then(([start, used]) => {
-          if (used > this.options.userQuotaBytes && used > start) {
+        void directoryUsageBytes(slot.dir).then((used) => {
+          baseline ??= used;
+          if (used > this.options.userQuotaBytes && used > baseline) {
             proc.kill(
               new SandboxError(
                 'quota_exceeded',
