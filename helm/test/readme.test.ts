@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chartDir, documentedValues, readmeTable, undocumentedValues, valuesTable } from './support/index.js';
+import {
+  chartDir,
+  documentedValues,
+  readmeTable,
+  schemaEnumHints,
+  undocumentedValues,
+  valuesTable,
+} from './support/index.js';
 
 describe('README and values.yaml', () => {
   it('every value in values.yaml is documented with a # -- comment', () => {
@@ -43,6 +50,21 @@ describe('README and values.yaml', () => {
         node = node.properties?.[part];
         expect(node, key).toBeDefined();
       }
+    }
+  });
+
+  it('the # @schema enum hints of values.yaml match values.schema.json', () => {
+    const schema = JSON.parse(readFileSync(resolve(chartDir, 'values.schema.json'), 'utf8'));
+    const hints = schemaEnumHints();
+    expect(hints.size).toBeGreaterThan(5);
+    for (const [key, values] of hints) {
+      let node = schema;
+      for (const part of key.split('.')) {
+        while (node.$ref) node = schema.definitions[node.$ref.replace('#/definitions/', '')];
+        node = node.properties[part];
+      }
+      while (node.$ref) node = schema.definitions[node.$ref.replace('#/definitions/', '')];
+      expect(node.enum, key).toEqual(values);
     }
   });
 });

@@ -29,6 +29,7 @@ export { unknownFields } from './strict-fields.js';
 export {
   documentedValues,
   readmeTable,
+  schemaEnumHints,
   undocumentedValues,
   type ValueDoc,
   valuesTable,

@@ -21,6 +21,29 @@ const end = '<!-- values:end -->';
 
 const keyLine = /^(\s*)([A-Za-z0-9_.-]+):(?:\s|$)/;
 const docLine = /^(\s*)# -- (.*)$/;
+const hintLine = /^\s*# @schema enum: \[(.*)\]$/;
+
+/** `# @schema enum: [...]` hints of values.yaml by key path, to be compared with values.schema.json. */
+export function schemaEnumHints(text = readFileSync(valuesPath, 'utf8')): Map<string, string[]> {
+  const hints = new Map<string, string[]>();
+  const stack: { indent: number; key: string }[] = [];
+  let pending: string[] | undefined;
+  for (const line of text.split('\n')) {
+    const hint = hintLine.exec(line);
+    if (hint) {
+      pending = (hint[1] ?? '').split(',').map((v) => v.trim().replace(/^"(.*)"$/, '$1'));
+      continue;
+    }
+    const key = keyLine.exec(line);
+    if (!key) continue;
+    const indent = key[1]?.length ?? 0;
+    while (stack.length > 0 && (stack.at(-1)?.indent ?? 0) >= indent) stack.pop();
+    stack.push({ indent, key: key[2] ?? '' });
+    if (pending) hints.set(stack.map((s) => s.key).join('.'), pending);
+    pending = undefined;
+  }
+  return hints;
+}
 
 /** Documented keys of values.yaml, in file order. */
 export function documentedValues(text = readFileSync(valuesPath, 'utf8')): ValueDoc[] {
