@@ -55,7 +55,12 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
   const startedAt = Date.now();
   const dependencies = cached(() => services.checkDependencies());
   const database = cached(() => services.store.db.ping());
-  const redis = services.config.redis ? cached(() => services.queue.ping()) : undefined;
+  // Every Redis-backed seam, as the API checks them: one of them alone may have lost its connection.
+  const redis = services.config.redis
+    ? cached(async () => {
+        await Promise.all([services.redis?.ping(), services.queue.ping(), services.events.ping()]);
+      })
+    : undefined;
 
   const app = Fastify({
     loggerInstance: services.logger.child({ component: 'worker-http' }) as FastifyBaseLogger,
@@ -84,8 +89,8 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
       version,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       checks: {
-        database: db === null ? 'ok' : `down: ${db}`,
-        redis: redis ? (queue === null ? 'ok' : `down: ${queue}`) : 'not_used',
+        database: db === null ? 'ok' : `database: ${db}`,
+        redis: redis ? (queue === null ? 'ok' : `redis: ${queue}`) : 'not_configured',
       },
       workerId: figures.workerId,
       isolation: figures.isolation,

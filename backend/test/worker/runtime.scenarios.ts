@@ -264,7 +264,11 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       await waitForStatus(execution.id, 'running');
       await sleep(100);
       const stopping = Date.now();
-      await first.stop(200);
+      const stopped = first.stop(400);
+      await sleep(100);
+      const beat = (await services.workers.list()).find((w) => w.workerId === first.workerId);
+      expect(beat).toMatchObject({ draining: true, running: 1 });
+      await stopped;
       expect(Date.now() - stopping).toBeLessThan(2_000);
       expect(first.figures().handedBack).toBe(1);
       const between = await services.store.executions.get(execution.id);
