@@ -101,6 +101,8 @@ async function main(): Promise<void> {
   const version = JSON.parse(sh('cat', ['package.json'])).version as string;
   const common = [
     'build',
+    // the docker format keeps HEALTHCHECK (the OCI format has no field for it)
+    '--format=docker',
     '--network=host',
     '--build-arg',
     `NODE_IMAGE=${nodeImage}`,
