@@ -19,6 +19,8 @@ export interface IsolationReport {
   /** Why this level: what was found or what failed. */
   reason: string;
   bwrapPath?: string;
+  /** bwrap can cap the size of the sandbox's private /tmp (`--size`, bubblewrap ≥ 0.6). */
+  bwrapTmpSize?: boolean;
 }
 
 /** Paths visible at the same place inside a bwrap sandbox. */
@@ -74,7 +76,12 @@ function systemMounts(execPath: string): string[] {
   return args;
 }
 
-function bwrapArgs(bwrap: string, execPath: string, env: Record<string, string>): string[] {
+function bwrapArgs(
+  bwrap: string,
+  execPath: string,
+  env: Record<string, string>,
+  tmpBytes?: number,
+): string[] {
   const args = [
     bwrap,
     '--unshare-all',
@@ -86,7 +93,10 @@ function bwrapArgs(bwrap: string, execPath: string, env: Record<string, string>)
     '--clearenv',
   ];
   for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
-  args.push(...systemMounts(execPath), '--dev', '/dev', '--tmpfs', '/tmp');
+  args.push(...systemMounts(execPath), '--dev', '/dev');
+  // The private /tmp lives in memory and outside the disk quota: capped where bwrap can.
+  if (tmpBytes !== undefined) args.push('--size', String(tmpBytes));
+  args.push('--tmpfs', '/tmp');
   return args;
 }
 
@@ -133,10 +143,20 @@ async function probeBwrap(): Promise<IsolationReport> {
       bwrapPath: bwrap,
     };
   }
+  const help = await new Promise<string>((resolve) => {
+    const child = spawn(bwrap, ['--help'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+    });
+    child.on('error', () => resolve(''));
+    child.on('close', () => resolve(text));
+  });
   return {
     level: 'bwrap',
     reason: 'bwrap runs with user, mount, pid, net, ipc and uts namespaces',
     bwrapPath: bwrap,
+    bwrapTmpSize: /--size\b/.test(help),
   };
 }
 
@@ -195,6 +215,8 @@ export interface SandboxCommand {
 export function sandboxCommand(input: {
   level: IsolationLevel;
   bwrapPath?: string;
+  /** Size cap of the private /tmp (bwrap level), when bwrap supports one. */
+  tmpBytes?: number;
   runtime: RuntimeEntry;
   userDir: string;
   owner: SandboxOwner | undefined;
@@ -213,7 +235,7 @@ export function sandboxCommand(input: {
     );
     argv = [
       ...privilegeDrop(input.owner),
-      ...bwrapArgs(input.bwrapPath ?? 'bwrap', execPath, { ...input.env, HOME: inside }),
+      ...bwrapArgs(input.bwrapPath ?? 'bwrap', execPath, { ...input.env, HOME: inside }, input.tmpBytes),
       '--ro-bind',
       input.runtime.dir,
       insideRuntimeDir,

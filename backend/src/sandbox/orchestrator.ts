@@ -74,6 +74,7 @@ const startTimeoutMs = 15_000;
 const cancelGraceMs = 500;
 const runGraceMs = 1500;
 const openFiles = 256;
+const tmpCapBytes = 64 * 1024 * 1024;
 
 export function sandboxEnvironment(
   allowlist: readonly string[],
@@ -366,6 +367,7 @@ class Pool implements ManagedSandboxOrchestrator {
     const command = sandboxCommand({
       level: this.isolation,
       bwrapPath: this.report.bwrapPath,
+      tmpBytes: this.report.bwrapTmpSize ? Math.min(this.options.userQuotaBytes, tmpCapBytes) : undefined,
       runtime: this.runtime,
       userDir: slot.dir,
       owner: this.owner,

@@ -559,6 +559,18 @@ describe.each(levels)('sandbox security at %s level', (level) => {
     if (oversize instanceof SandboxError) expect(oversize.code).toBe('crashed');
     else expect(oversize.result.exitCode).toBe(1);
     await removeFiles(/^workspace\/huge/);
+    // The private /tmp of a bwrap sandbox is memory: it has its own cap (here the 4 MB quota).
+    const tmp = (await evaluate(
+      pool,
+      userA,
+      script(
+        attempt(
+          'tmp',
+          "for (let i = 0; i < 8; i++) fs.writeFileSync('/tmp/fill-' + i, Buffer.alloc(1000 * 1000)); return 'filled'",
+        ),
+      ),
+    )) as Attempts;
+    expect(tmp.tmp).toMatchObject({ ok: false, code: level === 'bwrap' ? 'ENOSPC' : 'ERR_ACCESS_DENIED' });
     await expectHealthy();
   });
 
