@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -167,3 +167,91 @@ describe('the built ipa binary', () => {
     expect(invalid.stderr.trim().split('\n')).toHaveLength(2);
   });
 });
+
+describe.skipIf(!existsSync(builtMain))(
+  'ipa migrate, api and worker as processes (PostgreSQL + Redis)',
+  () => {
+    let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
+    let env: NodeJS.ProcessEnv;
+    let sandboxRoot: string;
+    const adminToken = `ipa_${'cli-test-admin-token-'.repeat(2)}`;
+
+    beforeAll(async () => {
+      database = await freshPostgresDatabase();
+      sandboxRoot = await mkdtemp(path.join(os.tmpdir(), 'ipa-cli-proc-'));
+      env = {
+        PATH: process.env.PATH,
+        DATABASE_URL: database.url,
+        REDIS_URL: redisUrl,
+        REDIS_PREFIX: freshRedisPrefix(),
+        LOG_LEVEL: 'warn',
+        SANDBOX_ROOT: sandboxRoot,
+        IPA_ADMIN_TOKEN: adminToken,
+        HOST: '127.0.0.1',
+        PORT: '0',
+      };
+      const migrated = spawnSync(process.execPath, [builtMain, 'migrate'], { encoding: 'utf8', env });
+      expect(migrated.status, migrated.stderr).toBe(0);
+    });
+    afterAll(async () => {
+      await database?.drop();
+      await rm(sandboxRoot, { recursive: true, force: true });
+    });
+
+    /** Starts a command, waits for the URL it prints, and returns it with a stop function. */
+    async function start(command: 'api' | 'worker') {
+      const child = spawn(process.execPath, [builtMain, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 60_000;
+      let url: string | undefined;
+      while (!url) {
+        url = /(?:listening on|metrics on) (http:\/\/\S+)/.exec(text)?.[1];
+        if (child.exitCode !== null) throw new Error(`ipa ${command} exited ${child.exitCode}:\n${text}`);
+        if (Date.now() > deadline) {
+          child.kill('SIGKILL');
+          throw new Error(`ipa ${command} did not start:\n${text}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return {
+        url,
+        async stop() {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      };
+    }
+
+    it('api serves with the bootstrap admin token and exits 0 on SIGTERM', async () => {
+      const api = await start('api');
+      try {
+        expect((await fetch(`${api.url}/health/ready`)).status).toBe(200);
+        const me = await fetch(`${api.url}/api/v1/me`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        expect(me.status).toBe(200);
+        expect(await me.json()).toMatchObject({ user: { isAdmin: true } });
+      } finally {
+        expect(await api.stop()).toBe(0);
+      }
+    }, 90_000);
+
+    it('worker is ready, reports its isolation level and exits 0 on SIGTERM', async () => {
+      const worker = await start('worker');
+      try {
+        expect((await fetch(`${worker.url}/health/ready`)).status).toBe(200);
+        const health = (await (await fetch(`${worker.url}/health`)).json()) as { isolation: string };
+        expect(['bwrap', 'process']).toContain(health.isolation);
+      } finally {
+        expect(await worker.stop()).toBe(0);
+      }
+    }, 90_000);
+  },
+);
