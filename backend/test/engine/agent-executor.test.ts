@@ -4,10 +4,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgentExecutor, createFileSync, providerNotConfiguredMessage } from '../../src/engine/index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import type { AgentInput } from '../../src/store/types.js';
-import { type FakeModelServer, type FakeScript, startFakeModelServer } from '../support/fake-model/index.js';
+import {
+  type FakeModelServer,
+  type FakeScript,
+  scenarios,
+  startFakeModelServer,
+} from '../support/fake-model/index.js';
 import {
   memoryStore,
   type RecordedEvent,
+  realSandbox,
   type SandboxDouble,
   sandboxDouble,
   tempDir,
@@ -27,7 +33,11 @@ function providerEnv(api: Api, url: string): Record<string, string> {
       };
 }
 
-describe('agent executor', () => {
+// Each case runs against the platform's real sandbox and against a plain child-process double.
+describe.each([
+  ['real sandbox', realSandbox],
+  ['child-process double', async (root: string) => sandboxDouble(root)],
+])('agent executor (%s)', (_name, makeSandbox) => {
   let root: string;
   let store: ReturnType<typeof memoryStore>;
   let sandbox: SandboxDouble;
@@ -38,11 +48,12 @@ describe('agent executor', () => {
   beforeEach(async () => {
     root = await tempDir('ipa-agent-');
     store = memoryStore();
-    sandbox = sandboxDouble(root);
+    sandbox = await makeSandbox(root);
   });
   afterEach(async () => {
     await fake?.close();
     fake = undefined;
+    await sandbox.shutdown();
     await fs.rm(root, { recursive: true, force: true });
   });
 
@@ -255,11 +266,10 @@ describe('agent executor', () => {
       ],
     });
     expect(outcome.status).toBe('succeeded');
-    expect(events.find((e) => e.type === 'tool.result')?.data).toMatchObject({
-      isError: true,
-      output: 'no such file: uploads/missing.txt',
-    });
-    expect(JSON.stringify(requests[1]?.body.messages)).toContain('no such file');
+    const result = events.find((e) => e.type === 'tool.result')?.data;
+    expect(result).toMatchObject({ isError: true });
+    expect(String(result?.output)).toMatch(/missing\.txt/);
+    expect(JSON.stringify(requests[1]?.body.messages)).toContain('missing.txt');
   });
 
   it('fails at once with provider_auth on 401 and does not retry', async () => {
@@ -423,5 +433,21 @@ describe('agent executor', () => {
       expect(deltas(context.recorded)).toBe('hi from chat');
       expect(server.requests[0]?.path).toMatch(/\/chat\/completions$/);
     }
+  });
+
+  it('serves the named scenarios of the fake model server (used by the web app and reliability tests)', async () => {
+    const echo = await turn({ script: scenarios['echo-with-tool']?.script ?? [], text: 'remember the milk' });
+    expect(echo.outcome.status).toBe('succeeded');
+    expect((await store.files.get(userId, 'outputs/echo.txt'))?.content.toString()).toBe('remember the milk');
+    expect(deltas(echo.events)).toContain('You said: remember the milk');
+    await fake?.close();
+
+    const both = await turn({
+      api: 'openai-compatible',
+      script: scenarios['write-then-read']?.script ?? [],
+      text: 'pack the tent',
+    });
+    expect(both.requests).toHaveLength(3);
+    expect(deltas(both.events)).toContain('pack the tent');
   });
 });

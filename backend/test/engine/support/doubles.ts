@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config/index.js';
 import type { EventType } from '../../../src/events/types.js';
+import { createSandboxOrchestrator, SandboxError } from '../../../src/sandbox/index.js';
 import type {
   CallOptions,
   CodeRunResult,
@@ -13,7 +14,6 @@ import type {
   SandboxOrchestrator,
   ScriptLanguage,
 } from '../../../src/sandbox/types.js';
-import { SandboxError } from '../../../src/sandbox/types.js';
 import {
   type Execution,
   type FileRepository,
@@ -155,29 +155,21 @@ function resolveInside(root: string, relative: string): string {
 }
 
 /** A sandbox orchestrator double: fs methods on the user's directory, JavaScript in a child process. */
-export function sandboxDouble(
-  root: string,
-  languages: readonly ScriptLanguage[] = ['javascript', 'typescript'],
-): SandboxDouble {
-  const double: SandboxDouble = {
+function processSandbox(root: string, languages: readonly ScriptLanguage[]): SandboxOrchestrator {
+  const double: SandboxOrchestrator = {
     isolation: 'process',
     languages,
-    acquired: 0,
-    released: 0,
-    calls: [],
     userDir: (userId) => path.join(root, userId),
     async acquire(userId, options = {}) {
       options.signal?.throwIfAborted();
       const dir = double.userDir(userId);
       for (const folder of ['uploads', 'workspace', 'outputs'])
         await fs.mkdir(path.join(dir, folder), { recursive: true });
-      double.acquired++;
       let released = false;
       const lease: SandboxLease = {
         userId,
         isolation: 'process',
         async list(p) {
-          double.calls.push(`list ${p}`);
           const full = resolveInside(dir, p);
           const entries = await fs.readdir(full, { withFileTypes: true }).catch(() => {
             throw new SandboxError('not_found', `no such folder: ${p}`);
@@ -191,21 +183,18 @@ export function sandboxDouble(
           );
         },
         async read(p) {
-          double.calls.push(`read ${p}`);
           const content = await fs.readFile(resolveInside(dir, p), 'utf8').catch(() => {
             throw new SandboxError('not_found', `no such file: ${p}`);
           });
           return { content, encoding: 'utf8' as const, size: Buffer.byteLength(content) };
         },
         async write(p, content) {
-          double.calls.push(`write ${p}`);
           const full = resolveInside(dir, p);
           await fs.mkdir(path.dirname(full), { recursive: true });
           await fs.writeFile(full, content);
           return { size: Buffer.byteLength(content) };
         },
         async edit(p, oldText, newText) {
-          double.calls.push(`edit ${p}`);
           const full = resolveInside(dir, p);
           const text = await fs.readFile(full, 'utf8');
           const replacements = text.split(oldText).length - 1;
@@ -213,14 +202,12 @@ export function sandboxDouble(
           return { replacements };
         },
         async delete(p) {
-          double.calls.push(`delete ${p}`);
           await fs.rm(resolveInside(dir, p));
         },
         run: (input, options) => runNode(path.join(dir, 'workspace'), input, options),
         release() {
           if (released) throw new Error('lease released twice');
           released = true;
-          double.released++;
         },
       };
       return lease;
@@ -243,6 +230,65 @@ export function sandboxDouble(
   return double;
 }
 
+/** A sandbox orchestrator double: fs methods on the user's directory, JavaScript in a child process. */
+export function sandboxDouble(
+  root: string,
+  languages: readonly ScriptLanguage[] = ['javascript', 'typescript'],
+): SandboxDouble {
+  return recording(processSandbox(root, languages));
+}
+
+/** The platform's real orchestrator (bwrap or process level, as this machine allows) under `root`. */
+export async function realSandbox(root: string): Promise<SandboxDouble> {
+  // The sandbox's own uid must be able to walk down to the root.
+  await fs.chmod(path.dirname(root), 0o755).catch(() => undefined);
+  await fs.chmod(root, 0o755);
+  const config = testConfig({ SANDBOX_ROOT: path.join(root, 'sandbox') });
+  return recording(await createSandboxOrchestrator({ ...config.sandbox }));
+}
+
+/** Counts leases and records the fs calls made through them. */
+function recording(inner: SandboxOrchestrator): SandboxDouble {
+  const double: SandboxDouble = {
+    get isolation() {
+      return inner.isolation;
+    },
+    get languages() {
+      return inner.languages;
+    },
+    acquired: 0,
+    released: 0,
+    calls: [],
+    userDir: (userId) => inner.userDir(userId),
+    async acquire(userId, options) {
+      const lease = await inner.acquire(userId, options);
+      double.acquired++;
+      // Records the call, then makes it.
+      const record = <T>(name: string, p: string, call: () => Promise<T>): Promise<T> => {
+        double.calls.push(`${name} ${p}`);
+        return call();
+      };
+      return {
+        userId: lease.userId,
+        isolation: lease.isolation,
+        list: (p, o) => record('list', p, () => lease.list(p, o)),
+        read: (p, o) => record('read', p, () => lease.read(p, o)),
+        write: (p, c, o) => record('write', p, () => lease.write(p, c, o)),
+        edit: (p, a, b, o) => record('edit', p, () => lease.edit(p, a, b, o)),
+        delete: (p, o) => record('delete', p, () => lease.delete(p, o)),
+        run: (input, o) => lease.run(input, o),
+        release() {
+          double.released++;
+          lease.release();
+        },
+      };
+    },
+    figures: () => inner.figures(),
+    shutdown: () => inner.shutdown(),
+  };
+  return double;
+}
+
 function runNode(
   cwd: string,
   input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
@@ -251,17 +297,31 @@ function runNode(
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) return reject(new SandboxError('cancelled', 'call cancelled'));
     const started = performance.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', input.code], {
+    // The dialect of the real sandbox runtime: `input` and `require` in scope, the body is an
+    // async function whose return value is the result (handed back on fd 3 here).
+    const program = `import { createRequire } from 'node:module';
+import { writeSync } from 'node:fs';
+const input = JSON.parse(process.env.IPA_INPUT);
+const require = createRequire(process.cwd() + '/');
+const result = await (async () => {
+${input.code}
+})();
+if (result !== undefined) writeSync(3, JSON.stringify(result));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], {
       cwd,
       env: { PATH: process.env.PATH ?? '', IPA_INPUT: JSON.stringify(input.input ?? null) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    let resultText = '';
+    child.stdio[3]?.on('data', (d: Buffer) => {
+      resultText += d.toString();
     });
     const onAbort = () => child.kill('SIGKILL');
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (d: Buffer) =>
+    child.stdout?.on('data', (d: Buffer) =>
       options.onEvent?.({ kind: 'output', stream: 'stdout', data: d.toString() }),
     );
-    child.stderr.on('data', (d: Buffer) =>
+    child.stderr?.on('data', (d: Buffer) =>
       options.onEvent?.({ kind: 'output', stream: 'stderr', data: d.toString() }),
     );
     child.on('close', (code) => {
@@ -269,6 +329,7 @@ function runNode(
       if (options.signal?.aborted) return reject(new SandboxError('cancelled', 'call cancelled'));
       resolve({
         exitCode: code,
+        ...(resultText ? { result: JSON.parse(resultText) as unknown } : {}),
         durationMs: performance.now() - started,
         timedOut: false,
         outputTruncated: false,
