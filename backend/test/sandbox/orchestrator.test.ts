@@ -261,6 +261,26 @@ describe.each(levels)('sandbox runtime at %s level', (level) => {
     }
   });
 
+  it('reports the files a code run changed', async () => {
+    const sandboxes = await pool({}, level);
+    const user = newUserId();
+    await runIn(
+      sandboxes,
+      user,
+      "require('node:fs').writeFileSync('old.txt', 'x'); require('node:fs').writeFileSync('keep.txt', 'x');",
+    );
+    const outcome = await runIn(
+      sandboxes,
+      user,
+      "const fs = require('node:fs'); fs.mkdirSync('../outputs/charts', { recursive: true }); fs.writeFileSync('../outputs/charts/c.svg', '<svg/>'); fs.appendFileSync('keep.txt', 'more'); fs.rmSync('old.txt');",
+    );
+    expect(outcome.events.filter((e) => e.kind === 'file.changed')).toEqual([
+      { kind: 'file.changed', path: 'outputs/charts/c.svg', change: 'created' },
+      { kind: 'file.changed', path: 'workspace/keep.txt', change: 'modified' },
+      { kind: 'file.changed', path: 'workspace/old.txt', change: 'deleted' },
+    ]);
+  });
+
   it(level === 'bwrap' ? 'runs shell and Python' : 'refuses shell and Python clearly', async () => {
     const sandboxes = await pool({}, level);
     const user = newUserId();

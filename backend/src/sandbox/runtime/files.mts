@@ -7,8 +7,8 @@ import {
   isInside,
   RuntimeFailure,
   resolveInside,
+  scanFiles,
   topLevelFolders,
-  usageBytes,
 } from './paths.mjs';
 
 const maxListEntries = 10_000;
@@ -156,7 +156,11 @@ export class FileTools {
   }
 
   usage(): number {
-    return usageBytes(this.rootReal);
+    return scanFiles(this.rootReal).bytes;
+  }
+
+  scan() {
+    return scanFiles(this.rootReal);
   }
 
   private writeBuffer(path: string, data: Buffer, changed: FileChange): number {

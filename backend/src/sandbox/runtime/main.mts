@@ -7,7 +7,7 @@ import type { RpcFailure, RpcRequest, RuntimeSettings, SandboxErrorCode } from '
 import type { SandboxEvent } from '../types.js';
 import { OutputBudget, runChild, runJavaScript } from './code.mjs';
 import { FileTools } from './files.mjs';
-import { RuntimeFailure } from './paths.mjs';
+import { changesBetween, RuntimeFailure } from './paths.mjs';
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as RuntimeSettings;
 const files = new FileTools(settings);
@@ -77,13 +77,18 @@ async function runCode(request: RpcRequest<'code.run'>, signal: AbortSignal) {
     event(request.id, { kind: 'output', stream, data }),
   );
   activeRun = budget;
-  const usedBefore = files.usage();
+  // One walk before and one after: the quota check and the files the run changed.
+  const before = files.scan();
   try {
     const result =
       p.language === 'javascript' || p.language === 'typescript'
         ? await runJavaScript(p, settings, budget, signal)
         : await runChild(p, budget, signal, process.cwd());
-    const used = files.usage();
+    const after = files.scan();
+    for (const { path, change } of changesBetween(before, after))
+      event(request.id, { kind: 'file.changed', path, change });
+    const used = after.bytes;
+    const usedBefore = before.bytes;
     // Only a run that grew the user's files past the quota fails: a user already over it (files
     // synced from elsewhere) can still run code, e.g. to clean up.
     if (used > settings.quotaBytes && used > usedBefore) {

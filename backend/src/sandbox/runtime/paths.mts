@@ -163,12 +163,22 @@ export function followInside(rootReal: string, resolved: ResolvedPath): string {
   return target;
 }
 
-/** Bytes used by regular files under `dir` (symlinks count as nothing; they hold no data). */
-export function usageBytes(dir: string): number {
-  let total = 0;
-  const stack = [dir];
+/** What a walk of the user's files found: bytes used, and a fingerprint per regular file. */
+export interface FileScan {
+  bytes: number;
+  /** `workspace/a.txt` → `size:mtimeMs`; undefined when there were too many files to track. */
+  files: Map<string, string> | undefined;
+}
+
+const maxTrackedFiles = 10_000;
+
+/** Walks `dir` once: bytes held by regular files (symlinks hold none) and their fingerprints. */
+export function scanFiles(dir: string): FileScan {
+  let bytes = 0;
+  let files: Map<string, string> | undefined = new Map();
+  const stack: Array<[string, string]> = [[dir, '']];
   while (stack.length > 0) {
-    const current = stack.pop() as string;
+    const [current, rel] = stack.pop() as [string, string];
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(current, { withFileTypes: true });
@@ -177,15 +187,36 @@ export function usageBytes(dir: string): number {
     }
     for (const entry of entries) {
       const p = `${current}/${entry.name}`;
-      if (entry.isDirectory()) stack.push(p);
+      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) stack.push([p, childRel]);
       else if (entry.isFile()) {
         try {
-          total += fs.lstatSync(p).size;
+          const stat = fs.lstatSync(p);
+          bytes += stat.size;
+          files?.set(childRel, `${stat.size}:${stat.mtimeMs}`);
+          if (files && files.size > maxTrackedFiles) files = undefined;
         } catch {
           // removed meanwhile
         }
       }
     }
   }
-  return total;
+  return { bytes, files };
+}
+
+/** Files created, modified or deleted between two scans. */
+export function changesBetween(
+  before: FileScan,
+  after: FileScan,
+): Array<{ path: string; change: 'created' | 'modified' | 'deleted' }> {
+  if (!before.files || !after.files) return [];
+  const changes: Array<{ path: string; change: 'created' | 'modified' | 'deleted' }> = [];
+  for (const [file, print] of after.files) {
+    const then = before.files.get(file);
+    if (then === undefined) changes.push({ path: file, change: 'created' });
+    else if (then !== print) changes.push({ path: file, change: 'modified' });
+  }
+  for (const file of before.files.keys())
+    if (!after.files.has(file)) changes.push({ path: file, change: 'deleted' });
+  return changes.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
