@@ -7,6 +7,12 @@ export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && uuidPattern.test(value);
 }
 
+/** Writes name their owner by id; a malformed one is the caller's mistake, said plainly. */
+export function requireUuid(value: unknown, what: string): string {
+  if (!isUuid(value)) throw new RangeError(`${what} is not a valid id`);
+  return value;
+}
+
 /** Both drivers hand timestamps back as Date; records carry ISO-8601 strings. */
 export function toIso(value: unknown): string {
   if (value instanceof Date) return value.toISOString();

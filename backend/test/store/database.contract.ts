@@ -212,6 +212,34 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.users.get('42')).toBeNull();
         });
 
+        it('refuses writes that name a malformed id, before reaching the database', async () => {
+          const text = [{ type: 'text' as const, text: 'x' }];
+          const input = { language: 'javascript' as const, code: '' };
+          const writes: [string, () => Promise<unknown>][] = [
+            ['sessions.create', () => store.sessions.create('nope', 't')],
+            ['tokens.issue', () => store.tokens.issue('nope', 't')],
+            [
+              'messages.append',
+              () => store.messages.append({ sessionId: 'nope', role: 'user', parts: text }),
+            ],
+            [
+              'messages.append execution',
+              () =>
+                store.messages.append({ sessionId: unknownId, executionId: 'x', role: 'user', parts: text }),
+            ],
+            ['executions.create', () => store.executions.create({ userId: 'nope', kind: 'script', input })],
+            [
+              'executions.create session',
+              () => store.executions.create({ userId: unknownId, sessionId: '1', kind: 'script', input }),
+            ],
+            ['files.put', () => store.files.put('nope', 'uploads/a', Buffer.from('x'), 10)],
+            ['audit.record', () => store.audit.record({ actorId: 'nope', action: 'x' })],
+          ];
+          for (const [label, write] of writes) {
+            await expect(write(), label).rejects.toThrow(/not a valid id/);
+          }
+        });
+
         it('rejects empty and overlong names', async () => {
           await expect(store.users.create({ name: '   ' })).rejects.toThrow(RangeError);
           await expect(store.users.create({ name: 'x'.repeat(201) })).rejects.toThrow(RangeError);

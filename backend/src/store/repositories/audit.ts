@@ -1,5 +1,5 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
-import { jsonParam, toIso } from '../sql.js';
+import { jsonParam, requireUuid, toIso } from '../sql.js';
 import type { AuditEntry, AuditRepository, Queryable } from '../types.js';
 
 interface AuditRow {
@@ -36,7 +36,12 @@ export function createAuditRepository(db: Queryable): AuditRepository {
       }
       await db.query(
         'INSERT INTO audit_log (actor_id, action, target, details) VALUES ($1, $2, $3, $4::jsonb)',
-        [entry.actorId, entry.action, entry.target ?? null, jsonParam(details)],
+        [
+          entry.actorId === null ? null : requireUuid(entry.actorId, 'actorId'),
+          entry.action,
+          entry.target ?? null,
+          jsonParam(details),
+        ],
       );
     },
 

@@ -2,6 +2,7 @@ import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
 import {
   isUuid,
   jsonParam,
+  requireUuid,
   terminalStatusList,
   toIso,
   toIsoOrNull,
@@ -85,14 +86,15 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
       if (typeof input.input !== 'object' || input.input === null) {
         throw new TypeError('execution input must be an object');
       }
-      const sessionId = input.sessionId ?? null;
+      const userId = requireUuid(input.userId, 'userId');
+      const sessionId = input.sessionId == null ? null : requireUuid(input.sessionId, 'sessionId');
       // The foreign key only says the session exists; it must also be the same user's.
       const { rows } = await db.query<ExecutionRow>(
         `INSERT INTO executions (user_id, session_id, kind, input)
          SELECT $1, $2::uuid, $3, $4::jsonb
           WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1)
          RETURNING ${executionColumns}`,
-        [input.userId, sessionId, input.kind, jsonParam(input.input)],
+        [userId, sessionId, input.kind, jsonParam(input.input)],
       );
       const row = rows[0];
       if (!row) throw new Error(`session ${sessionId} does not exist for this user`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { normalizeFilePath } from '../paths.js';
-import { isUuid, toBuffer, toIso, toNumber } from '../sql.js';
+import { isUuid, requireUuid, toBuffer, toIso, toNumber } from '../sql.js';
 import { type Database, type FileRepository, QuotaExceededError, type StoredFile } from '../types.js';
 
 interface FileRow {
@@ -59,6 +59,7 @@ export function createFileRepository(db: Database): FileRepository {
     },
 
     async put(userId, path, content, quotaBytes) {
+      requireUuid(userId, 'userId');
       const canonical = normalizeFilePath(path);
       if (!(content instanceof Uint8Array)) throw new TypeError('file content must be a Buffer');
       if (!Number.isFinite(quotaBytes) || quotaBytes < 0) throw new RangeError('quotaBytes must be ≥ 0');

@@ -1,5 +1,5 @@
 import { decodeSequenceCursor, pageLimit, toPage } from '../pagination.js';
-import { isUuid, jsonParam, toIso, toNumber } from '../sql.js';
+import { isUuid, jsonParam, requireUuid, toIso, toNumber } from '../sql.js';
 import type { Message, MessagePart, MessageRepository, MessageRole, Queryable } from '../types.js';
 
 interface MessageRow {
@@ -41,7 +41,12 @@ export function createMessageRepository(db: Queryable): MessageRepository {
            UPDATE sessions SET updated_at = clock_timestamp() WHERE id = $1
          )
          SELECT * FROM inserted`,
-        [input.sessionId, input.executionId ?? null, input.role, jsonParam(input.parts)],
+        [
+          requireUuid(input.sessionId, 'sessionId'),
+          input.executionId == null ? null : requireUuid(input.executionId, 'executionId'),
+          input.role,
+          jsonParam(input.parts),
+        ],
       );
       return toMessage(rows[0]!);
     },

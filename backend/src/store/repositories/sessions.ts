@@ -1,5 +1,5 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
-import { isUuid, toIso } from '../sql.js';
+import { isUuid, requireUuid, toIso } from '../sql.js';
 import type { Queryable, Session, SessionRepository } from '../types.js';
 
 interface SessionRow {
@@ -34,7 +34,7 @@ export function createSessionRepository(db: Queryable): SessionRepository {
     async create(userId, title) {
       const { rows } = await db.query<SessionRow>(
         `INSERT INTO sessions (user_id, title) VALUES ($1, $2) RETURNING ${sessionColumns}`,
-        [userId, sessionTitle(title)],
+        [requireUuid(userId, 'userId'), sessionTitle(title)],
       );
       return toSession(rows[0]!);
     },

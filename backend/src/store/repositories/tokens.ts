@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { isUuid, toIso, toIsoOrNull } from '../sql.js';
+import { isUuid, requireUuid, toIso, toIsoOrNull } from '../sql.js';
 import type { ApiTokenInfo, Queryable, TokenRepository } from '../types.js';
 import { toUser, type UserRow } from './users.js';
 
@@ -52,7 +52,7 @@ export function createTokenRepository(db: Queryable): TokenRepository {
       `INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES ($1, $2, $3, $4)
        ON CONFLICT (token_hash) DO NOTHING
        RETURNING ${tokenColumns}`,
-      [userId, tokenName(name), hashToken(token), token.slice(0, shownPrefixLength)],
+      [requireUuid(userId, 'userId'), tokenName(name), hashToken(token), token.slice(0, shownPrefixLength)],
     );
     return rows[0];
   };
