@@ -22,13 +22,20 @@ export interface TestPlatform {
  * `env` overrides settings (e.g. `{ RATE_LIMIT_PER_MINUTE: '5' }`).
  */
 export async function createTestPlatform(
-  options: { mode?: 'inProcess' | 'distributed'; env?: Record<string, string>; redisUrl?: string } = {},
+  options: {
+    mode?: 'inProcess' | 'distributed';
+    env?: Record<string, string>;
+    /** Redis to use instead of the test Redis (e.g. through a proxy the test can cut). */
+    redisUrl?: string;
+    /** Rewrites the fresh database's URL (e.g. to go through a proxy); it is still dropped by URL. */
+    databaseUrl?: (url: string) => string;
+  } = {},
 ): Promise<TestPlatform> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   if (options.mode === 'distributed') {
     const database = await freshPostgresDatabase();
     const config = loadConfig('api', {
-      DATABASE_URL: database.url,
+      DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
       DATABASE_POOL_SIZE: '5',
       REDIS_URL: options.redisUrl ?? redisUrl,
       REDIS_PREFIX: freshRedisPrefix(),

@@ -6,6 +6,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { closeRedisClient, createRedisClient } from '../../queue/index.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { presentedToken, sessionCookieName, tokenKey } from './auth.js';
@@ -66,6 +67,19 @@ export async function registerExternalPlugins(
 
   await app.register(fastifyCookie);
 
+  // Rate limits are counted in Redis when distributed, so every replica enforces one shared
+  // budget. Their connection fails fast (no offline queue, short command timeout): with Redis
+  // down or hung, requests pass uncounted rather than wait, and readiness reports the outage.
+  const counter = config.redis
+    ? createRedisClient(config.redis.url, {
+        logger: services.logger,
+        connectionName: 'api-rate-limit',
+        maxRetriesPerRequest: 0,
+        redis: { enableOfflineQueue: false, commandTimeout: 500 },
+      })
+    : undefined;
+  if (counter) app.addHook('onClose', () => closeRedisClient(counter));
+
   await app.register(fastifyRateLimit, {
     global: true,
     max: config.http.rateLimitPerMinute,
@@ -73,9 +87,7 @@ export async function registerExternalPlugins(
     // Probes, metrics scrapes, the web app's files and the API explorer are not rationed.
     allowList: (request) => !request.url.startsWith('/api/'),
     keyGenerator: rateLimitKey,
-    // Counted in Redis when distributed, so every replica enforces one shared budget.
-    ...(services.redis ? { redis: services.redis, nameSpace: `${config.redis?.prefix ?? 'ipa'}:rate:` } : {}),
-    // An unreachable Redis must not take the API down with it; readiness reports the outage.
+    ...(counter ? { redis: counter, nameSpace: `${config.redis?.prefix ?? 'ipa'}:rate:` } : {}),
     skipOnError: true,
     errorResponseBuilder: (_request, context) =>
       new ApiError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {

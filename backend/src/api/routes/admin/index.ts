@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
+import { viaRedis } from '../../redis.js';
 import {
   auditEntrySchema,
   errors,
@@ -162,9 +163,9 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async () => {
       const [counts, executions, live] = await Promise.all([
-        queue.counts(),
+        viaRedis(app.services, 'execution queue', () => queue.counts()),
         store.executions.stats(statsMinutes),
-        workers.list(),
+        viaRedis(app.services, 'worker registry', () => workers.list()),
       ]);
       return { queue: counts, executions, workers: live };
     },

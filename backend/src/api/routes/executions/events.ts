@@ -1,10 +1,12 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { InvalidEventIdError } from '../../../events/index.js';
 import { type ExecutionEvent, terminalEventTypes } from '../../../events/types.js';
 import { type Execution, terminalStatuses } from '../../../store/types.js';
 import { notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
+import { viaRedis } from '../../redis.js';
 import { errors, idParams } from '../../schemas/common.js';
 
 export interface EventStreamOptions {
@@ -102,11 +104,19 @@ export const eventRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async (app
       let execution: Execution = found;
 
       // The first read also validates the resume id: InvalidEventIdError becomes a JSON 400 here.
-      let backlog = await events.read(executionId, resumeFrom, { count: batchSize });
+      // A malformed id stays a 400; an unreachable event log is a 503.
+      const readNow = (blockMs = 0) =>
+        viaRedis(
+          app.services,
+          'event log',
+          () => events.read(executionId, resumeFrom, { count: batchSize, blockMs }),
+          (err) => err instanceof InvalidEventIdError,
+        );
+      let backlog = await readNow();
       let synthesizedEnd: string | undefined;
       if (backlog.length === 0 && isTerminal(execution)) {
         // The row is written before the terminal event is appended; give that event a moment.
-        backlog = await events.read(executionId, resumeFrom, { count: batchSize, blockMs: terminalGraceMs });
+        backlog = await readNow(terminalGraceMs);
         if (backlog.length === 0) {
           if (resumeFrom !== undefined) return reply.code(204).send(null);
           // The stream has expired (retention); the row still knows how it ended.

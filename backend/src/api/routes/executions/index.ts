@@ -4,6 +4,7 @@ import { terminalStatuses } from '../../../store/types.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { ApiError, conflict, notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
+import { liveWorkers, viaRedis } from '../../redis.js';
 import {
   errors,
   executionKinds,
@@ -40,7 +41,7 @@ const scriptRun = z.strictObject({
 });
 
 export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async (app, options) => {
-  const { store, events, workers, config } = app.services;
+  const { store, events, config, logger } = app.services;
 
   app.post(
     '/executions',
@@ -57,7 +58,7 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
     async (request, reply) => {
       const { user } = currentUser(request);
       const { language, code, input } = request.body;
-      const capabilities = platformCapabilities(await workers.list().catch(() => []));
+      const capabilities = platformCapabilities(await liveWorkers(app.services));
       // Refused here only when the live workers say so; with none known the worker decides.
       if (capabilities.workersKnown && !capabilities.languages.includes(language)) {
         throw new ApiError(
@@ -137,8 +138,16 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
       if (flagged.status === 'queued') {
         const finished = await store.executions.finish(executionId, { status: 'cancelled' });
         if (finished) {
-          await events.append(executionId, 'execution.cancelled', { status: 'cancelled', durationMs: 0 });
-          await events.expire(executionId, config.executions.eventRetentionSeconds);
+          try {
+            await viaRedis(app.services, 'event log', async () => {
+              await events.append(executionId, 'execution.cancelled', { status: 'cancelled', durationMs: 0 });
+              await events.expire(executionId, config.executions.eventRetentionSeconds);
+            });
+          } catch (err) {
+            // The cancel itself is done; a stream that misses its terminal event is ended from
+            // the execution's row by the event stream route.
+            logger.warn({ err, executionId }, 'could not announce a cancellation');
+          }
         }
       }
       const latest = await store.executions.get(executionId, user.id);

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { withTimeout } from '../../../queue/index.js';
 import type { Services } from '../../../services.js';
 import type { Execution } from '../../../store/types.js';
 import { ApiError, unavailable } from '../../errors.js';
+import { redisCallTimeoutMs, redisKnownDown } from '../../redis.js';
 
 export type SubmitExecution = <T>(
   userId: string,
@@ -45,6 +47,9 @@ function createSubmitter(services: Services): SubmitExecution {
   const withUserLock = createUserLocks();
 
   return async (userId, create) => {
+    // Refused before anything is written when the queue cannot take it anyway.
+    if (redisKnownDown(services))
+      throw unavailable('The execution queue is unavailable; please try again shortly.');
     const created = await withUserLock(userId, async () => {
       const active = await store.executions.countActive(userId);
       if (active >= config.executions.userConcurrency) {
@@ -61,11 +66,16 @@ function createSubmitter(services: Services): SubmitExecution {
     try {
       // Announced before it is enqueued: a worker may start it at once, and `execution.started`
       // must never precede `execution.queued` in the stream.
-      await events.append(execution.id, 'execution.queued', {
-        executionId: execution.id,
-        kind: execution.kind,
-      });
-      await queue.enqueue({ executionId: execution.id, userId, kind: execution.kind });
+      await withTimeout(
+        events.append(execution.id, 'execution.queued', { executionId: execution.id, kind: execution.kind }),
+        redisCallTimeoutMs,
+        'event log',
+      );
+      await withTimeout(
+        queue.enqueue({ executionId: execution.id, userId, kind: execution.kind }),
+        redisCallTimeoutMs,
+        'execution queue',
+      );
     } catch (err) {
       logger.error({ err, executionId: execution.id }, 'could not enqueue an execution');
       const error = { code: 'enqueue_failed', message: 'The execution could not be queued.' };
@@ -74,9 +84,11 @@ function createSubmitter(services: Services): SubmitExecution {
         .finish(execution.id, { status: 'failed', error })
         .catch(() => false);
       if (finished) {
-        await events
-          .append(execution.id, 'execution.failed', { status: 'failed', error, durationMs: 0 })
-          .catch(() => undefined);
+        await withTimeout(
+          events.append(execution.id, 'execution.failed', { status: 'failed', error, durationMs: 0 }),
+          redisCallTimeoutMs,
+          'event log',
+        ).catch(() => undefined);
       }
       throw unavailable('The execution queue is unavailable; please try again shortly.');
     }

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { platformCapabilities } from '../../capabilities.js';
 import { currentUser } from '../../plugins/auth.js';
+import { liveWorkers } from '../../redis.js';
 import { errors, scriptLanguages, userSchema } from '../../schemas/common.js';
 
 export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, options) => {
-  const { store, workers, config } = app.services;
+  const { store, config } = app.services;
 
   app.get(
     '/me',
@@ -32,7 +33,7 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
       const [usedBytes, heartbeats] = await Promise.all([
         store.files.usage(user.id),
         // The heartbeats only refine the answer; a Redis hiccup must not fail the page.
-        workers.list().catch(() => []),
+        liveWorkers(app.services),
       ]);
       const { isolation, languages } = platformCapabilities(heartbeats);
       return {
