@@ -211,6 +211,8 @@ describe.each([
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
     expect(JSON.stringify(messages)).toContain('earlier answer');
     expect(JSON.stringify(messages.at(-1))).toContain('new question');
+    // A turn that only talks never takes the user's sandbox.
+    expect(sandbox.acquired).toBe(0);
   });
 
   it('runs code in the sandbox with run_code and streams its output', async () => {

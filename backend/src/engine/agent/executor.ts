@@ -8,11 +8,11 @@ import {
 } from 'ai';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { SandboxOrchestrator } from '../../sandbox/types.js';
+import type { SandboxLease, SandboxOrchestrator } from '../../sandbox/types.js';
 import type { AgentInput, ExecutionError, MessagePart, TokenUsage } from '../../store/types.js';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../../worker/executor.js';
 import type { FileSync } from '../../worker/file-sync.js';
-import { abortOutcome, acquireLease, commitFiles, failed, sandboxFailure } from '../common.js';
+import { abortOutcome, commitFiles, failed, sandboxFailure } from '../common.js';
 import { loadSessionMessages, toModelMessages } from './history.js';
 import { type ProviderName, resolveModel } from './providers.js';
 import { retryingFetch } from './retry.js';
@@ -65,10 +65,24 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
       const resolved = resolveModel(config.model, fetchWithRetry);
       if ('error' in resolved) return failed('provider_not_configured', resolved.error);
 
-      const lease = await acquireLease(orchestrator, execution.userId, signal);
-      if ('status' in lease) return lease;
+      // The sandbox is taken at the first tool call, not before: a turn that only talks never
+      // waits for it, and the model's first words are not delayed by it. Once taken, it is held
+      // to the end of the turn so the turn's file changes are written back together.
+      let sandbox: Promise<SandboxLease> | undefined;
+      const lease = () => {
+        sandbox ??= (async () => {
+          const taken = await orchestrator.acquire(execution.userId, { signal });
+          try {
+            await fileSync.prepare(execution.userId, { signal });
+            return taken;
+          } catch (error) {
+            taken.release();
+            throw error;
+          }
+        })();
+        return sandbox;
+      };
       try {
-        await fileSync.prepare(execution.userId, { signal });
         const history = await loadSessionMessages(store.messages, execution.sessionId);
         const messages = turnContext(history, input as AgentInput);
 
@@ -90,14 +104,17 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
         if (turn.abortedByCaller) return abortOutcome(signal);
         // What the turn changed in the sandbox is kept whenever the model loop ran to an end of
         // its own (also on a limit or provider error): tool calls already happened.
-        const saved = await commitFiles(fileSync, context);
-        if (saved) return saved;
+        if (sandbox && (await sandbox.catch(() => undefined))) {
+          const saved = await commitFiles(fileSync, context);
+          if (saved) return saved;
+        }
         return turn.outcome;
       } catch (error) {
         if (signal.aborted) return abortOutcome(signal);
         return sandboxFailure(error) ?? failed('internal', `agent turn failed: ${(error as Error).message}`);
       } finally {
-        lease.release();
+        const taken = sandbox ? await sandbox.catch(() => undefined) : undefined;
+        taken?.release();
       }
     },
   };

@@ -8,7 +8,8 @@ import type { SandboxLease, ScriptLanguage } from '../../sandbox/types.js';
  */
 
 export interface ToolEnvironment {
-  lease: SandboxLease;
+  /** The user's sandbox, taken (and brought up to date) on the first tool call of the turn. */
+  lease: () => Promise<SandboxLease>;
   languages: readonly ScriptLanguage[];
   /** Wall-clock limit of one `run_code` call. */
   runTimeoutMs: number;
@@ -28,21 +29,20 @@ function clip(text: string, max: number): { text: string; truncated: boolean } {
 }
 
 export function createTools(env: ToolEnvironment): ToolSet {
-  const { lease } = env;
   const tools: ToolSet = {
     list_files: tool({
       description:
         'List the files and folders under a folder (recursively). Without a path, lists everything: uploads/, workspace/ and outputs/.',
       inputSchema: z.object({ path: pathField.optional() }).strict(),
       execute: async ({ path }, { abortSignal }) => ({
-        entries: await lease.list(path ?? '', { signal: abortSignal }),
+        entries: await (await env.lease()).list(path ?? '', { signal: abortSignal }),
       }),
     }),
     read_file: tool({
       description: 'Read a text file. Binary files come back base64-encoded.',
       inputSchema: z.object({ path: pathField }).strict(),
       execute: async ({ path }, { abortSignal }) => {
-        const file = await lease.read(path, { signal: abortSignal });
+        const file = await (await env.lease()).read(path, { signal: abortSignal });
         const clipped = clip(file.content, env.maxResultChars);
         return {
           path,
@@ -57,7 +57,7 @@ export function createTools(env: ToolEnvironment): ToolSet {
       description: 'Create or overwrite a file with the given text content. Folders are created as needed.',
       inputSchema: z.object({ path: pathField, content: z.string() }).strict(),
       execute: async ({ path, content }, { abortSignal }) => {
-        const written = await lease.write(path, content, { signal: abortSignal });
+        const written = await (await env.lease()).write(path, content, { signal: abortSignal });
         return { path, size: written.size };
       },
     }),
@@ -65,7 +65,9 @@ export function createTools(env: ToolEnvironment): ToolSet {
       description: 'Replace an exact piece of text in a file with new text. old_text must occur in the file.',
       inputSchema: z.object({ path: pathField, old_text: z.string().min(1), new_text: z.string() }).strict(),
       execute: async ({ path, old_text, new_text }, { abortSignal }) => {
-        const { replacements } = await lease.edit(path, old_text, new_text, { signal: abortSignal });
+        const { replacements } = await (await env.lease()).edit(path, old_text, new_text, {
+          signal: abortSignal,
+        });
         if (replacements === 0) throw new Error(`old_text was not found in ${path}; nothing was changed`);
         return { path, replacements };
       },
@@ -85,6 +87,7 @@ export function createTools(env: ToolEnvironment): ToolSet {
       execute: async ({ language, code, input }, { abortSignal }) => {
         let stdout = '';
         let stderr = '';
+        const lease = await env.lease();
         const result = await lease.run(
           { language, code, input, timeoutMs: env.runTimeoutMs },
           {
