@@ -34,7 +34,7 @@ async function seed(platform: Platform) {
   await put('workspace/notes/todo.txt', 'check the Hsinchu numbers\n', 'text/plain');
   const script = await apiAs<{ id: string }>(platform, token, 'POST', '/executions', {
     language: 'javascript',
-    code: "const fs = require('node:fs');\nconst rows = fs.readFileSync('uploads/sales-2026-q1.csv', 'utf8').trim().split('\\n').slice(1);\nconsole.log(`${rows.length} cities`);\nfs.writeFileSync('outputs/report.csv', rows.join('\\n'));\nreturn { cities: rows.length };",
+    code: "const fs = require('node:fs');\nconst rows = fs.readFileSync('../uploads/sales-2026-q1.csv', 'utf8').trim().split('\\n').slice(1);\nconsole.log(rows.length, 'cities');\nfs.writeFileSync('../outputs/report.csv', rows.join('\\n'));\nreturn { cities: rows.length };",
   });
   await waitForExecution(platform, token, script.id);
   const session = await apiAs<{ id: string }>(platform, token, 'POST', '/sessions', {
@@ -62,10 +62,25 @@ async function shoot(browser: Browser, platform: Platform, token: string, sessio
       path: `/chat/${sessionId}`,
       ready: (page) => page.locator('.turn .markdown').first().waitFor(),
     },
-    { name: 'automations', path: '/automations', ready: (page) => page.locator('.cm-content').waitFor() },
+    {
+      name: 'automations',
+      path: '/automations',
+      ready: async (page) => {
+        await page.locator('.cm-content').waitFor();
+        await page.getByRole('button', { name: 'Run', exact: true }).click();
+        await page.getByTestId('run-result').waitFor({ timeout: 60_000 });
+      },
+    },
     { name: 'files', path: '/files', ready: (page) => page.getByText('sales-2026-q1.csv').waitFor() },
     { name: 'operations', path: '/ops', ready: (page) => page.locator('.figure').first().waitFor() },
-    { name: 'admin', path: '/admin', ready: (page) => page.getByText('Chen Wei').waitFor() },
+    {
+      name: 'admin',
+      path: '/admin',
+      ready: async (page) => {
+        await page.getByRole('button', { name: 'Mei Lin' }).click();
+        await page.locator('.token-panel table, .token-panel p.muted').first().waitFor();
+      },
+    },
   ];
   for (const theme of ['light', 'dark'] as const) {
     for (const width of [1280, 390]) {

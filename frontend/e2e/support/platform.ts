@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -77,6 +77,7 @@ export interface Platform {
 export async function startPlatform(options: { readyTimeoutMs?: number } = {}): Promise<Platform> {
   const model = await startFakeModelServer(e2eModelScript);
   const dataDir = mkdtempSync(join(tmpdir(), 'ipa-e2e-'));
+  chmodSync(dataDir, 0o755);
   const port = await freePort();
   const adminToken = newToken();
   const env: NodeJS.ProcessEnv = {

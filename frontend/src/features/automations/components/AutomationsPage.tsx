@@ -17,9 +17,9 @@ const CodeEditor = lazy(() => import('./CodeEditor'));
 
 const samples: Record<ScriptLanguage, string> = {
   javascript:
-    "// `input` holds the JSON below; the value you return is the run's result.\nconst name = input?.name ?? 'world';\nconsole.log(`hello, ${name}`);\nreturn { greeted: name };\n",
+    "// `input` holds the JSON below; the value you return is the run's result.\nconst name = input?.name ?? 'world';\nconsole.log('hello,', name);\nreturn { greeted: name };\n",
   typescript:
-    "// `input` holds the JSON below; the value you return is the run's result.\nconst name: string = input?.name ?? 'world';\nconsole.log(`hello, ${name}`);\nreturn { greeted: name };\n",
+    "// `input` holds the JSON below; the value you return is the run's result.\nconst name: string = input?.name ?? 'world';\nconsole.log('hello,', name);\nreturn { greeted: name };\n",
   shell: 'echo "hello from the sandbox"\n',
   python: 'print("hello from the sandbox")\n',
 };
@@ -40,6 +40,19 @@ function pretty(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** A script run's result record: the script's own return value plus how the process ended. */
+function scriptOutcome(result: unknown): { value: unknown; exitCode: number | null; truncated: boolean } {
+  if (result && typeof result === 'object' && 'exitCode' in result) {
+    const record = result as { result?: unknown; exitCode?: unknown; outputTruncated?: unknown };
+    return {
+      value: record.result,
+      exitCode: typeof record.exitCode === 'number' ? record.exitCode : null,
+      truncated: record.outputTruncated === true,
+    };
+  }
+  return { value: result, exitCode: null, truncated: false };
 }
 
 function OutputLog({ items }: { items: TranscriptItem[] }) {
@@ -75,6 +88,7 @@ function RunPanel({ executionId }: { executionId: string }) {
   const cancel = useCancelRun();
   const { view, connection, error } = useExecutionStream(executionId);
   const running = !terminalStatuses.includes(view.status as never);
+  const outcome = scriptOutcome(view.result);
   return (
     <section className="card run-panel" aria-labelledby="run-heading">
       <div className="panel-head">
@@ -110,6 +124,10 @@ function RunPanel({ executionId }: { executionId: string }) {
           <dd>{format.duration(view.durationMs)}</dd>
         </div>
         <div>
+          <dt>{t('automations.exitCode')}</dt>
+          <dd>{outcome.exitCode === null ? '—' : format.number(outcome.exitCode)}</dd>
+        </div>
+        <div>
           <dt>{t('automations.attempt')}</dt>
           <dd>{view.attempt ? format.number(view.attempt) : '—'}</dd>
         </div>
@@ -123,8 +141,9 @@ function RunPanel({ executionId }: { executionId: string }) {
         <>
           <h3 className="sub-title">{t('automations.result')}</h3>
           <pre className="code-block" data-testid="run-result">
-            {pretty(view.result)}
+            {pretty(outcome.value)}
           </pre>
+          {outcome.truncated ? <p className="muted">{t('automations.truncated')}</p> : null}
         </>
       ) : null}
     </section>
@@ -203,6 +222,7 @@ export function AutomationsPage() {
               onSubmit={start}
             />
           </Suspense>
+          <p className="field-hint">{t('automations.cwdHint')}</p>
           <label htmlFor={inputId} className="field-label">
             {t('automations.input')}
           </label>

@@ -38,13 +38,18 @@ interface Turn {
   replies: Message[];
 }
 
-/** Groups the stored messages into turns: a user message and what its execution answered. */
-function toTurns(messages: Message[]): Turn[] {
+/**
+ * Groups the stored messages into turns: a user message and what its execution answered. The
+ * user message is stored before its execution exists, so it is matched through the execution's
+ * `input.messageId`.
+ */
+function toTurns(messages: Message[], executionOfMessage: Map<string, string>): Turn[] {
   const turns: Turn[] = [];
   for (const message of messages) {
     const last = turns.at(-1);
     if (message.role === 'user') {
-      turns.push({ key: message.id, executionId: message.executionId, user: message, replies: [] });
+      const executionId = message.executionId ?? executionOfMessage.get(message.id) ?? null;
+      turns.push({ key: message.id, executionId, user: message, replies: [] });
     } else if (last && (last.executionId === null || last.executionId === message.executionId)) {
       last.executionId ??= message.executionId;
       last.replies.push(message);
@@ -251,7 +256,13 @@ export function ChatView({ sessionId }: { sessionId: string }) {
     cancel.reset();
   }, [sessionId]);
 
-  const turns = useMemo(() => toTurns(messages.data ?? []), [messages.data]);
+  const turns = useMemo(() => {
+    const executionOfMessage = new Map<string, string>();
+    for (const execution of executions.data?.items ?? []) {
+      if ('messageId' in execution.input) executionOfMessage.set(execution.input.messageId, execution.id);
+    }
+    return toTurns(messages.data ?? [], executionOfMessage);
+  }, [messages.data, executions.data]);
   const liveItemsLength = turns.length;
   // biome-ignore lint/correctness/useExhaustiveDependencies: scroll when the conversation grows
   useEffect(() => {
