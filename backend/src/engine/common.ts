@@ -1,5 +1,5 @@
 import { SandboxError, type SandboxLease, type SandboxOrchestrator } from '../sandbox/types.js';
-import type { ExecutionContext, ExecutionOutcome } from '../worker/executor.js';
+import { abortCodeOf, type ExecutionContext, type ExecutionOutcome } from '../worker/executor.js';
 import { type FileSync, FileSyncQuotaError } from '../worker/file-sync.js';
 
 /** Pieces both executors share: failures, aborts, the lease and the write-back of files. */
@@ -15,8 +15,7 @@ export function failed(code: string, message: string, result?: unknown): Executi
  * signal's reason; this only keeps the executor's answer consistent with it.
  */
 export function abortOutcome(signal: AbortSignal): ExecutionOutcome {
-  const code = (signal.reason as { code?: unknown } | undefined)?.code;
-  return code === 'timed_out' ? { status: 'timed_out' } : { status: 'cancelled' };
+  return abortCodeOf(signal) === 'timed_out' ? { status: 'timed_out' } : { status: 'cancelled' };
 }
 
 /** A sandbox error as an execution failure; undefined for anything else. */

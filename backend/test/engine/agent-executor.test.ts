@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgentExecutor, createFileSync, providerNotConfiguredMessage } from '../../src/engine/index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import type { AgentInput } from '../../src/store/types.js';
+import { ExecutionAbortedError } from '../../src/worker/index.js';
 import {
   type FakeModelServer,
   type FakeScript,
@@ -346,7 +347,7 @@ describe.each([
           await emit(type, data);
           if (type === 'text.delta' && !controller.signal.aborted) {
             cancelledAt = performance.now();
-            controller.abort({ code: 'cancelled' });
+            controller.abort(new ExecutionAbortedError('cancelled'));
           }
         };
       },

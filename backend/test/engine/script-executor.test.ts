@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileSync, createScriptExecutor } from '../../src/engine/index.js';
 import type { ScriptInput } from '../../src/store/types.js';
+import { ExecutionAbortedError } from '../../src/worker/index.js';
 import {
   memoryStore,
   realSandbox,
@@ -135,7 +136,7 @@ await new Promise(() => setInterval(() => {}, 1000));`,
     const running = executor.run(context);
     await waitFor(() => context.recorded.some((e) => e.type === 'output'));
     const cancelledAt = performance.now();
-    controller.abort({ code: 'cancelled' });
+    controller.abort(new ExecutionAbortedError('cancelled'));
     const outcome = await running;
     expect(outcome.status).toBe('cancelled');
     expect(performance.now() - cancelledAt).toBeLessThan(1000);
@@ -149,6 +150,19 @@ await new Promise(() => setInterval(() => {}, 1000));`,
     );
     await next.executor.run(next.context);
     expect(next.context.recorded.find((e) => e.type === 'output')?.data.data).toBe('false\n');
+  });
+
+  it("ends timed_out when the worker's time limit fires", async () => {
+    const controller = new AbortController();
+    const { executor, context } = setup(
+      { language: 'javascript', code: `console.log('busy'); await new Promise(() => {});` },
+      { signal: controller.signal },
+    );
+    const running = executor.run(context);
+    await waitFor(() => context.recorded.some((e) => e.type === 'output'));
+    controller.abort(new ExecutionAbortedError('timed_out'));
+    expect((await running).status).toBe('timed_out');
+    expect(sandbox.released).toBe(1);
   });
 
   it('fails the execution when its files pass the quota, keeping stored files', async () => {
