@@ -105,6 +105,19 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
 
   app.get('/metrics', async (_request, reply) => {
     refreshSandboxGauges(services.metrics, orchestrator);
+    // Queue depth is the worker autoscaling signal; a scrape reports stale figures rather than hang.
+    let timer: NodeJS.Timeout | undefined;
+    const counts = await Promise.race([
+      services.queue.counts().catch(() => undefined),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), checkTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (counts) {
+      for (const state of ['waiting', 'active', 'delayed'] as const) {
+        services.metrics.queueDepth.set({ state }, counts[state]);
+      }
+    }
     const { registry } = services.metrics;
     return reply.type(registry.contentType).send(await registry.metrics());
   });

@@ -95,6 +95,7 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
     expect(text).toContain(`ipa_sandbox_isolation_level{level="${orchestrator.isolation}",role="worker"} 1`);
     expect(text).toMatch(/ipa_sandbox_pool\{figure="live",role="worker"\} 0/);
     expect(text).toContain('# TYPE ipa_executions_finished_total counter');
+    expect(text).toMatch(/ipa_queue_depth\{state="waiting",role="worker"\} 0/);
   });
 
   it('turns not ready while draining', async () => {
