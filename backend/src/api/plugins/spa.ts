@@ -34,6 +34,9 @@ export async function registerSpa(app: FastifyInstance, staticDir: string): Prom
 export function wantsSpaPage(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
   if (serverPaths.test(request.url)) return false;
+  // A missing file (an old hashed asset) is a 404, not the page: HTML in its place breaks loudly.
+  const lastSegment = request.url.split('?')[0]?.split('/').pop() ?? '';
+  if (lastSegment.includes('.')) return false;
   const accept = request.headers.accept ?? '';
   return accept === '' || accept.includes('text/html') || accept.includes('*/*');
 }
