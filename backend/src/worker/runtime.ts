@@ -169,7 +169,15 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   };
 
   let heartbeatFailing = false;
-  const publishHeartbeat = async (): Promise<void> => {
+  let heartbeatsOver = false;
+  const heartbeatsInFlight = new Set<Promise<void>>();
+  const publishHeartbeat = (): Promise<void> => {
+    if (heartbeatsOver) return Promise.resolve();
+    const publishing = publishOnce().finally(() => heartbeatsInFlight.delete(publishing));
+    heartbeatsInFlight.add(publishing);
+    return publishing;
+  };
+  const publishOnce = async (): Promise<void> => {
     refreshSandboxGauges(metrics, orchestrator);
     try {
       await workers.publish(heartbeat(), timing.heartbeatTtlMs);
@@ -455,6 +463,9 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
           clearTimeout(backstop);
           clearInterval(heartbeatTimer);
           clearInterval(pollTimer);
+          // A heartbeat landing after the removal would list this worker again until its TTL.
+          heartbeatsOver = true;
+          await Promise.all(heartbeatsInFlight);
           try {
             await workers.remove(workerId);
           } catch (error) {
