@@ -450,13 +450,14 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
         draining = true;
         logger.info({ graceMs, running: running.size }, 'worker draining');
         void publishHeartbeat();
-        // The queue aborts what is left after the grace period; this is the same promise kept
-        // even if a queue implementation were slow to do so.
+        // The queue aborts what is left when the grace period ends (and then treats the job as
+        // handed back, not failed). This backstop, a second later, keeps the promise even if a
+        // queue implementation were slow to do so.
         const backstop = setTimeout(() => {
           for (const entry of running.values()) {
             entry.controller.abort(new ExecutionAbortedError('shutdown'));
           }
-        }, graceMs);
+        }, graceMs + 1_000);
         try {
           await consumer.close(graceMs);
         } finally {
