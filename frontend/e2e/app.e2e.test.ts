@@ -333,7 +333,7 @@ function englishStrings(): string[] {
           if (
             phrase.length >= 4 &&
             /[a-z]{3}/.test(phrase) &&
-            !/^(JavaScript|TypeScript|Python|IPA Platform|ipa_)/.test(phrase)
+            !/^(JavaScript|TypeScript|Python|Shell|IPA Platform|ipa_)/.test(phrase)
           )
             out.push(phrase);
         }

@@ -1,0 +1,67 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { AdminPage } from '../index';
+
+const at = '2026-05-01T10:00:00Z';
+const mei = { id: 'u2', name: 'Mei', isAdmin: false, createdAt: at };
+
+describe('AdminPage', () => {
+  it('creates a user and shows the new token once', async () => {
+    let users = [{ id: 'u1', name: 'admin', isAdmin: true, createdAt: at }];
+    const calls = mockFetch([
+      ({ url, method }) =>
+        url.pathname === '/api/v1/admin/users' && method === 'GET'
+          ? json(200, { items: users, nextCursor: null })
+          : undefined,
+      ({ url, method }) => {
+        if (url.pathname !== '/api/v1/admin/users' || method !== 'POST') return undefined;
+        users = [...users, mei];
+        return json(201, { user: mei, token: `ipa_${'t'.repeat(43)}` });
+      },
+    ]);
+    await renderWithApp(<AdminPage />);
+    await screen.findByText('admin', { selector: 'button *, button' });
+    await userEvent.click(screen.getByRole('button', { name: 'Create user' }));
+    const dialog = await screen.findByRole('dialog');
+    await userEvent.type(within(dialog).getByLabelText('Name'), 'Mei');
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Create' }));
+    expect((await within(dialog).findByTestId('new-token')).textContent).toBe(`ipa_${'t'.repeat(43)}`);
+    expect(within(dialog).getByText('Copy this token now. It will not be shown again.')).toBeTruthy();
+    expect(calls.find((call) => call.method === 'POST')?.body).toEqual({ name: 'Mei', isAdmin: false });
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Done' }));
+    await waitFor(() => expect(screen.queryByTestId('new-token')).toBeNull());
+    expect(await screen.findByRole('button', { name: 'Mei' })).toBeTruthy();
+  });
+
+  it('issues and revokes a token of a user', async () => {
+    let revoked: string | null = null;
+    const token = {
+      id: 't1',
+      userId: 'u2',
+      name: 'laptop',
+      prefix: 'ipa_AbC1',
+      createdAt: at,
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
+      ({ url, method }) =>
+        url.pathname === '/api/v1/admin/users/u2/tokens' && method === 'GET'
+          ? json(200, { items: [{ ...token, revokedAt: revoked }] })
+          : undefined,
+      ({ url, method }) => {
+        if (url.pathname !== '/api/v1/admin/users/u2/tokens/t1' || method !== 'DELETE') return undefined;
+        revoked = at;
+        return new Response(null, { status: 204 });
+      },
+    ]);
+    await renderWithApp(<AdminPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
+    await userEvent.click(await screen.findByRole('button', { name: 'Revoke token laptop' }));
+    expect(await screen.findByText('revoked')).toBeTruthy();
+  });
+});
