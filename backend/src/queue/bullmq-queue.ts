@@ -192,7 +192,16 @@ class BullmqConsumer implements QueueConsumer {
     if (outcome.kind === 'completed') return;
     if (outcome.kind === 'failed') throw outcome.error;
     this.settings.log.info({ executionId: jobId }, 'handing execution back to the queue');
-    await job.moveToDelayed(Date.now(), token);
+    try {
+      await job.moveToDelayed(Date.now(), token);
+    } catch (err) {
+      // The lock is gone (Redis unreachable, or a stalled check already moved the job): leave the
+      // job alone; once its lock expires the stalled check of any worker re-queues it.
+      this.settings.log.warn(
+        { executionId: jobId, err: (err as Error).message },
+        'could not hand the execution back; it will be recovered as stalled',
+      );
+    }
     throw new DelayedError();
   }
 
