@@ -246,9 +246,11 @@ async function main(): Promise<void> {
     check(
       'script execution succeeded inside the worker container',
       final.status === 'succeeded',
-      JSON.stringify(final).slice(0, 400),
+      `${final.status} ${JSON.stringify(final.error ?? final.result)}`.slice(0, 600),
     );
-    const text = JSON.stringify(final.result ?? {});
+    // The execution's result holds the script's own return value under `result`.
+    const attempts = (final.result as { result?: { env?: string[] } } | undefined)?.result ?? {};
+    const text = JSON.stringify(attempts);
     const writtenOutside = /"(\/etc|\/data\/escape|\/app|\.\.\/\.\.)[^"]*":"written"/.test(text);
     check(
       'sandboxed code cannot write outside /data/sandbox',
@@ -257,7 +259,7 @@ async function main(): Promise<void> {
     );
     check(
       'no credentials in the sandbox environment',
-      !/KEY|TOKEN|DATABASE|REDIS/.test(JSON.stringify((final.result as { env?: string[] })?.env ?? [])),
+      Array.isArray(attempts.env) && !/KEY|TOKEN|DATABASE|REDIS/.test(JSON.stringify(attempts.env)),
     );
     const proof = await fetch(`${api}/files/outputs/proof.txt`, { headers });
     check(
