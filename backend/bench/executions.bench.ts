@@ -1,17 +1,24 @@
 /**
  * Executions end to end: a no-op script from `POST /executions` to its terminal event on SSE,
- * through the real API, BullMQ, worker runtime(s), warm sandboxes and Redis Streams, beside a bare
+ * through an `ipa api` process, BullMQ, `ipa worker` processes, warm sandboxes and Redis Streams
+ * (as deployed: one process each, the built CLI when `backend/dist` exists), beside a bare
  * BullMQ no-op job round trip on the same Redis in the same run; throughput with 1 and 2 worker
  * runtimes; and the time to the first `text.delta` of an agent turn through the fake model
  * server beside that server's own time to first byte.
  * Run: `npx tsx backend/bench/executions.bench.ts` (needs PostgreSQL and Redis, as the tests do).
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { Queue, QueueEvents, Worker } from 'bullmq';
+import { migrate, openDatabase } from '../src/store/index.js';
 import type { Execution } from '../src/store/types.js';
-import { ApiClient, startTestPlatform, type TestPlatform, terminalOf } from '../test/e2e/support/platform.js';
+import { ApiClient, terminalOf } from '../test/e2e/support/platform.js';
+import { type PlatformProcess, spawnApi, spawnWorker } from '../test/e2e/support/worker-process.js';
 import { type FakeModelServer, startFakeModelServer } from '../test/support/fake-model/index.js';
-import { redisUrl } from '../test/support/services.js';
+import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../test/support/services.js';
 import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, printTable } from './lib.js';
 
 const latencySamples = Number(process.env.BENCH_EXECUTION_SAMPLES ?? 200);
@@ -99,6 +106,67 @@ async function bareBullmq(): Promise<{ latencies: number[]; perSecond: Record<nu
   }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** API and workers as separate processes on a fresh database and Redis prefix. */
+async function startProcesses(fake: FakeModelServer) {
+  const database = await freshPostgresDatabase();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ipa-bench-'));
+  await fs.chmod(dataDir, 0o755);
+  const adminToken = `ipa_bench_admin_${randomBytes(16).toString('hex')}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: freshRedisPrefix(),
+    IPA_ADMIN_TOKEN: adminToken,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    USER_CONCURRENCY: '100',
+    ANTHROPIC_API_KEY: 'sk-ant-bench',
+    ANTHROPIC_BASE_URL: `${fake.url}/v1`,
+  };
+  const db = await openDatabase({ kind: 'postgres', url: database.url });
+  await migrate(db);
+  await db.close();
+  const processes: PlatformProcess[] = [];
+  const api = await spawnApi(env, await freePort());
+  processes.push(api);
+  const addWorker = async () => {
+    processes.push(
+      await spawnWorker({ ...env, SANDBOX_ROOT: path.join(dataDir, `sandbox-${processes.length}`) }),
+    );
+  };
+  await addWorker();
+  return {
+    url: api.url,
+    adminToken,
+    addWorker,
+    async close() {
+      for (const p of processes) p.child.kill('SIGTERM');
+      await Promise.all(
+        processes.map((p) =>
+          Promise.race([
+            p.exited,
+            new Promise((r) => setTimeout(r, 10_000)).then(() => p.child.kill('SIGKILL')),
+          ]),
+        ),
+      );
+      await database.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Time from sending a request to the fake provider to its first response byte. */
 async function providerFirstByte(fake: FakeModelServer): Promise<number> {
   const started = performance.now();
@@ -124,19 +192,9 @@ export async function run(): Promise<BenchTable> {
   const fake = await startFakeModelServer(() => ({
     blocks: [{ type: 'text', text: 'Hello from the bench.' }],
   }));
-  let platform: TestPlatform | undefined;
+  let platform: Awaited<ReturnType<typeof startProcesses>> | undefined;
   try {
-    platform = await startTestPlatform({
-      workers: 1,
-      env: {
-        ANTHROPIC_API_KEY: 'sk-ant-bench',
-        ANTHROPIC_BASE_URL: `${fake.url}/v1`,
-        USER_CONCURRENCY: '100',
-        RATE_LIMIT_PER_MINUTE: '1000000',
-      },
-      // Production intervals: the bench measures what a deployment would do.
-      workerTiming: {},
-    });
+    platform = await startProcesses(fake);
     const admin = new ApiClient(platform.url, platform.adminToken);
     const clients: ApiClient[] = [];
     for (let i = 0; i < users; i++) {
@@ -152,7 +210,7 @@ export async function run(): Promise<BenchTable> {
     const latencies: number[] = [];
     for (let i = 0; i < latencySamples; i++) latencies.push(await runNoop(first));
     const oneWorker = await throughput(clients, throughputSeconds);
-    await platform.startWorker();
+    await platform.addWorker();
     for (const client of clients) await runNoop(client);
     const twoWorkers = await throughput(clients, throughputSeconds);
 
@@ -171,13 +229,13 @@ export async function run(): Promise<BenchTable> {
         goal: '< 100 ms',
       },
       {
-        metric: `throughput, 1 worker runtime (${clients.length} clients, ${users} users)`,
+        metric: `throughput, 1 worker process (${clients.length} clients, ${users} users)`,
         ours: perSecond(oneWorker),
         baseline: `${perSecond(bare.perSecond[1] ?? Number.NaN)} (bare BullMQ, 1 worker)`,
         goal: `≥ 30 % of bare (${Math.round((100 * oneWorker) / (bare.perSecond[1] ?? Number.NaN))} %)`,
       },
       {
-        metric: `throughput, 2 worker runtimes (${clients.length} clients, ${users} users)`,
+        metric: `throughput, 2 worker processes (${clients.length} clients, ${users} users)`,
         ours: perSecond(twoWorkers),
         baseline: `${perSecond(bare.perSecond[2] ?? Number.NaN)} (bare BullMQ, 2 workers)`,
         goal: `≥ 30 % of bare (${Math.round((100 * twoWorkers) / (bare.perSecond[2] ?? Number.NaN))} %)`,

@@ -8,25 +8,37 @@ const built = path.join(backendDir, 'dist/main.js');
 const source = path.join(backendDir, 'src/main.ts');
 const tsxCli = path.resolve(backendDir, '../node_modules/tsx/dist/cli.mjs');
 
-export interface WorkerProcess {
+export interface PlatformProcess {
   child: ChildProcess;
-  /** The worker id it announced on start. */
-  workerId: string;
   output: () => string;
   /** Resolves with the exit code or signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface WorkerProcess extends PlatformProcess {
+  /** The worker id it announced on start. */
+  workerId: string;
+}
+
+export interface ApiProcess extends PlatformProcess {
+  url: string;
+}
+
 /**
- * Starts `ipa worker` as its own OS process: the built CLI when `backend/dist` exists, else the
- * sources through tsx. Resolves once the worker has announced itself.
+ * Starts one `ipa <command>` as its own OS process: the built CLI when `backend/dist` exists,
+ * else the sources through tsx. Resolves once `ready` finds what it waits for.
  */
-export async function spawnWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
+async function spawnCli<T>(
+  command: 'worker' | 'api',
+  env: Record<string, string>,
+  ready: (output: string) => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<PlatformProcess & { ready: T }> {
   const useBuild = fs.existsSync(built) && process.env.IPA_TEST_FROM_SOURCE !== '1';
-  const args = useBuild ? [built, 'worker'] : [tsxCli, source, 'worker'];
+  const args = useBuild ? [built, command] : [tsxCli, source, command];
   const child = spawn(process.execPath, args, {
     cwd: path.resolve(backendDir, '..'),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -41,11 +53,41 @@ export async function spawnWorker(env: Record<string, string>, timeoutMs = 30_00
   );
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const match = /worker (\S+) \(isolation/.exec(output);
-    if (match?.[1]) return { child, workerId: match[1], output: () => output, exited };
+    const found = await ready(output);
+    if (found !== undefined) return { child, output: () => output, exited, ready: found };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`worker process did not start:\n${output}`);
+  throw new Error(`ipa ${command} did not start:\n${output}`);
+}
+
+/** `ipa worker` in its own process; resolves once the worker has announced itself. */
+export async function spawnWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
+  const started = await spawnCli(
+    'worker',
+    { PORT: '0', ...env },
+    (out) => /worker (\S+) \(isolation/.exec(out)?.[1],
+    timeoutMs,
+  );
+  return { ...started, workerId: started.ready };
+}
+
+/** `ipa api` in its own process on `port`; resolves once `/health/ready` answers 200. */
+export async function spawnApi(
+  env: Record<string, string>,
+  port: number,
+  timeoutMs = 30_000,
+): Promise<ApiProcess> {
+  const url = `http://127.0.0.1:${port}`;
+  const started = await spawnCli(
+    'api',
+    { ...env, PORT: String(port), HOST: '127.0.0.1' },
+    async () => {
+      const response = await fetch(`${url}/health/ready`).catch(() => null);
+      return response?.status === 200 ? true : undefined;
+    },
+    timeoutMs,
+  );
+  return { ...started, url };
 }
