@@ -56,6 +56,7 @@ function settingsJson(root: string): string {
     quotaBytes: 1024 * 1024 * 1024,
     maxLineBytes: 70 * 1024 * 1024,
     languages: ['javascript'],
+    ownPidNamespace: false,
   });
 }
 

@@ -72,7 +72,9 @@ const secretLike =
   /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|DATABASE|REDIS|PRIVATE|AUTH|COOKIE|SESSION)/i;
 const startTimeoutMs = 15_000;
 const cancelGraceMs = 500;
-const runGraceMs = 1500;
+// How long past a run's limit the worker waits for the runtime's own timeout answer before it
+// kills the process (a synchronous loop never lets the runtime answer).
+const runGraceMs = 500;
 const openFiles = 256;
 const tmpCapBytes = 64 * 1024 * 1024;
 
@@ -363,6 +365,7 @@ class Pool implements ManagedSandboxOrchestrator {
         quotaBytes: this.options.userQuotaBytes,
         maxLineBytes: this.maxLineBytes,
         languages: [...this.languages],
+        ownPidNamespace: this.isolation === 'bwrap',
       } satisfies RuntimeSettings);
     const command = sandboxCommand({
       level: this.isolation,

@@ -93,4 +93,6 @@ export interface RuntimeSettings {
   quotaBytes: number;
   maxLineBytes: number;
   languages: ScriptLanguage[];
+  /** The runtime is alone in its pid namespace (bwrap): it may end every other process in it. */
+  ownPidNamespace: boolean;
 }

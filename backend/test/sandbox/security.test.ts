@@ -334,6 +334,22 @@ describe.each(levels)('sandbox security at %s level', (level) => {
       for (const hostDir of ['work', 'home', 'root', 'etc', 'proc', 'var'])
         expect(listing).not.toContain(hostDir);
       expect(listing).toContain('sandbox');
+      // Nothing a run started outlives it, not even a detached background process (the pause
+      // lets the runtime reap the killed process, which would otherwise linger as a zombie).
+      const pid = await evaluate(
+        pool,
+        userA,
+        "const c = require('node:child_process').spawn('/bin/sleep', ['30'], { detached: true, stdio: 'ignore' }); c.unref(); return c.pid;",
+      );
+      const after = await evaluate(
+        pool,
+        userA,
+        `await new Promise((r) => setTimeout(r, 200)); try { process.kill(${pid}, 0); return 'alive'; } catch (e) { return e.code; }`.replace(
+          'process.kill',
+          "require('node:process').kill",
+        ),
+      );
+      expect(after).toBe('ESRCH');
     }
     await expectHealthy();
   });

@@ -5,7 +5,11 @@
  * escapes its context reaches only what the sandbox process itself can reach.
  * Shell and Python run as child processes and exist only where bwrap contains them.
  */
-import { spawn } from 'node:child_process';
+import {
+  type ChildProcessWithoutNullStreams,
+  type SpawnOptionsWithStdioTuple,
+  spawn,
+} from 'node:child_process';
 import { createRequire, isBuiltin } from 'node:module';
 import { formatWithOptions } from 'node:util';
 import vm from 'node:vm';
@@ -140,7 +144,10 @@ export async function runJavaScript(
   let deadline: NodeJS.Timeout | undefined;
   try {
     const script = new vm.Script(source, { filename: 'script.js', lineOffset: params.wrapped ? 0 : -1 });
-    const completion = script.runInContext(context, { timeout: params.timeoutMs, breakOnSigint: false });
+    // No vm `timeout`: it starts and joins a watchdog thread on every run (a quarter of a warm
+    // call). A script stuck in a synchronous loop blocks this process, and the worker kills and
+    // replaces it just past the limit — as it replaces the process after any timed-out run.
+    const completion = script.runInContext(context, { breakOnSigint: false });
     const outcome = await Promise.race([
       Promise.resolve(completion).then((value: unknown) => ({ value })),
       new Promise<{ timeout: true }>((resolve) => {
@@ -170,17 +177,12 @@ export async function runJavaScript(
     }
   } catch (thrown) {
     if (thrown instanceof RuntimeFailure) throw thrown;
-    if ((thrown as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-      timedOut = true;
-      exitCode = null;
-    } else {
-      const text =
-        thrown instanceof Error || (thrown && typeof thrown === 'object' && 'stack' in thrown)
-          ? String((thrown as Error).stack ?? thrown)
-          : `Uncaught ${formatWithOptions({ colors: false }, thrown)}`;
-      budget.write('stderr', `${text}\n`);
-      exitCode = 1;
-    }
+    const text =
+      thrown instanceof Error || (thrown && typeof thrown === 'object' && 'stack' in thrown)
+        ? String((thrown as Error).stack ?? thrown)
+        : `Uncaught ${formatWithOptions({ colors: false }, thrown)}`;
+    budget.write('stderr', `${text}\n`);
+    exitCode = 1;
   } finally {
     if (deadline) clearTimeout(deadline);
     // A script's leftover timers must not fire into the next run.
@@ -205,7 +207,7 @@ export async function runChild(
   const started = performance.now();
   const [command, args] =
     params.language === 'shell' ? ['/bin/sh', ['-c', params.code]] : ['python3', ['-c', params.code]];
-  const child = spawn(command as string, args as string[], {
+  const child = await startChild(command as string, args as string[], {
     cwd,
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -257,6 +259,29 @@ export async function runChild(
     timedOut,
     outputTruncated: budget.truncated,
   };
+}
+
+/**
+ * Spawns, retrying briefly on EAGAIN: processes the previous run left were just killed, and
+ * until they are reaped they still count against the sandbox's process limit.
+ */
+async function startChild(
+  command: string,
+  args: string[],
+  options: SpawnOptionsWithStdioTuple<'pipe', 'pipe', 'pipe'>,
+): Promise<ChildProcessWithoutNullStreams> {
+  for (let attempt = 0; ; attempt++) {
+    const child = spawn(command, args, options);
+    const failure = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', resolve);
+    });
+    if (!failure) return child;
+    if (failure.code !== 'EAGAIN' || attempt >= 25) {
+      throw new RuntimeFailure('internal', `could not start ${command}: ${failure.message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

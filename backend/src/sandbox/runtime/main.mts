@@ -100,6 +100,23 @@ async function runCode(request: RpcRequest<'code.run'>, signal: AbortSignal) {
     return result;
   } finally {
     if (activeRun === budget) activeRun = undefined;
+    endLeftoverProcesses();
+  }
+}
+
+/**
+ * Processes a run started (a `spawn` from JavaScript, a job a shell put in the background under
+ * its own session) must not outlive it: they would hold the sandbox's process budget and run
+ * on unseen. In its own pid namespace kill(-1) reaches exactly them — every process there but
+ * the namespace's init and this one. Never outside one: there it would reach every process of
+ * the uid; at `process` level the permission model forbids child processes instead.
+ */
+function endLeftoverProcesses(): void {
+  if (!settings.ownPidNamespace) return;
+  try {
+    process.kill(-1, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left
   }
 }
 
