@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -106,7 +106,12 @@ describe.skipIf(reason !== undefined)('dev environment under podman kube play', 
   const podmanSecrets: string[] = [];
 
   afterAll(async () => {
-    if (existsSync(manifest)) podman(['kube', 'down', manifest]);
+    // IPA_SMOKE_KEEP=1 leaves the pods running to look into a failure
+    if (process.env.IPA_SMOKE_KEEP === '1') return console.log(`pods kept: podman kube down ${manifest}`);
+    if (existsSync(manifest)) {
+      podman(['kube', 'down', manifest]);
+      rmSync(manifest);
+    }
     for (const name of podmanSecrets) podman(['secret', 'rm', name]);
     await dropDatabase?.();
   });
@@ -138,11 +143,12 @@ describe.skipIf(reason !== undefined)('dev environment under podman kube play', 
     const { runnable, secrets } = forPodman(objects);
     for (const secret of secrets) {
       podman(['secret', 'rm', secret.metadata.name]);
-      const created = spawnSync('podman', ['secret', 'create', secret.metadata.name, '-'], {
-        input: JSON.stringify(secret.data),
-        encoding: 'utf8',
-      });
-      expect(created.status, created.stderr).toBe(0);
+      // podman wants a file or a named pipe; node's stdin pipes are sockets
+      const data = join(tmpdir(), `ipa-chart-smoke-secret-${randomBytes(4).toString('hex')}.json`);
+      writeFileSync(data, JSON.stringify(secret.data), { mode: 0o600 });
+      const created = podman(['secret', 'create', secret.metadata.name, data]);
+      rmSync(data);
+      expect(created.code, created.out).toBe(0);
       podmanSecrets.push(secret.metadata.name);
     }
     writeFileSync(manifest, runnable.map((o) => stringify(o)).join('---\n'));

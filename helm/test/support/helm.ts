@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,15 @@ export interface HelmResult {
 /** Runs helm; a non-zero exit is returned, not thrown, so negative tests can read it. */
 export async function helm(args: string[]): Promise<HelmResult> {
   try {
+    return await runHelm(args);
+  } finally {
+    // values files written for this call are used once
+    for (const arg of args) if (arg.startsWith(valuesDir)) rmSync(arg, { force: true });
+  }
+}
+
+async function runHelm(args: string[]): Promise<HelmResult> {
+  try {
     const { stdout, stderr } = await run(helmBinary(), args, { cwd: repoRoot, maxBuffer: 32 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -71,7 +80,8 @@ export type K8sObject = {
 };
 
 let valuesFileCount = 0;
-const valuesDir = mkdtempSync(join(tmpdir(), 'ipa-chart-values-'));
+const valuesDir = join(tmpdir(), 'ipa-chart-test-values');
+mkdirSync(valuesDir, { recursive: true });
 
 /** Writes override values to a file (JSON is YAML), the one way helm takes a whole tree. */
 export function valuesFile(values: Record<string, unknown>): string {
