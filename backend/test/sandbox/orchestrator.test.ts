@@ -1,6 +1,10 @@
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/observability/logger.js';
 import {
   chooseIsolation,
+  createSandboxOrchestrator,
   type ManagedSandboxOrchestrator,
   SandboxError,
   type SandboxEvent,
@@ -68,6 +72,27 @@ describe('isolation choice', () => {
 });
 
 describe('sandbox orchestrator', () => {
+  it('starts from the worker configuration', async () => {
+    const root = await makeRoot();
+    const config = loadConfig('standalone', {
+      SANDBOX_ROOT: root,
+      SANDBOX_ISOLATION: 'process',
+      DATA_DIR: path.dirname(root),
+    });
+    const sandboxes = await createSandboxOrchestrator({ ...config.sandbox, logger: createLogger('silent') });
+    cleanups.push(async () => {
+      await sandboxes.shutdown();
+      await removeRoot(root);
+    });
+    expect(sandboxes.isolation).toBe('process');
+    expect(sandboxes.isolationReason).toMatch(/SANDBOX_ISOLATION=process/);
+    expect(sandboxes.languages).toEqual(['javascript', 'typescript']);
+    expect(sandboxes.userDir('6f1c2a4e-0b7d-4c1e-9a51-3d2f8e7b9c10')).toBe(
+      path.join(root, '6f1c2a4e-0b7d-4c1e-9a51-3d2f8e7b9c10'),
+    );
+    expect((await runIn(sandboxes, newUserId(), 'return "configured"')).result.result).toBe('configured');
+  });
+
   it('reuses one process per user and reports pool figures', async () => {
     const sandboxes = await pool();
     const user = newUserId();
