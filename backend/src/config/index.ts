@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { type SettingName, secretSettingNames, settings } from './settings.js';
@@ -30,13 +31,26 @@ export class ConfigError extends Error {
  */
 export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.env): Config {
   const input: Record<string, string> = {};
+  const problems: string[] = [];
   for (const name of Object.keys(settings)) {
     const value = env[name];
     if (value !== undefined && value !== '') input[name] = value;
   }
+  // A secret may come as a file (Kubernetes Secret volume): NAME_FILE names it; NAME wins.
+  for (const name of secretSettingNames) {
+    const file = env[`${name}_FILE`];
+    if (input[name] !== undefined || !file) continue;
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value !== '') input[name] = value;
+    } catch (error) {
+      problems.push(
+        `${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  }
   // Role rules only ask whether a URL is given; a given but malformed one is a value problem.
   // Both kinds are collected so the operator sees every problem in one run.
-  const problems: string[] = [];
   if (role !== 'standalone' && role !== 'migrate' && input.REDIS_URL === undefined) {
     problems.push(
       `REDIS_URL: required for '${role}' (the in-process queue only works when API and worker share one process: use 'standalone')`,
