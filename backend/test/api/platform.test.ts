@@ -74,24 +74,34 @@ describe('createServices (distributed: PostgreSQL and Redis)', () => {
 });
 
 describe('ensureAdmin', () => {
+  let platform: TestPlatform;
+
+  beforeAll(async () => {
+    platform = await createTestPlatform();
+  });
+
+  afterAll(async () => {
+    await platform?.cleanup();
+  });
+
   it('creates the admin once, stores the token hashed, and revokes a rotated one', async () => {
-    const platform = await createTestPlatform();
-    try {
-      const { services } = platform;
-      const first = await ensureAdmin(services, 'ipa_first-bootstrap-token-000000000000');
-      expect(first).toMatchObject({ name: 'admin', isAdmin: true });
-      expect((await ensureAdmin(services, 'ipa_first-bootstrap-token-000000000000')).id).toBe(first.id);
-      const rotated = await ensureAdmin(services, 'ipa_second-bootstrap-token-00000000000');
-      expect(rotated.id).toBe(first.id);
-      expect(await services.store.tokens.authenticate('ipa_first-bootstrap-token-000000000000')).toBeNull();
-      expect(
-        (await services.store.tokens.authenticate('ipa_second-bootstrap-token-00000000000'))?.user.id,
-      ).toBe(first.id);
-      const admins = (await services.store.users.list()).items.filter((u) => u.isAdmin);
-      expect(admins).toHaveLength(1);
-    } finally {
-      await platform.cleanup();
-    }
+    const { services } = platform;
+    const first = await ensureAdmin(services, 'ipa_first-bootstrap-token-000000000000');
+    expect(first).toMatchObject({ name: 'admin', isAdmin: true });
+    expect((await ensureAdmin(services, 'ipa_first-bootstrap-token-000000000000')).id).toBe(first.id);
+    const rotated = await ensureAdmin(services, 'ipa_second-bootstrap-token-00000000000');
+    expect(rotated.id).toBe(first.id);
+    expect(await services.store.tokens.authenticate('ipa_first-bootstrap-token-000000000000')).toBeNull();
+    expect(
+      (await services.store.tokens.authenticate('ipa_second-bootstrap-token-00000000000'))?.user.id,
+    ).toBe(first.id);
+    const admins = (await services.store.users.list()).items.filter((u) => u.isAdmin);
+    expect(admins).toHaveLength(1);
+  });
+
+  it('refuses a bootstrap token that belongs to a user who is not an administrator', async () => {
+    const { token } = await createTestUser(platform.services, 'not-admin');
+    await expect(ensureAdmin(platform.services, token)).rejects.toThrow(/not an administrator/);
   });
 });
 
