@@ -263,4 +263,24 @@ describe.skipIf(!present)('ipa standalone (built binary)', () => {
     expect(exit.code).toBe(130);
     expect(started.output()).toMatch(/received again: forcing exit/);
   }, 60_000);
+
+  it(
+    'issues a new admin token, revoking the old one, when the marker is deleted',
+    async () => {
+      await rm(path.join(dataDir, 'admin-token-issued.json'));
+      const previous = token;
+      current = await startStandalone(env);
+      token =
+        /Admin token \(shown only this once[^:]*: (ipa_[A-Za-z0-9_-]{43})/.exec(current.output())?.[1] ?? '';
+      expect(token).not.toBe('');
+      expect(token).not.toBe(previous);
+      expect((await api('GET', '/me')).status).toBe(200);
+      const old = await fetch(`${current.url}/api/v1/me`, {
+        headers: { authorization: `Bearer ${previous}` },
+      });
+      expect(old.status).toBe(401);
+      expect(await stop(current)).toEqual({ code: 0, signal: null });
+    },
+    startTimeoutMs + 30_000,
+  );
 });
