@@ -31,6 +31,20 @@ describe('file sync', () => {
     expect(await read('workspace/deep/nested/x.txt')).toBe('x');
   });
 
+  it('round-trips binary content and non-ASCII names', async () => {
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await files.put(userId, 'uploads/報告 2026.bin', binary, 1e6);
+    const s = sync();
+    await s.prepare(userId);
+    expect(await fs.readFile(local('uploads/報告 2026.bin'))).toEqual(binary);
+    await fs.writeFile(local('outputs/résumé ✓.bin'), Buffer.concat([binary, binary]));
+    const changes = await s.commit(userId);
+    expect(changes).toEqual([{ path: 'outputs/résumé ✓.bin', change: 'created', size: 512 }]);
+    expect((await files.get(userId, 'outputs/résumé ✓.bin'))?.content).toEqual(
+      Buffer.concat([binary, binary]),
+    );
+  });
+
   it('costs only stat calls when nothing changed, and restores a stale copy by hash', async () => {
     await files.put(userId, 'uploads/a.txt', Buffer.from('version 1'), 1e6);
     const s = sync();
