@@ -64,6 +64,11 @@ export interface FileSyncOptions {
   userDir: (userId: string) => string;
   quotaBytes: number;
   logger?: Logger;
+  /**
+   * Users whose manifests are kept in memory (least recently used dropped first). A user without
+   * one costs a hash of each local file on the next sync, nothing more.
+   */
+  maxUsers?: number;
 }
 
 interface LocalFile {
@@ -85,11 +90,17 @@ export function createFileSync(options: FileSyncOptions): FileSync {
   const manifests = new Map<string, Manifest>();
   const { files, userDir, quotaBytes, logger } = options;
 
+  const maxUsers = options.maxUsers ?? 1000;
+
+  /** The user's manifest, most recently used last; the least recently used beyond `maxUsers` go. */
   function manifestOf(userId: string): Manifest {
-    let manifest = manifests.get(userId);
-    if (!manifest) {
-      manifest = new Map();
-      manifests.set(userId, manifest);
+    const manifest = manifests.get(userId) ?? new Map();
+    manifests.delete(userId);
+    manifests.set(userId, manifest);
+    while (manifests.size > maxUsers) {
+      const oldest = manifests.keys().next().value;
+      if (oldest === undefined) break;
+      manifests.delete(oldest);
     }
     return manifest;
   }

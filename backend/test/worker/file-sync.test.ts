@@ -64,6 +64,17 @@ describe('file sync', () => {
     expect(await read('uploads/a.txt')).toBe('version 2');
   });
 
+  it('keeps manifests for a bounded number of users, least recently used dropped first', async () => {
+    const s = createFileSync({ files, userDir, quotaBytes: 1e6, maxUsers: 2 });
+    const users = ['6f1d3c1e-1111-4a4a-9a9a-00000000000a', '6f1d3c1e-1111-4a4a-9a9a-00000000000b', userId];
+    for (const id of users) await files.put(id, 'uploads/f.txt', Buffer.from(id), 1e6);
+    for (const id of users) await s.prepare(id);
+    // The newest two are known; the first was dropped and is hashed again (not rewritten).
+    expect((await s.prepare(users[2] as string)).hashed).toBe(0);
+    expect((await s.prepare(users[1] as string)).hashed).toBe(0);
+    expect(await s.prepare(users[0] as string)).toEqual({ restored: 0, removed: 0, hashed: 1 });
+  });
+
   it('a new pod with a matching copy hashes but does not rewrite', async () => {
     await files.put(userId, 'outputs/r.txt', Buffer.from('same'), 1e6);
     await fs.mkdir(local('outputs'), { recursive: true });
