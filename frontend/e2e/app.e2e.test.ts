@@ -64,7 +64,7 @@ describe.skipIf(skipReason !== null)('web app end to end', { timeout: 150_000 },
   beforeAll(async () => {
     platform = await startPlatform();
     browser = await launchBrowser();
-  }, 200_000);
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -132,6 +132,14 @@ describe.skipIf(skipReason !== null)('web app end to end', { timeout: 150_000 },
       .locator('input[type=file]')
       .setInputFiles({ name: 'sales.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     await page.getByRole('button', { name: 'Preview uploads/sales.csv' }).waitFor();
+    // Drag and drop works too.
+    const dataTransfer = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped here'], 'dropped.txt', { type: 'text/plain' }));
+      return transfer;
+    });
+    await page.dispatchEvent('[data-testid=dropzone]', 'drop', { dataTransfer });
+    await page.getByRole('button', { name: 'Preview uploads/dropped.txt' }).waitFor();
 
     await page.getByRole('link', { name: 'Automations' }).click();
     await page.locator('.cm-content').waitFor();

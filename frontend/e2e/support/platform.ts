@@ -124,7 +124,7 @@ export async function startPlatform(options: { readyTimeoutMs?: number } = {}): 
     rmSync(dataDir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 150_000);
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 240_000);
   for (;;) {
     if (child.exitCode !== null) {
       await close();

@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Button, InlineError, LoadingState, StatusBadge } from '../../../components/ui';
@@ -86,7 +87,13 @@ function RunPanel({ executionId }: { executionId: string }) {
   const { t } = useTranslation();
   const format = useFormat();
   const cancel = useCancelRun();
-  const { view, connection, error } = useExecutionStream(executionId);
+  const queryClient = useQueryClient();
+  // A finished run changes its status in the history, and maybe the user's files and quota.
+  const { view, connection, error } = useExecutionStream(executionId, () => {
+    void queryClient.invalidateQueries({ queryKey: ['executions'] });
+    void queryClient.invalidateQueries({ queryKey: ['files'] });
+    void queryClient.invalidateQueries({ queryKey: ['me'] });
+  });
   const running = !terminalStatuses.includes(view.status as never);
   const outcome = scriptOutcome(view.result);
   return (

@@ -273,6 +273,8 @@ export function ChatView({ sessionId }: { sessionId: string }) {
     await Promise.all([
       queryClient.invalidateQueries({ queryKey: messagesQueryKey(sessionId) }),
       queryClient.invalidateQueries({ queryKey: sessionExecutionsQueryKey(sessionId) }),
+      // The agent's tools may have written files.
+      queryClient.invalidateQueries({ queryKey: ['files'] }),
     ]);
     setLiveId(null);
   };

@@ -17,9 +17,12 @@ export function fileUrl(path: string): string {
 }
 
 export function useFiles() {
+  // Scripts and agent turns change files behind the page's back: always re-read on opening the view.
   return useQuery({
     queryKey: filesQueryKey,
     queryFn: ({ signal }) => api<FileListing>('/files', { signal }),
+    staleTime: 0,
+    refetchOnMount: 'always',
   });
 }
 
