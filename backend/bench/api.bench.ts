@@ -38,7 +38,7 @@ const require = createRequire(import.meta.url);
 const autocannon = require('autocannon') as Autocannon;
 
 const durationSeconds = Number(process.env.BENCH_API_SECONDS ?? 8);
-const connections = Number(process.env.BENCH_API_CONNECTIONS ?? 20);
+const connections = Number(process.env.BENCH_API_CONNECTIONS ?? 50);
 const sseSamples = Number(process.env.BENCH_SSE_SAMPLES ?? 1000);
 
 async function load(url: string, headers: Record<string, string> = {}): Promise<AutocannonResult> {

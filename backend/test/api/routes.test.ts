@@ -64,6 +64,40 @@ describe('authentication', () => {
     );
   });
 
+  it('refuses every signed-in route without a token (401, before any validation)', async () => {
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/api/v1/me'],
+      ['GET', '/api/v1/sessions'],
+      ['POST', '/api/v1/sessions', { title: 'x' }],
+      ['GET', `/api/v1/sessions/${missingId}`],
+      ['PATCH', `/api/v1/sessions/${missingId}`, { title: 'x' }],
+      ['DELETE', `/api/v1/sessions/${missingId}`],
+      ['GET', `/api/v1/sessions/${missingId}/messages`],
+      ['POST', `/api/v1/sessions/${missingId}/messages`, { text: 'x' }],
+      ['GET', '/api/v1/executions'],
+      ['POST', '/api/v1/executions', { language: 'javascript', code: '1' }],
+      ['GET', `/api/v1/executions/${missingId}`],
+      ['POST', `/api/v1/executions/${missingId}/cancel`],
+      ['GET', `/api/v1/executions/${missingId}/events`],
+      ['GET', '/api/v1/files'],
+      ['PUT', '/api/v1/files/uploads/a.txt', 'x'],
+      ['GET', '/api/v1/files/uploads/a.txt'],
+      ['DELETE', '/api/v1/files/uploads/a.txt'],
+      ['GET', '/api/v1/sessions/not-a-uuid'],
+    ];
+    for (const [method, path, body] of routes) {
+      expectError(await request(server.url, method, path, { body }), 401, 'unauthorized');
+      expectError(
+        await request(server.url, method, path, { body, token: 'ipa_wrong-token-000000000000000000000' }),
+        401,
+        'unauthorized',
+      );
+    }
+    const form = new FormData();
+    form.append('file', new Blob(['x']), 'x.txt');
+    expectError(await request(server.url, 'POST', '/api/v1/files', { body: form }), 401, 'unauthorized');
+  });
+
   it('refuses a revoked token at once', async () => {
     const { user, token } = await createTestUser(platform.services, 'carol');
     const carol = clientFor(server.url, token);
