@@ -126,9 +126,9 @@ export const settings = {
     'How often a job whose worker died is detected and handed to another worker.',
   ),
   QUEUE_MAX_ATTEMPTS: setting(
-    int(1, 20).default(3),
-    '3',
-    'Attempts per execution (worker crash or shutdown) before it fails.',
+    int(1, 20).default(5),
+    '5',
+    'Deliveries per execution (a worker crashed or was drained under it) before it fails as worker_lost.',
   ),
   EVENT_RETENTION_SECONDS: setting(
     int(10, 30 * 86_400).default(86_400),

@@ -225,6 +225,26 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       logger.debug({ executionId: current.id }, 'duplicate delivery of a finished execution dropped');
       return;
     }
+    if (jobContext.attempt > config.worker.maxAttempts) {
+      // Its workers kept dying under it (or draining): the queue would give up on the job next
+      // and leave the execution running forever, so it ends here, clearly, instead.
+      const log = logger.child({ executionId: current.id, kind: current.kind, attempt });
+      if (current.attempt > 0)
+        await events.append(current.id, 'execution.superseded', { attempt: current.attempt });
+      await settle(
+        execution,
+        {
+          status: 'failed',
+          error: {
+            code: 'worker_lost',
+            message: `the execution was interrupted ${jobContext.attempt - 1} times (worker stopped or lost); giving up after QUEUE_MAX_ATTEMPTS=${config.worker.maxAttempts}`,
+          },
+        },
+        0,
+        log,
+      );
+      return;
+    }
     await runAttempt(execution, attempt, current.attempt, jobContext);
   };
 

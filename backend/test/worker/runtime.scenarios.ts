@@ -248,6 +248,29 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       expect((await services.store.executions.get(execution.id))?.status).toBe('succeeded');
     });
 
+    it('fails an execution delivered more often than QUEUE_MAX_ATTEMPTS as worker_lost, never leaving it running', async () => {
+      const max = services.config.worker.maxAttempts;
+      // A delivery past the limit: what the queue hands over after the execution's workers kept dying.
+      const exhausted: ExecutionQueue = {
+        ...services.queue,
+        consume: (handler: JobHandler, options) =>
+          services.queue.consume((job, context) => handler(job, { ...context, attempt: max + 1 }), options),
+      };
+      start({ services: { ...services, queue: exhausted } });
+      const execution = await submit('ok:never-run');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).not.toContain('output');
+      expect(terminal(events)).toHaveLength(1);
+      expect(events.at(-1)).toMatchObject({
+        type: 'execution.failed',
+        data: { error: { code: 'worker_lost' } },
+      });
+      expect(await services.store.executions.get(execution.id)).toMatchObject({
+        status: 'failed',
+        error: { code: 'worker_lost' },
+      });
+    });
+
     it('publishes heartbeats and removes them on stop', async () => {
       const runtime = start();
       await sleep(250);
