@@ -167,6 +167,53 @@ describe.each([
     ]);
   });
 
+  it('ends the stream from the execution record when its terminal event never comes', async () => {
+    const id = await newExecution();
+    const firstId = await append(id, 1);
+    const connection = await openSse(eventsUrl(id), auth);
+    await connection.next();
+    expect((await connection.next())?.id).toBe(firstId);
+    // The record says finished, but no terminal event is ever appended (a worker died in between).
+    await platform.services.store.executions.finish(id, { status: 'succeeded', result: { ok: true } });
+    const rest = await readUntilClosed(connection, keepAliveMs * 6);
+    expect(rest).toEqual([
+      {
+        event: 'execution.completed',
+        data: { status: 'succeeded', result: { ok: true }, durationMs: 0, usage: null },
+      },
+    ]);
+  });
+
+  it('asks the client to reconnect when the event log fails mid-stream, and the resume loses nothing', async () => {
+    const id = await newExecution();
+    const firstId = await append(id, 1);
+    const connection = await openSse(eventsUrl(id), auth);
+    await connection.next();
+    expect((await connection.next())?.id).toBe(firstId);
+    const { events } = platform.services;
+    const read = events.read;
+    events.read = async () => {
+      throw new Error('connection lost');
+    };
+    let retry: number | undefined;
+    try {
+      const secondId = await append(id, 2);
+      for (;;) {
+        const message = await connection.next(keepAliveMs * 4);
+        if (message === null) break;
+        if (message.retry !== undefined) retry = message.retry;
+      }
+      expect(retry).toBe(2000);
+      events.read = read;
+      const resumed = await openSse(eventsUrl(id), { ...auth, 'last-event-id': firstId });
+      await resumed.next();
+      expect((await resumed.next())?.id).toBe(secondId);
+      resumed.drop();
+    } finally {
+      events.read = read;
+    }
+  });
+
   it("answers 404 for another user's execution and 401 without a token", async () => {
     const id = await newExecution();
     const other = await fetch(eventsUrl(id), { headers: otherAuth });
