@@ -177,7 +177,7 @@ describe.each([
       expect(toolNames).toEqual(['list_files', 'read_file', 'write_file', 'edit_file', 'run_code']);
       // run_code offers exactly the languages the sandbox runs at its isolation level.
       const runCode = JSON.stringify(
-        (requests[0]?.body.tools as unknown[]).find((t) => JSON.stringify(t).includes('"run_code"')),
+        ((requests[0]?.body.tools ?? []) as unknown[]).find((t) => JSON.stringify(t).includes('"run_code"')),
       );
       const offered = /"language":\{[^}]*"enum":(\[[^\]]*\])/.exec(runCode)?.[1];
       expect(JSON.parse(offered ?? '[]')).toEqual([...sandbox.languages]);
