@@ -99,6 +99,39 @@ const knownErrors: Record<string, { status: number; code: string; message?: stri
   FST_ERR_VALIDATION: { status: 400, code: 'validation_failed' },
 };
 
+/** Node's codes for a connection that could not be made or was lost. */
+const connectionErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** pg's own messages for a pool or client that lost its server (they carry no code). */
+const lostConnectionMessage =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * True when the error says the database (or another backing service) cannot be reached right now
+ * rather than that the request or the code is wrong: a refused or dropped connection, or a
+ * PostgreSQL connection exception (SQLSTATE class 08), shutdown (57P01–57P03) or connection limit
+ * (53300). Such a request is answered 503, like the readiness probe, so clients retry.
+ */
+export function isDependencyUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err instanceof AggregateError && err.errors.some(isDependencyUnavailable)) return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (connectionErrorCodes.has(code)) return true;
+    if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  }
+  return lostConnectionMessage.test(err.message);
+}
+
 /** Turns whatever was thrown into the status and body the client sees. Never leaks a 5xx's cause. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof ApiError) {
@@ -153,6 +186,15 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       body: errorBody(
         statusCodes[status] ?? 'bad_request',
         fastifyError?.message || 'The request is invalid.',
+      ),
+    };
+  }
+  if (isDependencyUnavailable(err)) {
+    return {
+      status: 503,
+      body: errorBody(
+        'unavailable',
+        'A service this request needs is unavailable; please try again shortly.',
       ),
     };
   }

@@ -136,6 +136,24 @@ describe('readiness follows the backing services (through a proxy the test cuts)
     }
     await waitForReady(server.url, 200, 10_000);
   });
+
+  it('while PostgreSQL refuses connections: requests that need it answer 503 unavailable, not 500', async () => {
+    const user = await createTestUser(platform.services, 'during-db-outage');
+    postgresProxy.cut();
+    try {
+      await waitForReady(server.url, 503, 5000);
+      const started = Date.now();
+      const sessions = await fetch(`${server.url}/api/v1/sessions`, {
+        headers: { authorization: `Bearer ${user.token}` },
+      });
+      expect(sessions.status).toBe(503);
+      expect(((await sessions.json()) as { error: { code: string } }).error.code).toBe('unavailable');
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      postgresProxy.restore();
+    }
+    await waitForReady(server.url, 200, 10_000);
+  });
 });
 
 describe('draining (the SIGTERM path)', () => {
