@@ -7,7 +7,16 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,7 +95,7 @@ class PostgresServer {
       '-l',
       path.join(this.dir, 'server.log'),
       '-o',
-      `-p ${this.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300`,
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300`,
       '-w',
       'start',
     );
@@ -300,8 +309,18 @@ export class Cluster {
     };
   }
 
+  /** Starts everything; on failure whatever did start is stopped again, so nothing is left running. */
   async start(): Promise<void> {
     if (!existsSync(mainJs)) throw new Error('backend/dist/main.js is missing: run npm run build first');
+    try {
+      await this.startAll();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     this.postgres = new PostgresServer(await freePort(), this.root);
     await this.postgres.init();
     execFileSync('runuser', [
@@ -332,13 +351,20 @@ export class Cluster {
     const name = `${role}-${++this.serial}`;
     const child = spawn(process.execPath, [mainJs, role], {
       env: this.env(port, name),
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stderr: string[] = [];
-    child.stderr?.on('data', (chunk: Buffer) => {
+    // RELIABILITY_LOG_DIR keeps every instance's log for a post-mortem (the root is removed).
+    const logDir = process.env.RELIABILITY_LOG_DIR;
+    if (logDir) mkdirSync(logDir, { recursive: true });
+    // The log (pino writes to stdout) and stderr: the last lines are kept for error messages.
+    const keep = (chunk: Buffer) => {
+      if (logDir) appendFileSync(path.join(logDir, `${path.basename(this.root)}-${name}.log`), chunk);
       stderr.push(chunk.toString());
       if (stderr.length > 200) stderr.shift();
-    });
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const instance: Instance = { role, name, port, process: child, exited, stderr };
     await waitUntil(`${name} ready`, () => httpOk(`http://127.0.0.1:${port}/health/ready`), 30_000).catch(

@@ -34,8 +34,8 @@ export async function rollingUpdate({ short, modelUrl }: ScenarioContext): Promi
     );
     let stop = false;
 
-    const script = async (client: ApiClient) => {
-      const work = scriptWorkload(5);
+    const script = async (client: ApiClient, lines = 5, gapMs = 0) => {
+      const work = scriptWorkload(lines, gapMs);
       const created = await client.call('POST', '/executions', work.body, { expect: [202] });
       if (!created) return;
       const id = (created.json as { id: string }).id;
@@ -100,6 +100,13 @@ export async function rollingUpdate({ short, modelUrl }: ScenarioContext): Promi
       }
     });
 
+    // One client always follows a long, slowly printing execution (about 10 s), so every API
+    // roll ends a live stream and the Last-Event-ID resume path is exercised, not just possible.
+    const longStreams = (async () => {
+      const client = users[0]!;
+      while (!stop) await script(client, 40, 250);
+    })();
+
     const roller = (async () => {
       await sleep(3000);
       for (let round = 0; round < 2; round++) {
@@ -120,7 +127,7 @@ export async function rollingUpdate({ short, modelUrl }: ScenarioContext): Promi
     await roller;
     await sleep(Math.max(0, durationMs - (Date.now() - started)));
     stop = true;
-    await Promise.all(clients);
+    await Promise.all([...clients, longStreams]);
 
     const summary = recorder.summary();
     return {
