@@ -1,5 +1,11 @@
 /** The sandbox module's public surface (DESIGN.md §4). */
-export { detectIsolation, type IsolationReport, languagesAt, permissionFlag } from './isolation.js';
+export {
+  dataHeadroomMb,
+  detectIsolation,
+  type IsolationReport,
+  languagesAt,
+  permissionFlag,
+} from './isolation.js';
 export {
   chooseIsolation,
   createSandboxOrchestrator,

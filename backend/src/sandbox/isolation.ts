@@ -166,6 +166,11 @@ export function languagesAt(level: IsolationLevel): ScriptLanguage[] {
 
 export interface SandboxLimits {
   memoryMb: number;
+  /**
+   * Added to RLIMIT_DATA on top of memoryMb: address space the Node binary reserves at start
+   * (found by `dataHeadroomMb`; 0 on Node 20, several hundred MB on newer releases).
+   */
+  dataHeadroomMb?: number;
   maxFileBytes: number;
   maxProcs: number;
   openFiles: number;
@@ -181,7 +186,7 @@ export function permissionFlag(version = process.versions.node): string {
 function rlimits(limits: SandboxLimits, withProcessCount: boolean): string[] {
   const prlimit = findExecutable('prlimit');
   if (!prlimit) throw new Error('prlimit (util-linux) is missing: sandbox resource limits cannot be applied');
-  const bytes = limits.memoryMb * 1024 * 1024;
+  const bytes = (limits.memoryMb + (limits.dataHeadroomMb ?? 0)) * 1024 * 1024;
   return [
     prlimit,
     `--data=${bytes}`,
@@ -274,4 +279,55 @@ export function sandboxCommand(input: {
   }
   const [command, ...args] = argv;
   return { command: command as string, args, env: { ...input.env, HOME: inside }, insideUserDir: inside };
+}
+
+const headroomSteps = [0, 256, 512, 1024, 2048];
+const headroomCache = new Map<number, Promise<number>>();
+
+/**
+ * The smallest extra data-segment allowance under which this Node binary starts with a
+ * `memoryMb` limit. Node 20 starts within it; newer releases reserve more address space at start
+ * (and would fail to start at all), so the worker finds out once instead of guessing per version.
+ * The V8 heap limit still follows memoryMb.
+ */
+export function dataHeadroomMb(memoryMb: number): Promise<number> {
+  let found = headroomCache.get(memoryMb);
+  if (!found) {
+    found = probeHeadroom(memoryMb);
+    headroomCache.set(memoryMb, found);
+  }
+  return found;
+}
+
+async function probeHeadroom(memoryMb: number): Promise<number> {
+  const prlimit = findExecutable('prlimit');
+  if (!prlimit) return 0;
+  for (const headroom of headroomSteps) {
+    const bytes = (memoryMb + headroom) * 1024 * 1024;
+    const started = await new Promise<boolean>((resolve) => {
+      const child = spawn(
+        prlimit,
+        [
+          `--data=${bytes}`,
+          '--',
+          process.execPath,
+          `--max-old-space-size=${Math.max(16, Math.floor(memoryMb * 0.75))}`,
+          '-e',
+          '0',
+        ],
+        { stdio: 'ignore', env: {} },
+      );
+      // Under a too-small limit Node may hang instead of failing: bounded.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.on('error', () => resolve(false));
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve(code === 0);
+      });
+    });
+    if (started) return headroom;
+  }
+  throw new Error(
+    `Node does not start with a ${memoryMb} MB data limit even with 2 GB to spare: raise SANDBOX_MEMORY_MB`,
+  );
 }

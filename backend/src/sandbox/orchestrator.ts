@@ -7,6 +7,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import {
+  dataHeadroomMb,
   defaultOwner,
   detectIsolation,
   type IsolationReport,
@@ -114,8 +115,12 @@ export async function createSandboxOrchestrator(
 ): Promise<ManagedSandboxOrchestrator> {
   const report = chooseIsolation(options, await detectIsolation());
   const runtime = await locateRuntime();
-  const pool = new Pool(options, report, runtime);
-  options.logger?.info({ isolation: report.level, reason: report.reason }, 'sandbox isolation level');
+  const headroom = await dataHeadroomMb(options.memoryMb);
+  const pool = new Pool(options, report, runtime, headroom);
+  options.logger?.info(
+    { isolation: report.level, reason: report.reason, dataHeadroomMb: headroom },
+    'sandbox isolation level',
+  );
   return pool;
 }
 
@@ -164,6 +169,7 @@ class Pool implements ManagedSandboxOrchestrator {
     readonly options: SandboxOrchestratorOptions,
     private readonly report: IsolationReport,
     private readonly runtime: { dir: string; file: string },
+    private readonly dataHeadroomMb: number,
   ) {
     this.isolation = report.level;
     this.isolationReason = report.reason;
@@ -376,6 +382,7 @@ class Pool implements ManagedSandboxOrchestrator {
       owner: this.owner,
       limits: {
         memoryMb: this.options.memoryMb,
+        dataHeadroomMb: this.dataHeadroomMb,
         maxFileBytes: this.options.maxFileBytes,
         maxProcs: this.options.maxProcs,
         openFiles,
