@@ -28,7 +28,7 @@ import {
   useSendMessage,
   useSessionExecutions,
 } from '../api/chat';
-import { MarkdownText } from './MarkdownText';
+import { MarkdownText, preloadMarkdown } from './MarkdownText';
 import { ToolCard } from './ToolCard';
 
 interface Turn {
@@ -246,6 +246,8 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   useEffect(() => {
     if (!liveId && running) setLiveId(running.id);
   }, [liveId, running]);
+
+  useEffect(preloadMarkdown, []);
 
   // Switching sessions stops following the previous one's turn.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset only when the session changes
