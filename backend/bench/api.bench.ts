@@ -5,7 +5,8 @@
  *
  * The API runs in distributed mode (PostgreSQL + Redis, Redis-backed rate limits, info-level
  * request logs written to /dev/null) as a replica would; load comes from an autocannon worker
- * thread so it does not share the server's event loop.
+ * thread so it does not share the server's event loop. Knobs: BENCH_API_SECONDS (8),
+ * BENCH_API_CONNECTIONS (50), BENCH_API_POOL (PostgreSQL pool size, 10), BENCH_SSE_SAMPLES (1000).
  */
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -148,6 +149,7 @@ export async function run(): Promise<BenchTable> {
     REDIS_URL: redisUrl,
     REDIS_PREFIX: freshRedisPrefix(),
     RATE_LIMIT_PER_MINUTE: '1000000',
+    DATABASE_POOL_SIZE: process.env.BENCH_API_POOL ?? '10',
     LOG_LEVEL: 'info',
   });
   const logger = pino({ level: 'info' }, pino.destination('/dev/null'));
