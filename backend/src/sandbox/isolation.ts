@@ -88,8 +88,9 @@ function bwrapArgs(
     '--unshare-user',
     '--die-with-parent',
     '--new-session',
-    '--hostname',
-    'sandbox',
+    // The UTS namespace is new, but no --hostname: sethostname() is refused under the seccomp
+    // profile of unprivileged containers (podman, CRI-O) even inside the user namespace, and
+    // bwrap would fail there for a cosmetic setting.
     '--clearenv',
   ];
   for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
