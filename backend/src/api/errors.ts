@@ -189,6 +189,18 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       ),
     };
   }
+  const sqlState = (err as { code?: unknown } | undefined)?.code;
+  if (sqlState === '22P05' || sqlState === '22021') {
+    // PostgreSQL cannot store the text (a NUL character, or bytes not valid in its encoding):
+    // the request's content is at fault, not the server.
+    return {
+      status: 400,
+      body: errorBody(
+        'invalid_text',
+        'The request contains a character that cannot be stored (e.g. \\u0000).',
+      ),
+    };
+  }
   if (isDependencyUnavailable(err)) {
     return {
       status: 503,
