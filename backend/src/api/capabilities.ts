@@ -3,16 +3,13 @@ import type { ScriptLanguage } from '../store/types.js';
 
 export type IsolationLevel = 'bwrap' | 'process';
 
-const languagesAt: Record<IsolationLevel, ScriptLanguage[]> = {
-  bwrap: ['javascript', 'typescript', 'shell', 'python'],
-  // Shell and Python are offered only inside namespaces (DESIGN.md §4).
-  process: ['javascript', 'typescript'],
-};
+/** What every sandbox offers; shell and Python need namespaces (DESIGN.md §4). */
+const baseLanguages: ScriptLanguage[] = ['javascript', 'typescript'];
 
 /**
  * What an execution can count on, from the live workers' heartbeats: any worker may take a job,
- * so the platform offers the weakest level among them. With no live worker the safe assumption
- * is `process`.
+ * so the platform offers the weakest level among them and only the languages every one of them
+ * runs. With no live worker the safe assumption is `process`.
  */
 export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
   isolation: IsolationLevel;
@@ -22,5 +19,11 @@ export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
   const live = heartbeats.filter((h) => !h.draining);
   const isolation: IsolationLevel =
     live.length > 0 && live.every((h) => h.isolation === 'bwrap') ? 'bwrap' : 'process';
-  return { isolation, languages: [...languagesAt[isolation]], workersKnown: live.length > 0 };
+  const languages =
+    isolation === 'bwrap'
+      ? (['javascript', 'typescript', 'shell', 'python'] as const).filter((language) =>
+          live.every((h) => (h.languages ?? baseLanguages).includes(language)),
+        )
+      : baseLanguages;
+  return { isolation, languages: [...languages], workersKnown: live.length > 0 };
 }

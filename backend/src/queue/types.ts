@@ -57,6 +57,8 @@ export interface WorkerHeartbeat {
   /** When this heartbeat was published. */
   at: string;
   isolation: 'bwrap' | 'process';
+  /** Script languages this worker's sandboxes run (older workers may not send it). */
+  languages?: ('javascript' | 'typescript' | 'shell' | 'python')[];
   concurrency: number;
   running: number;
   draining: boolean;

@@ -161,8 +161,10 @@ async function probeBwrap(): Promise<IsolationReport> {
   };
 }
 
+/** Languages at a level: shell and Python only inside namespaces, Python only where installed. */
 export function languagesAt(level: IsolationLevel): ScriptLanguage[] {
-  return level === 'bwrap' ? ['javascript', 'typescript', 'shell', 'python'] : ['javascript', 'typescript'];
+  if (level !== 'bwrap') return ['javascript', 'typescript'];
+  return ['javascript', 'typescript', 'shell', ...(findExecutable('python3') ? (['python'] as const) : [])];
 }
 
 export interface SandboxLimits {

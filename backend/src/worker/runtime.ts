@@ -161,6 +161,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       startedAt,
       at: new Date().toISOString(),
       isolation: f.isolation,
+      languages: [...(orchestrator?.languages ?? ['javascript', 'typescript'])],
       concurrency: f.concurrency,
       running: f.running,
       draining,
