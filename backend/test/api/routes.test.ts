@@ -170,6 +170,7 @@ describe('GET /me', () => {
       startedAt: new Date().toISOString(),
       at: new Date().toISOString(),
       isolation: 'bwrap' as const,
+      languages: ['javascript' as const, 'typescript' as const, 'shell' as const, 'python' as const],
       concurrency: 2,
       running: 0,
       draining: false,

@@ -164,6 +164,7 @@ export const workerHeartbeatSchema = z
     startedAt: timestamp,
     at: timestamp,
     isolation: z.enum(['bwrap', 'process']),
+    languages: z.array(z.enum(scriptLanguages)).optional(),
     concurrency: z.number(),
     running: z.number(),
     draining: z.boolean(),
