@@ -265,6 +265,14 @@ export interface ClusterOptions {
   preStopMs?: number;
 }
 
+/** Clusters that are running, so an interrupted run can still stop them (see `stopAllClusters`). */
+const live = new Set<Cluster>();
+
+/** Stops every running cluster: for SIGINT/SIGTERM of the harness, so nothing is left behind. */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all([...live].map((cluster) => cluster.stop().catch(() => undefined)));
+}
+
 export class Cluster {
   readonly root = mkdtempSync(path.join(os.tmpdir(), 'ipa-reliability-'));
   readonly adminToken = `ipa_reliability_${randomBytes(18).toString('hex')}`;
@@ -312,6 +320,7 @@ export class Cluster {
   /** Starts everything; on failure whatever did start is stopped again, so nothing is left running. */
   async start(): Promise<void> {
     if (!existsSync(mainJs)) throw new Error('backend/dist/main.js is missing: run npm run build first');
+    live.add(this);
     try {
       await this.startAll();
     } catch (error) {
@@ -418,6 +427,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    live.delete(this);
     await Promise.all([...this.apis, ...this.workers].map((i) => this.terminate(i).catch(() => undefined)));
     await this.balancer?.stop();
     await this.redis?.stop();

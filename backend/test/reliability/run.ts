@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { scenarios as modelScenarios, startFakeModelServer } from '../support/fake-model/index.js';
+import { stopAllClusters } from './cluster.js';
 import { autoscalingSignal } from './scenarios/autoscaling-signal.js';
 import { dependencyFaults } from './scenarios/dependency-faults.js';
 import { hostileInput } from './scenarios/hostile-input.js';
@@ -37,6 +38,15 @@ const unknown = names.filter((n) => !(n in all));
 if (unknown.length > 0) {
   console.error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(all).join(', ')}`);
   process.exit(2);
+}
+
+// An interrupted run (Ctrl-C, a CI timeout) stops its PostgreSQL, Redis, nginx and platform
+// processes before it exits.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the running cluster`);
+    void stopAllClusters().finally(() => process.exit(130));
+  });
 }
 
 const model = await startFakeModelServer(modelScenarios['echo-with-tool']!.script);

@@ -36,7 +36,14 @@ export async function autoscalingSignal(_: ScenarioContext): Promise<ScenarioRes
   const problems: string[] = [];
   await cluster.start();
   try {
-    const client = await createUser(cluster.url, cluster.adminToken, recorder, 'autoscale');
+    // The step comes from 8 users: one user alone would meet its own concurrency limit
+    // (USER_CONCURRENCY, a correct 429) long before the queue shows a backlog worth scaling for.
+    const users = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        createUser(cluster.url, cluster.adminToken, recorder, `autoscale-${i}`),
+      ),
+    );
+    const client = users[0]!;
     const api = cluster.apis[0]!;
     const scrape = async () => {
       const text = await (await fetch(`http://127.0.0.1:${api.port}/metrics`)).text();
@@ -49,16 +56,16 @@ export async function autoscalingSignal(_: ScenarioContext): Promise<ScenarioRes
     const stepAt = Date.now();
     let stop = false;
     // The step: a burst of one-second executions and steady read traffic on the API.
-    const submit = (async () => {
-      for (let i = 0; i < 400 && !stop; i++) {
-        await client.call(
+    const submit = users.map(async (user) => {
+      for (let i = 0; i < 50 && !stop; i++) {
+        await user.call(
           'POST',
           '/executions',
           { language: 'javascript', code: 'await new Promise((r) => setTimeout(r, 1000));' },
           { expect: [202] },
         );
       }
-    })();
+    });
     const readers = Array.from({ length: 16 }, async () => {
       while (!stop) await client.call('GET', '/sessions');
     });
@@ -103,7 +110,7 @@ export async function autoscalingSignal(_: ScenarioContext): Promise<ScenarioRes
       }
     }
     stop = true;
-    await Promise.all([submit, ...readers]);
+    await Promise.all([...submit, ...readers]);
     if (queueSeenAt === undefined || queueSeenAt > 15_000)
       problems.push(`queue depth did not reflect the step within 15 s (${queueSeenAt})`);
     if (cpuSeenAt === undefined || cpuSeenAt > 15_000)
