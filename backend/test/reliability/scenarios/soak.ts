@@ -7,10 +7,16 @@ import { Cluster, type Instance, sleep } from '../cluster.js';
 import { createUser, followEvents, Recorder, randomFile } from '../load.js';
 import type { ScenarioContext, ScenarioResult } from './types.js';
 
-function sample(instance: Instance): { rssMb: number; fds: number } {
+/** RSS and fds from /proc; the V8 heap in use from the process's own /metrics (API and worker both serve it). */
+async function sample(instance: Instance): Promise<{ rssMb: number; fds: number; heapMb: number }> {
   const pid = instance.process.pid!;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  return { rssMb: rss, fds: readdirSync(`/proc/${pid}/fd`).length };
+  const text = await fetch(`http://127.0.0.1:${instance.port}/metrics`, { signal: AbortSignal.timeout(5000) })
+    .then((r) => r.text())
+    .catch(() => '');
+  const heap = text.split('\n').find((l) => l.startsWith('nodejs_heap_size_used_bytes'));
+  const heapMb = Math.round(Number(heap?.split(' ').at(-1) ?? Number.NaN) / 1024 / 1024);
+  return { rssMb: rss, fds: readdirSync(`/proc/${pid}/fd`).length, heapMb };
 }
 
 export async function soak({ short, modelUrl }: ScenarioContext): Promise<ScenarioResult> {
@@ -29,13 +35,16 @@ export async function soak({ short, modelUrl }: ScenarioContext): Promise<Scenar
     const session = await client.call('POST', '/sessions', { title: 'soak' }, { expect: [201] });
     const api = cluster.apis[0]!;
     const worker = cluster.workers[0]!;
-    const samples: { at: number; api: ReturnType<typeof sample>; worker: ReturnType<typeof sample> }[] = [];
+    type Sample = Awaited<ReturnType<typeof sample>>;
+    const samples: { at: number; api: Sample; worker: Sample }[] = [];
     const started = Date.now();
     let stop = false;
     let operations = 0;
     const sampler = (async () => {
       while (!stop) {
-        samples.push({ at: Date.now() - started, api: sample(api), worker: sample(worker) });
+        const at = Date.now() - started;
+        const [a, w] = await Promise.all([sample(api), sample(worker)]);
+        samples.push({ at, api: a, worker: w });
         await sleep(5000);
       }
     })();
@@ -82,20 +91,34 @@ export async function soak({ short, modelUrl }: ScenarioContext): Promise<Scenar
     const first = afterWarmup[0];
     const last = afterWarmup.at(-1);
     const growth = (a: number, b: number) => Math.round(((b - a) / a) * 1000) / 10;
-    const figures: Record<string, number> = {};
+    const figures: Record<string, number | string> = {};
+    // The course of memory, one point a minute (RSS/heap in MB), to tell a leak from lazy growth.
+    const perMinute = samples.filter((_, i) => i % 12 === 0);
+    figures.apiRssHeapPerMinute = perMinute
+      .map((s) => `${Math.round(s.api.rssMb)}/${s.api.heapMb}`)
+      .join(' ');
+    figures.workerRssHeapPerMinute = perMinute
+      .map((s) => `${Math.round(s.worker.rssMb)}/${s.worker.heapMb}`)
+      .join(' ');
     if (first && last) {
       figures.apiRssAfterWarmupMb = Math.round(first.api.rssMb);
       figures.apiRssEndMb = Math.round(last.api.rssMb);
-      figures.apiRssGrowthPct = growth(first.api.rssMb, last.api.rssMb);
+      const apiGrowth = growth(first.api.rssMb, last.api.rssMb);
+      figures.apiRssGrowthPct = apiGrowth;
       figures.workerRssAfterWarmupMb = Math.round(first.worker.rssMb);
       figures.workerRssEndMb = Math.round(last.worker.rssMb);
-      figures.workerRssGrowthPct = growth(first.worker.rssMb, last.worker.rssMb);
+      const workerGrowth = growth(first.worker.rssMb, last.worker.rssMb);
+      figures.workerRssGrowthPct = workerGrowth;
+      figures.apiHeapAfterWarmupMb = first.api.heapMb;
+      figures.apiHeapEndMb = last.api.heapMb;
+      figures.workerHeapAfterWarmupMb = first.worker.heapMb;
+      figures.workerHeapEndMb = last.worker.heapMb;
       figures.apiFdsStart = first.api.fds;
       figures.apiFdsEnd = last.api.fds;
       figures.workerFdsStart = first.worker.fds;
       figures.workerFdsEnd = last.worker.fds;
-      if (figures.apiRssGrowthPct > 10) problems.push(`API RSS grew ${figures.apiRssGrowthPct} %`);
-      if (figures.workerRssGrowthPct > 10) problems.push(`worker RSS grew ${figures.workerRssGrowthPct} %`);
+      if (apiGrowth > 10) problems.push(`API RSS grew ${apiGrowth} %`);
+      if (workerGrowth > 10) problems.push(`worker RSS grew ${workerGrowth} %`);
       if (last.api.fds > first.api.fds + 20) problems.push(`API fds ${first.api.fds} → ${last.api.fds}`);
       if (last.worker.fds > first.worker.fds + 20)
         problems.push(`worker fds ${first.worker.fds} → ${last.worker.fds}`);
