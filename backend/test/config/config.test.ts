@@ -35,7 +35,7 @@ describe('loadConfig', () => {
       concurrency: 4,
       graceMs: 30_000,
       stalledIntervalMs: 15_000,
-      maxAttempts: 3,
+      maxAttempts: 5,
     });
     expect(config.sandbox).toMatchObject({
       root: path.join(path.resolve('./data'), 'sandbox'),
