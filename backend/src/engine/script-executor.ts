@@ -56,6 +56,9 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           { signal, onEvent },
         );
         await emitted;
+        // A run that ended because the signal fired (its process killed) is a cancel or a
+        // timeout, whatever exit status the killed process left.
+        if (signal.aborted) return abortOutcome(signal);
         if (run.timedOut)
           return {
             status: 'timed_out',
