@@ -155,7 +155,11 @@ await new Promise(() => setInterval(() => {}, 1000));`,
   it("ends timed_out when the worker's time limit fires", async () => {
     const controller = new AbortController();
     const { executor, context } = setup(
-      { language: 'javascript', code: `console.log('busy'); await new Promise(() => {});` },
+      {
+        language: 'javascript',
+        // A timer keeps the process alive: a bare never-settling await lets Node exit (code 13).
+        code: `console.log('busy'); setInterval(() => {}, 1000); await new Promise(() => {});`,
+      },
       { signal: controller.signal },
     );
     const running = executor.run(context);

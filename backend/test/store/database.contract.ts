@@ -247,7 +247,11 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
 
         it('pages through all users oldest first', async () => {
           const created: User[] = [];
-          for (let i = 0; i < 5; i++) created.push(await newUser(`page${i}`));
+          // Timestamps are kept to the millisecond: records made in the same one have no order.
+          for (let i = 0; i < 5; i++) {
+            created.push(await newUser(`page${i}`));
+            await new Promise((r) => setTimeout(r, 2));
+          }
           const { items, pages } = await collectPages((cursor) => store.users.list({ limit: 2, cursor }));
           expect(pages).toBeGreaterThan(2);
           const ours = items.filter((u) => created.some((c) => c.id === u.id));
@@ -339,6 +343,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
         it('lists tokens oldest first', async () => {
           const user = await newUser();
           const a = await store.tokens.issue(user.id, 'a');
+          await new Promise((r) => setTimeout(r, 2)); // distinct milliseconds
           const b = await store.tokens.issue(user.id, 'b');
           expect(await store.tokens.list(user.id)).toEqual([a.info, b.info]);
         });
@@ -382,7 +387,10 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
         it('pages through many sessions without gaps or repeats', async () => {
           const user = await newUser();
           const ids: string[] = [];
-          for (let i = 0; i < 7; i++) ids.push((await store.sessions.create(user.id, `s${i}`)).id);
+          for (let i = 0; i < 7; i++) {
+            ids.push((await store.sessions.create(user.id, `s${i}`)).id);
+            await new Promise((r) => setTimeout(r, 2)); // distinct milliseconds
+          }
           const { items, pages } = await collectPages((cursor) =>
             store.sessions.list(user.id, { limit: 3, cursor }),
           );
