@@ -106,6 +106,12 @@ export function createInProcessEventLog(options: InProcessEventLogOptions = {}):
       });
     },
 
+    async last(executionId) {
+      if (closed) throw new Error('the event log is closed');
+      assertExecutionId(executionId);
+      return streams.get(executionId)?.events.at(-1);
+    },
+
     async expire(executionId, ttlSeconds) {
       assertExecutionId(executionId);
       assertTtl(ttlSeconds);

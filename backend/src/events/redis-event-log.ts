@@ -148,6 +148,20 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
       return result;
     },
 
+    async last(executionId) {
+      if (closed) throw new Error('the event log is closed');
+      assertExecutionId(executionId);
+      const newest = (await redis.call(
+        'XREVRANGE',
+        eventStreamKey(prefix, executionId),
+        '+',
+        '-',
+        'COUNT',
+        1,
+      )) as Array<[string, string[]]>;
+      return newest[0] ? toEvent(newest[0]) : undefined;
+    },
+
     async expire(executionId, ttlSeconds) {
       assertExecutionId(executionId);
       assertTtl(ttlSeconds);

@@ -45,6 +45,8 @@ export interface EventLog {
    * for the next event when there is none yet. Rejects on an id that is not a valid stream id.
    */
   read(executionId: string, afterId: string | undefined, options?: ReadOptions): Promise<ExecutionEvent[]>;
+  /** The newest event of the stream, or undefined when it is empty or gone. */
+  last(executionId: string): Promise<ExecutionEvent | undefined>;
   /** Schedules the stream's removal `ttlSeconds` from now (called after the terminal event). */
   expire(executionId: string, ttlSeconds: number): Promise<void>;
   ping(): Promise<void>;

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { EventType } from '../events/types.js';
+import { terminalEventOf } from '../events/terminal.js';
+import { type EventType, terminalEventTypes } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobContext, JobHandler, QueueConsumer, WorkerHeartbeat } from '../queue/types.js';
 import type { IsolationLevel, PoolFigures, SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
-import type { Execution, ExecutionError, ExecutionKind, ExecutionStatus, Queryable } from '../store/types.js';
+import {
+  type Execution,
+  type ExecutionError,
+  type ExecutionKind,
+  type ExecutionStatus,
+  type Queryable,
+  terminalStatuses,
+} from '../store/types.js';
 import {
   abortCodeOf,
   ExecutionAbortedError,
@@ -31,6 +39,8 @@ export interface WorkerTiming {
   cancelPollMs: number;
   /** How long an aborted executor gets to return before the worker settles the attempt without it. */
   abortSettleMs: number;
+  /** How long a missing terminal event of a finished execution is awaited before it is appended. */
+  terminalGraceMs: number;
 }
 
 const defaultTiming: WorkerTiming = {
@@ -38,6 +48,7 @@ const defaultTiming: WorkerTiming = {
   heartbeatTtlMs: 15_000,
   cancelPollMs: 250,
   abortSettleMs: 500,
+  terminalGraceMs: 1_000,
 };
 
 export type FinishedStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
@@ -224,6 +235,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     const execution = await store.executions.markRunning(current.id, workerId, attempt);
     if (!execution) {
       logger.debug({ executionId: current.id }, 'duplicate delivery of a finished execution dropped');
+      await endStreamOfFinished(current.id);
       return;
     }
     if (jobContext.attempt > config.worker.maxAttempts) {
@@ -421,21 +433,50 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     finished[status] += 1;
     metrics.executionsFinished.inc({ kind, status });
     metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
-    if (status === 'succeeded') {
-      const data: Record<string, unknown> = { status, result: outcome.result ?? null, durationMs };
-      if (outcome.usage) data.usage = outcome.usage;
-      await appendWithRetry(id, 'execution.completed', data);
-    } else if (status === 'cancelled') {
-      await appendWithRetry(id, 'execution.cancelled', { status, durationMs });
-    } else {
-      await appendWithRetry(id, 'execution.failed', { status, error: outcome.error, durationMs });
-    }
+    const error = status === 'succeeded' || status === 'cancelled' ? null : (outcome.error ?? null);
+    const terminal = terminalEventOf({
+      ...execution,
+      status,
+      result: outcome.result ?? null,
+      error,
+      usage: outcome.usage ?? null,
+      durationMs,
+    });
+    await appendWithRetry(id, terminal.type, terminal.data);
     try {
       await events.expire(id, config.executions.eventRetentionSeconds);
     } catch (error) {
       log.warn({ err: error }, 'event stream expiry could not be scheduled');
     }
     log.info({ status, durationMs }, 'execution finished');
+  }
+
+  /**
+   * A finished execution delivered again: its worker may have died between writing the row and
+   * appending the terminal event, and then no reader of the stream would ever see its end. After a
+   * moment's grace (that worker may be alive and mid-append), the event is appended from the row.
+   */
+  async function endStreamOfFinished(id: string): Promise<void> {
+    const ended = async () => {
+      const last = await events.last(id);
+      return last !== undefined && terminalEventTypes.includes(last.type);
+    };
+    try {
+      if (await ended()) return;
+      await new Promise((resolve) => setTimeout(resolve, timing.terminalGraceMs));
+      if (await ended()) return;
+      const row = await store.executions.get(id);
+      if (!row || !terminalStatuses.includes(row.status)) return;
+      const terminal = terminalEventOf(row);
+      await appendWithRetry(id, terminal.type, terminal.data);
+      await events.expire(id, config.executions.eventRetentionSeconds);
+      logger.warn(
+        { executionId: id, status: row.status },
+        'terminal event was missing; appended from the row',
+      );
+    } catch (error) {
+      logger.warn({ err: error, executionId: id }, 'could not check the stream of a finished execution');
+    }
   }
 
   /** The execution is already terminal in the database; its stream must say so too. */

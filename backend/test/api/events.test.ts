@@ -179,7 +179,7 @@ describe.each([
     expect(rest).toEqual([
       {
         event: 'execution.completed',
-        data: { status: 'succeeded', result: { ok: true }, durationMs: 0, usage: null },
+        data: { status: 'succeeded', result: { ok: true }, durationMs: 0 },
       },
     ]);
   });

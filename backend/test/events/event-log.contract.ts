@@ -44,6 +44,19 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       expect(await log.read(randomUUID(), undefined)).toEqual([]);
     });
 
+    it('tells the newest event of a stream, and nothing for an empty one', async () => {
+      const execution = randomUUID();
+      expect(await log.last(execution)).toBeUndefined();
+      await log.append(execution, 'output', { i: 1 });
+      const id = await log.append(execution, 'execution.completed', { status: 'succeeded' });
+      expect(await log.last(execution)).toEqual({
+        id,
+        type: 'execution.completed',
+        data: { status: 'succeeded' },
+      });
+      await expect(log.last('not an id')).rejects.toThrow();
+    });
+
     it('reads exclusively after an id, honouring count', async () => {
       const execution = randomUUID();
       const ids: string[] = [];

@@ -248,6 +248,27 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       expect((await services.store.executions.get(execution.id))?.status).toBe('succeeded');
     });
 
+    it('ends the stream of an execution whose worker died between its row and its terminal event', async () => {
+      start({ timing: { heartbeatMs: 100, cancelPollMs: 100, terminalGraceMs: 50 } });
+      const execution = await services.store.executions.create({
+        userId: user.id,
+        kind: 'script',
+        input: { language: 'javascript', code: 'ok:never-run' },
+      });
+      // What the dead worker left: a running attempt, a finished row, no terminal event.
+      await services.store.executions.markRunning(execution.id, 'dead-worker', 1);
+      await services.events.append(execution.id, 'execution.started', { attempt: 1, workerId: 'dead-worker' });
+      await services.store.executions.finish(execution.id, { status: 'succeeded', result: { echo: 'x' } });
+      // Its job's lock expires and the queue delivers it again.
+      await services.queue.enqueue({ executionId: execution.id, userId: user.id, kind: 'script' });
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).toEqual(['execution.started', 'execution.completed']);
+      expect(events.at(-1)?.data).toMatchObject({ status: 'succeeded', result: { echo: 'x' } });
+      await services.queue.enqueue({ executionId: execution.id, userId: user.id, kind: 'script' });
+      await sleep(300);
+      expect(terminal(await services.events.read(execution.id, undefined))).toHaveLength(1);
+    });
+
     it('fails an execution delivered more often than QUEUE_MAX_ATTEMPTS as worker_lost, never leaving it running', async () => {
       const max = services.config.worker.maxAttempts;
       // A delivery past the limit: what the queue hands over after the execution's workers kept dying.

@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidEventIdError } from '../../../events/index.js';
+import { terminalEventOf } from '../../../events/terminal.js';
 import { type ExecutionEvent, terminalEventTypes } from '../../../events/types.js';
 import { type Execution, terminalStatuses } from '../../../store/types.js';
 import { notFound } from '../../errors.js';
@@ -28,26 +29,10 @@ function formatEvent(event: ExecutionEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }
 
-/** The terminal event as the execution's row tells it, for a stream that has expired or lost it. */
+/** The terminal event from the execution's row, for a stream that has expired or lost it (no id). */
 function terminalFromRow(execution: Execution): string {
-  const durationMs = execution.durationMs ?? 0;
-  if (execution.status === 'succeeded') {
-    const data = {
-      status: 'succeeded',
-      result: execution.result ?? null,
-      durationMs,
-      usage: execution.usage,
-    };
-    return `event: execution.completed\ndata: ${JSON.stringify(data)}\n\n`;
-  }
-  if (execution.status === 'cancelled') {
-    return `event: execution.cancelled\ndata: ${JSON.stringify({ status: 'cancelled', durationMs })}\n\n`;
-  }
-  const error = execution.error ?? {
-    code: execution.status,
-    message: `The execution ended ${execution.status}.`,
-  };
-  return `event: execution.failed\ndata: ${JSON.stringify({ status: execution.status, error, durationMs })}\n\n`;
+  const { type, data } = terminalEventOf(execution);
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 const isTerminal = (execution: Execution) => terminalStatuses.includes(execution.status);
@@ -197,9 +182,10 @@ export const eventRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async (app
 
       const follow = async () => {
         let caughtUp = backlog.length < batchSize;
-        // Set when the row says finished but no terminal event has come: after one more quiet
-        // keep-alive period the row's outcome is sent, so no client waits forever.
-        let terminalRowSeenAt: number | undefined;
+        // The row says finished but no terminal event has come (its worker may have died between
+        // the two writes): the row's outcome ends the stream once the event is clearly overdue, or
+        // after one more quiet keep-alive period when clocks disagree, so no client waits forever.
+        let terminalRowSeen = false;
         while (!closed) {
           const waitMs = Math.max(1, keepAliveMs - (Date.now() - lastWriteAt));
           let batch: ExecutionEvent[];
@@ -222,11 +208,12 @@ export const eventRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async (app
             execution =
               (await store.executions.get(executionId, user.id).catch(() => execution)) ?? execution;
             if (isTerminal(execution)) {
-              if (terminalRowSeenAt !== undefined) {
+              const finishedAgoMs = Date.now() - Date.parse(execution.finishedAt ?? '');
+              if (terminalRowSeen || finishedAgoMs > terminalGraceMs) {
                 finish(terminalFromRow(execution));
                 return;
               }
-              terminalRowSeenAt = Date.now();
+              terminalRowSeen = true;
             }
           }
         }
