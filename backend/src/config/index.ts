@@ -146,6 +146,7 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       openaiCompatible: { baseUrl: raw.OPENAI_COMPATIBLE_BASE_URL, apiKey: raw.OPENAI_COMPATIBLE_API_KEY },
       maxSteps: raw.AGENT_MAX_STEPS,
       maxTokens: raw.AGENT_MAX_TOKENS,
+      history: { maxMessages: raw.AGENT_HISTORY_MESSAGES, maxChars: raw.AGENT_HISTORY_CHARS },
       timeoutMs: raw.AGENT_TIMEOUT_SECONDS * 1000,
       maxRetries: raw.MODEL_MAX_RETRIES,
     },

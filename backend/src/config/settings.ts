@@ -225,6 +225,16 @@ export const settings = {
     '200000',
     'Token budget (input + output) of one agent turn.',
   ),
+  AGENT_HISTORY_MESSAGES: setting(
+    int(1, 10_000).default(200),
+    '200',
+    'Earlier messages of the session an agent turn sends to the model at most (the newest ones).',
+  ),
+  AGENT_HISTORY_CHARS: setting(
+    int(1_000, 10_000_000).default(200_000),
+    '200000',
+    'Size budget (characters) of the earlier messages a turn sends; the oldest are left out first.',
+  ),
   AGENT_TIMEOUT_SECONDS: setting(int(1, 86_400).default(180), '180', 'Wall-clock limit of one agent turn.'),
   MODEL_MAX_RETRIES: setting(
     int(0, 10).default(3),

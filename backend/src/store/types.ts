@@ -180,6 +180,11 @@ export interface MessageRepository {
   }): Promise<Message>;
   /** Oldest first. */
   list(sessionId: string, page?: PageRequest): Promise<Page<Message>>;
+  /**
+   * The newest `limit` messages of a session, oldest first; with `throughId`, the newest up to and
+   * including that message (all of them when it is not in the session).
+   */
+  latest(sessionId: string, limit: number, throughId?: string): Promise<Message[]>;
   /** Removes what an abandoned attempt of an execution stored, so a re-run starts clean. */
   deleteByExecution(executionId: string, roles: MessageRole[]): Promise<number>;
 }

@@ -222,6 +222,28 @@ describe.each([
     expect(sandbox.acquired).toBe(0);
   });
 
+  it('sends a long session only as its newest window (AGENT_HISTORY_MESSAGES)', async () => {
+    for (let i = 0; i < 30; i++) {
+      await store.messages.append({
+        sessionId,
+        role: i % 2 === 0 ? 'user' : 'assistant',
+        parts: [{ type: 'text', text: `earlier ${i}` }],
+      });
+    }
+    const { outcome, requests } = await turn({
+      script: [{ blocks: [{ type: 'text', text: 'ok' }] }],
+      text: 'new question',
+      env: { AGENT_HISTORY_MESSAGES: '4' },
+    });
+    expect(outcome.status).toBe('succeeded');
+    const messages = requests[0]?.body.messages as { role: string; content: unknown }[];
+    // The newest 4 are "earlier 27..29" and the question; the window opens at the user message 28.
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(JSON.stringify(messages[0])).toContain('earlier 28');
+    expect(JSON.stringify(messages)).not.toContain('earlier 27');
+    expect(JSON.stringify(messages.at(-1))).toContain('new question');
+  });
+
   it('runs code in the sandbox with run_code and streams its output', async () => {
     const { outcome, events } = await turn({
       script: [

@@ -467,6 +467,36 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(items).toEqual(appended);
         });
 
+        it('gives the newest messages oldest first, up to a given message of the session', async () => {
+          const user = await newUser();
+          const session = await store.sessions.create(user.id, 'window');
+          const other = await store.sessions.create(user.id, 'other');
+          const appended = [];
+          for (let i = 0; i < 6; i++) {
+            appended.push(
+              await store.messages.append({
+                sessionId: session.id,
+                role: i % 2 === 0 ? 'user' : 'assistant',
+                parts: [{ type: 'text', text: `m${i}` }],
+              }),
+            );
+          }
+          const foreign = await store.messages.append({
+            sessionId: other.id,
+            role: 'user',
+            parts: [{ type: 'text', text: 'elsewhere' }],
+          });
+          expect(await store.messages.latest(session.id, 3)).toEqual(appended.slice(3));
+          expect(await store.messages.latest(session.id, 100)).toEqual(appended);
+          expect(await store.messages.latest(session.id, 2, appended[2]!.id)).toEqual(appended.slice(1, 3));
+          // A message of another session (or none at all) bounds nothing.
+          expect(await store.messages.latest(session.id, 2, foreign.id)).toEqual(appended.slice(4));
+          expect(await store.messages.latest(session.id, 2, unknownId)).toEqual(appended.slice(4));
+          expect(await store.messages.latest(unknownId, 5)).toEqual([]);
+          expect(await store.messages.latest('not-a-uuid', 5)).toEqual([]);
+          await expect(store.messages.latest(session.id, 0)).rejects.toBeInstanceOf(RangeError);
+        });
+
         it('stores parts of every kind as given and touches the session', async () => {
           const user = await newUser();
           const session = await store.sessions.create(user.id, 'tools');

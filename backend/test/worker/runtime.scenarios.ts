@@ -257,7 +257,10 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       });
       // What the dead worker left: a running attempt, a finished row, no terminal event.
       await services.store.executions.markRunning(execution.id, 'dead-worker', 1);
-      await services.events.append(execution.id, 'execution.started', { attempt: 1, workerId: 'dead-worker' });
+      await services.events.append(execution.id, 'execution.started', {
+        attempt: 1,
+        workerId: 'dead-worker',
+      });
       await services.store.executions.finish(execution.id, { status: 'succeeded', result: { echo: 'x' } });
       // Its job's lock expires and the queue delivers it again.
       await services.queue.enqueue({ executionId: execution.id, userId: user.id, kind: 'script' });

@@ -13,7 +13,7 @@ import type { AgentInput, ExecutionError, MessagePart, TokenUsage } from '../../
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../../worker/executor.js';
 import type { FileSync } from '../../worker/file-sync.js';
 import { abortOutcome, commitFiles, failed, sandboxFailure } from '../common.js';
-import { loadSessionMessages, toModelMessages } from './history.js';
+import { loadTurnHistory, toModelMessages } from './history.js';
 import { type ProviderName, resolveModel } from './providers.js';
 import { retryingFetch } from './retry.js';
 import { createTools } from './tools.js';
@@ -83,8 +83,15 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
         return sandbox;
       };
       try {
-        const history = await loadSessionMessages(store.messages, execution.sessionId);
-        const messages = turnContext(history, input as AgentInput);
+        const history = await loadTurnHistory(
+          store.messages,
+          execution.sessionId,
+          input.messageId,
+          config.model.history,
+        );
+        const messages = toModelMessages(history);
+        // A turn whose message the store does not hold (yet) still asks the user's question.
+        if (history.at(-1)?.id !== input.messageId) messages.push({ role: 'user', content: input.text });
 
         const turn = await runModelLoop({
           context,
@@ -118,19 +125,6 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
       }
     },
   };
-}
-
-/**
- * The session up to and including the user message that started this turn (later messages
- * belong to later turns). The message is added when the store does not hold it.
- */
-function turnContext(
-  history: Awaited<ReturnType<typeof loadSessionMessages>>,
-  input: AgentInput,
-): ModelMessage[] {
-  const index = history.findIndex((m) => m.id === input.messageId);
-  if (index >= 0) return toModelMessages(history.slice(0, index + 1));
-  return [...toModelMessages(history), { role: 'user', content: input.text }];
 }
 
 interface LoopResult {

@@ -7,18 +7,34 @@ import type { Message, MessagePart, MessageRepository } from '../../store/types.
  * — a tool call without its result (a turn cut short), a result without its call — is left out.
  */
 
-export async function loadSessionMessages(
+export interface HistoryLimits {
+  maxMessages: number;
+  maxChars: number;
+}
+
+/**
+ * The session's messages up to and including `throughId` (the message that started the turn; later
+ * ones belong to later turns), cut to a window: the newest `maxMessages`, of which the oldest are
+ * left out until the rest fits `maxChars`, opening at a user message so the model sees whole
+ * exchanges. The newest message is always kept. A long session so keeps a steady cost per turn
+ * instead of outgrowing the model's context, and the worker's memory, turn by turn.
+ */
+export async function loadTurnHistory(
   messages: MessageRepository,
   sessionId: string,
+  throughId: string | undefined,
+  limits: HistoryLimits,
 ): Promise<Message[]> {
-  const all: Message[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await messages.list(sessionId, { limit: 200, cursor });
-    all.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return all;
+  const newest = await messages.latest(sessionId, limits.maxMessages, throughId);
+  let start = newest.length;
+  let chars = 0;
+  while (start > 0) {
+    chars += JSON.stringify(newest[start - 1]!.parts).length;
+    if (chars > limits.maxChars && start < newest.length) break;
+    start--;
+  }
+  while (start < newest.length - 1 && newest[start]!.role !== 'user') start++;
+  return newest.slice(start);
 }
 
 function jsonValue(value: unknown): JSONValue {

@@ -68,6 +68,22 @@ export function createMessageRepository(db: Queryable): MessageRepository {
       return toPage(rows, limit, toMessage, (row) => [toNumber(row.seq)]);
     },
 
+    async latest(sessionId, limit, throughId) {
+      if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a whole number ≥ 1');
+      if (!isUuid(sessionId)) return [];
+      const through = throughId !== undefined && isUuid(throughId) ? throughId : null;
+      const { rows } = await db.query<MessageRow>(
+        `SELECT * FROM (
+           SELECT ${messageColumns} FROM messages
+            WHERE session_id = $1
+              AND seq <= COALESCE((SELECT seq FROM messages WHERE id = $3 AND session_id = $1), seq)
+            ORDER BY seq DESC LIMIT $2
+         ) newest ORDER BY seq`,
+        [sessionId, limit, through],
+      );
+      return rows.map(toMessage);
+    },
+
     async deleteByExecution(executionId, deleteRoles) {
       if (!isUuid(executionId) || deleteRoles.length === 0) return 0;
       for (const role of deleteRoles) {

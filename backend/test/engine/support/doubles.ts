@@ -102,6 +102,12 @@ export function memoryMessages(): MessageRepository & { all: Message[] } {
       const slice = items.slice(start, start + limit);
       return { items: slice, nextCursor: start + limit < items.length ? String(start + limit) : null };
     },
+    async latest(sessionId, limit, throughId) {
+      const items = all.filter((m) => m.sessionId === sessionId);
+      const through = items.findIndex((m) => m.id === throughId);
+      const end = through >= 0 ? through + 1 : items.length;
+      return items.slice(Math.max(0, end - limit), end);
+    },
     async deleteByExecution(executionId, roles) {
       let removed = 0;
       for (let i = all.length - 1; i >= 0; i--) {
