@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need=()
-for tool in podman runc debootstrap; do command -v "$tool" >/dev/null || need+=("$tool"); done
+# catatonit is the pause process of `podman kube play` pods; podman only recommends it.
+for tool in podman runc catatonit debootstrap; do command -v "$tool" >/dev/null || need+=("$tool"); done
 command -v unzip >/dev/null || need+=(unzip)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq

@@ -59,6 +59,12 @@ const badCursors = [
 
 const unknownId = '00000000-0000-4000-8000-000000000000';
 
+/**
+ * Timestamps are kept to the millisecond (PGlite's clock): records made in the same one have no
+ * order of their own, so a test that compares creation order makes them in distinct ones.
+ */
+const nextMillisecond = () => new Promise((r) => setTimeout(r, 2));
+
 export function databaseContract(name: string, makeFixture: () => Promise<DatabaseFixture>): void {
   describe(`Database contract: ${name}`, () => {
     describe('migrations', () => {
@@ -247,10 +253,9 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
 
         it('pages through all users oldest first', async () => {
           const created: User[] = [];
-          // Timestamps are kept to the millisecond: records made in the same one have no order.
           for (let i = 0; i < 5; i++) {
             created.push(await newUser(`page${i}`));
-            await new Promise((r) => setTimeout(r, 2));
+            await nextMillisecond();
           }
           const { items, pages } = await collectPages((cursor) => store.users.list({ limit: 2, cursor }));
           expect(pages).toBeGreaterThan(2);
@@ -343,7 +348,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
         it('lists tokens oldest first', async () => {
           const user = await newUser();
           const a = await store.tokens.issue(user.id, 'a');
-          await new Promise((r) => setTimeout(r, 2)); // distinct milliseconds
+          await nextMillisecond();
           const b = await store.tokens.issue(user.id, 'b');
           expect(await store.tokens.list(user.id)).toEqual([a.info, b.info]);
         });
@@ -367,6 +372,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
         it('creates, reads, renames and lists sessions newest first', async () => {
           const user = await newUser();
           const first = await store.sessions.create(user.id, 'first');
+          await nextMillisecond();
           const second = await store.sessions.create(user.id, 'second');
           expect(first).toEqual({
             id: expect.any(String),
@@ -389,7 +395,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const ids: string[] = [];
           for (let i = 0; i < 7; i++) {
             ids.push((await store.sessions.create(user.id, `s${i}`)).id);
-            await new Promise((r) => setTimeout(r, 2)); // distinct milliseconds
+            await nextMillisecond();
           }
           const { items, pages } = await collectPages((cursor) =>
             store.sessions.list(user.id, { limit: 3, cursor }),
@@ -775,6 +781,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
                 input: i % 2 === 0 ? script : { messageId: unknownId, text: `t${i}` },
               }),
             );
+            await nextMillisecond();
           }
           await store.executions.finish(created[0]!.id, { status: 'failed' });
           const { items } = await collectPages((cursor) =>
@@ -978,7 +985,9 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             target: `user:${tag}`,
             details: { n: 1 },
           });
+          await nextMillisecond();
           await store.audit.record({ actorId: null, action: 'system.start' });
+          await nextMillisecond();
           await store.audit.record({
             actorId: actor.id,
             action: 'token.revoke',
