@@ -7,16 +7,29 @@ import { Cluster, type Instance, sleep } from '../cluster.js';
 import { createUser, followEvents, Recorder, randomFile } from '../load.js';
 import type { ScenarioContext, ScenarioResult } from './types.js';
 
-/** RSS and fds from /proc; the V8 heap in use from the process's own /metrics (API and worker both serve it). */
-async function sample(instance: Instance): Promise<{ rssMb: number; fds: number; heapMb: number }> {
+/**
+ * RSS and fds from /proc; the V8 heap in use and the memory of Buffers outside it (external) from
+ * the process's own /metrics (API and worker both serve it): RSS growing with both flat points at
+ * the allocator, not at a leak of JavaScript objects.
+ */
+async function sample(
+  instance: Instance,
+): Promise<{ rssMb: number; fds: number; heapMb: number; externalMb: number }> {
   const pid = instance.process.pid!;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const text = await fetch(`http://127.0.0.1:${instance.port}/metrics`, { signal: AbortSignal.timeout(5000) })
     .then((r) => r.text())
     .catch(() => '');
-  const heap = text.split('\n').find((l) => l.startsWith('nodejs_heap_size_used_bytes'));
-  const heapMb = Math.round(Number(heap?.split(' ').at(-1) ?? Number.NaN) / 1024 / 1024);
-  return { rssMb: rss, fds: readdirSync(`/proc/${pid}/fd`).length, heapMb };
+  const megabytes = (metric: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${metric} `));
+    return Math.round(Number(line?.split(' ').at(-1) ?? Number.NaN) / 1024 / 1024);
+  };
+  return {
+    rssMb: rss,
+    fds: readdirSync(`/proc/${pid}/fd`).length,
+    heapMb: megabytes('nodejs_heap_size_used_bytes'),
+    externalMb: megabytes('nodejs_external_memory_bytes'),
+  };
 }
 
 export async function soak({ short, modelUrl }: ScenarioContext): Promise<ScenarioResult> {
@@ -92,14 +105,12 @@ export async function soak({ short, modelUrl }: ScenarioContext): Promise<Scenar
     const last = afterWarmup.at(-1);
     const growth = (a: number, b: number) => Math.round(((b - a) / a) * 1000) / 10;
     const figures: Record<string, number | string> = {};
-    // The course of memory, one point a minute (RSS/heap in MB), to tell a leak from lazy growth.
+    // The course of memory, one point a minute (RSS/heap/external in MB), to tell a leak from
+    // lazy growth.
     const perMinute = samples.filter((_, i) => i % 12 === 0);
-    figures.apiRssHeapPerMinute = perMinute
-      .map((s) => `${Math.round(s.api.rssMb)}/${s.api.heapMb}`)
-      .join(' ');
-    figures.workerRssHeapPerMinute = perMinute
-      .map((s) => `${Math.round(s.worker.rssMb)}/${s.worker.heapMb}`)
-      .join(' ');
+    const course = (m: Sample) => `${Math.round(m.rssMb)}/${m.heapMb}/${m.externalMb}`;
+    figures.apiRssHeapExternalPerMinute = perMinute.map((s) => course(s.api)).join(' ');
+    figures.workerRssHeapExternalPerMinute = perMinute.map((s) => course(s.worker)).join(' ');
     if (first && last) {
       figures.apiRssAfterWarmupMb = Math.round(first.api.rssMb);
       figures.apiRssEndMb = Math.round(last.api.rssMb);
