@@ -21,7 +21,8 @@ async function sample(
     .then((r) => r.text())
     .catch(() => '');
   const megabytes = (metric: string) => {
-    const line = text.split('\n').find((l) => l.startsWith(`${metric} `));
+    // The name is followed by its labels (`{service="worker"}`) or by the value.
+    const line = text.split('\n').find((l) => l.startsWith(metric) && ' {'.includes(l[metric.length]!));
     return Math.round(Number(line?.split(' ').at(-1) ?? Number.NaN) / 1024 / 1024);
   };
   return {
