@@ -107,6 +107,15 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX audit_log_at_idx ON audit_log (at DESC, id DESC)',
     ],
   },
+  {
+    // Browser sign-in tokens end on the server too, not only in the cookie jar; tokens without an
+    // expiry (API tokens) are unchanged.
+    id: '0002_token_expiry',
+    statements: [
+      'ALTER TABLE api_tokens ADD COLUMN expires_at timestamptz(3)',
+      'CREATE INDEX api_tokens_expiring_idx ON api_tokens (user_id, expires_at) WHERE expires_at IS NOT NULL',
+    ],
+  },
 ];
 
 /**

@@ -43,6 +43,8 @@ export interface ApiTokenInfo {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /** When the token stops working by itself (browser sign-in sessions); null: never. */
+  expiresAt: string | null;
 }
 
 export interface Session {
@@ -149,15 +151,27 @@ export interface UserRepository {
 }
 
 export interface TokenRepository {
-  /** Issues a new token; the plaintext is returned once and only its hash is stored. */
-  issue(userId: string, name: string): Promise<{ token: string; info: ApiTokenInfo }>;
+  /**
+   * Issues a new token; the plaintext is returned once and only its hash is stored. With
+   * `expiresInSeconds` it stops working by itself after that time.
+   */
+  issue(
+    userId: string,
+    name: string,
+    options?: { expiresInSeconds?: number },
+  ): Promise<{ token: string; info: ApiTokenInfo }>;
   /** Stores a known plaintext token (the admin bootstrap token); idempotent. */
   ensure(userId: string, name: string, token: string): Promise<ApiTokenInfo>;
-  /** The user behind a plaintext token, or null for an unknown or revoked one. */
+  /** The user behind a plaintext token, or null for an unknown, revoked or expired one. */
   authenticate(token: string): Promise<{ user: User; tokenId: string } | null>;
   list(userId: string): Promise<ApiTokenInfo[]>;
   /** Returns false when no such token of that user exists. */
   revoke(userId: string, tokenId: string): Promise<boolean>;
+  /**
+   * Deletes the user's expiring tokens that have ended (expired or revoked), so browser sign-ins
+   * do not pile up; tokens without an expiry are kept, revoked or not. Returns how many went.
+   */
+  deleteEnded(userId: string): Promise<number>;
 }
 
 export interface SessionRepository {

@@ -138,6 +138,38 @@ describe('authentication', () => {
     expect(actions).toContain('auth.logout');
   });
 
+  it('ends a sign-in session on the server when it expires, and a new sign-in clears ended ones', async () => {
+    const signIn = async () => {
+      const login = await anonymous.post('/api/v1/auth/login', { body: { token: aliceToken } });
+      expect(login.status).toBe(200);
+      return (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    };
+    const browserTokens = async () =>
+      (await admin.get(`/api/v1/admin/users/${aliceId}/tokens`)).json.items.filter(
+        (t: { expiresAt: string | null }) => t.expiresAt !== null,
+      ) as { id: string; createdAt: string; expiresAt: string }[];
+
+    const cookie = await signIn();
+    const [session] = (await browserTokens()).slice(-1);
+    // As long as the cookie: 30 days.
+    const days = (Date.parse(session!.expiresAt) - Date.parse(session!.createdAt)) / 86_400_000;
+    expect(days).toBeCloseTo(30, 3);
+    // The cookie value outliving its expiry (a copied cookie, a browser that ignores Max-Age).
+    await platform.services.store.db.query(
+      "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1",
+      [session!.id],
+    );
+    expectError(await anonymous.get('/api/v1/me', { headers: { cookie } }), 401, 'unauthorized');
+
+    const second = await signIn();
+    expect((await anonymous.post('/api/v1/auth/logout', { headers: { cookie: second } })).status).toBe(204);
+    await signIn();
+    // The expired and the signed-out sessions are gone; the live one stays.
+    const left = await browserTokens();
+    expect(left.map((t) => t.id)).not.toContain(session!.id);
+    expect(left).toHaveLength(1);
+  });
+
   it('refuses a login with an unknown token and audits it', async () => {
     expectError(
       await anonymous.post('/api/v1/auth/login', {

@@ -292,6 +292,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             createdAt: expect.any(String),
             lastUsedAt: null,
             revokedAt: null,
+            expiresAt: null,
           });
           const { rows } = await db.query<Record<string, unknown>>('SELECT * FROM api_tokens WHERE id = $1', [
             info.id,
@@ -332,6 +333,40 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           // Revoking again keeps the first revocation time.
           expect(await store.tokens.revoke(user.id, info.id)).toBe(true);
           expect((await store.tokens.list(user.id))[0]?.revokedAt).toBe(revoked?.revokedAt);
+        });
+
+        it('ends an expiring token by itself, and deletes only ended expiring tokens', async () => {
+          const user = await newUser();
+          const session = await store.tokens.issue(user.id, 'browser', { expiresInSeconds: 3600 });
+          const expiresIn = Date.parse(session.info.expiresAt!) - Date.parse(session.info.createdAt);
+          expect(expiresIn).toBeGreaterThanOrEqual(3_599_000);
+          expect(expiresIn).toBeLessThanOrEqual(3_601_000);
+          expect((await store.tokens.authenticate(session.token))?.user.id).toBe(user.id);
+          await db.query("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1", [
+            session.info.id,
+          ]);
+          expect(await store.tokens.authenticate(session.token)).toBeNull();
+
+          const signedOut = await store.tokens.issue(user.id, 'browser 2', { expiresInSeconds: 60 });
+          await store.tokens.revoke(user.id, signedOut.info.id);
+          const live = await store.tokens.issue(user.id, 'browser 3', { expiresInSeconds: 60 });
+          const permanent = await store.tokens.issue(user.id, 'cli');
+          const revokedPermanent = await store.tokens.issue(user.id, 'old cli');
+          await store.tokens.revoke(user.id, revokedPermanent.info.id);
+          const otherUser = await newUser();
+          const others = await store.tokens.issue(otherUser.id, 'browser', { expiresInSeconds: 60 });
+          await store.tokens.revoke(otherUser.id, others.info.id);
+
+          expect(await store.tokens.deleteEnded(user.id)).toBe(2);
+          const kept = (await store.tokens.list(user.id)).map((t) => t.id).sort();
+          expect(kept).toEqual([live.info.id, permanent.info.id, revokedPermanent.info.id].sort());
+          expect(await store.tokens.list(otherUser.id)).toHaveLength(1);
+          expect(await store.tokens.deleteEnded('not-a-uuid')).toBe(0);
+          for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+            await expect(store.tokens.issue(user.id, 'x', { expiresInSeconds: bad })).rejects.toBeInstanceOf(
+              RangeError,
+            );
+          }
         });
 
         it("does not let one user revoke or list another user's tokens", async () => {

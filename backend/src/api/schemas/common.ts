@@ -49,6 +49,7 @@ export const tokenInfoSchema = z
     createdAt: timestamp,
     lastUsedAt: timestamp.nullable(),
     revokedAt: timestamp.nullable(),
+    expiresAt: timestamp.nullable().describe('When the token stops working by itself; null: never.'),
   })
   .meta({ id: 'ApiTokenInfo' });
 

@@ -11,9 +11,10 @@ interface TokenRow {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  expires_at: Date | null;
 }
 
-const tokenColumns = 'id, user_id, name, prefix, created_at, last_used_at, revoked_at';
+const tokenColumns = 'id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at';
 /** Characters of a token shown in lists: enough to tell tokens apart, too few to guess one. */
 const shownPrefixLength = 8;
 /** Longer "tokens" are rejected before hashing: no real one comes near it. */
@@ -28,6 +29,7 @@ function toInfo(row: TokenRow): ApiTokenInfo {
     createdAt: toIso(row.created_at),
     lastUsedAt: toIsoOrNull(row.last_used_at),
     revokedAt: toIsoOrNull(row.revoked_at),
+    expiresAt: toIsoOrNull(row.expires_at),
   };
 }
 
@@ -47,20 +49,35 @@ function tokenName(name: unknown): string {
 }
 
 export function createTokenRepository(db: Queryable): TokenRepository {
-  const insert = async (userId: string, name: string, token: string): Promise<TokenRow | undefined> => {
+  const insert = async (
+    userId: string,
+    name: string,
+    token: string,
+    expiresInSeconds: number | null = null,
+  ): Promise<TokenRow | undefined> => {
     const { rows } = await db.query<TokenRow>(
-      `INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES ($1, $2, $3, $4)
+      `INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)
+       VALUES ($1, $2, $3, $4, clock_timestamp() + make_interval(secs => $5::double precision))
        ON CONFLICT (token_hash) DO NOTHING
        RETURNING ${tokenColumns}`,
-      [requireUuid(userId, 'userId'), tokenName(name), hashToken(token), token.slice(0, shownPrefixLength)],
+      [
+        requireUuid(userId, 'userId'),
+        tokenName(name),
+        hashToken(token),
+        token.slice(0, shownPrefixLength),
+        expiresInSeconds,
+      ],
     );
     return rows[0];
   };
 
   return {
-    async issue(userId, name) {
+    async issue(userId, name, options = {}) {
+      const { expiresInSeconds } = options;
+      if (expiresInSeconds !== undefined && !(Number.isFinite(expiresInSeconds) && expiresInSeconds > 0))
+        throw new RangeError('expiresInSeconds must be a positive number');
       const token = generateToken();
-      const row = await insert(userId, name, token);
+      const row = await insert(userId, name, token, expiresInSeconds);
       // 256 random bits never collide; an empty RETURNING would mean a broken random source.
       if (!row) throw new Error('token collision');
       return { token, info: toInfo(row) };
@@ -90,7 +107,8 @@ export function createTokenRepository(db: Queryable): TokenRepository {
         `SELECT u.id, u.name, u.is_admin, u.created_at, t.id AS token_id,
                 (t.last_used_at IS NULL OR t.last_used_at < clock_timestamp() - interval '1 minute') AS stale
            FROM api_tokens t JOIN users u ON u.id = t.user_id
-          WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+          WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+            AND (t.expires_at IS NULL OR t.expires_at > clock_timestamp())`,
         [hashToken(token)],
       );
       const row = rows[0];
@@ -122,6 +140,17 @@ export function createTokenRepository(db: Queryable): TokenRepository {
         [tokenId, userId],
       );
       return rowCount > 0;
+    },
+
+    async deleteEnded(userId) {
+      if (!isUuid(userId)) return 0;
+      const { rowCount } = await db.query(
+        `DELETE FROM api_tokens
+          WHERE user_id = $1 AND expires_at IS NOT NULL
+            AND (expires_at <= clock_timestamp() OR revoked_at IS NOT NULL)`,
+        [userId],
+      );
+      return rowCount;
     },
   };
 }

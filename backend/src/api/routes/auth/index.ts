@@ -9,7 +9,8 @@ const sessionMaxAgeSeconds = 30 * 86_400;
 
 /**
  * Browser sign-in: an API token is exchanged for a session cookie holding a token of its own, so
- * signing out revokes the session without touching the token the user typed in.
+ * signing out revokes the session without touching the token the user typed in. The session's
+ * token expires on the server with the cookie.
  */
 export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store, config } = app.services;
@@ -35,7 +36,11 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         throw unauthorized('The token is unknown or has been revoked.');
       }
-      const session = await store.tokens.issue(found.user.id, `browser session ${new Date().toISOString()}`);
+      const session = await store.tokens.issue(found.user.id, `browser session ${new Date().toISOString()}`, {
+        expiresInSeconds: sessionMaxAgeSeconds,
+      });
+      // Ended sign-ins (expired, or signed out) of this user are of no use any more.
+      await store.tokens.deleteEnded(found.user.id);
       await store.audit.record({
         actorId: found.user.id,
         action: 'auth.login',

@@ -45,6 +45,7 @@ describe('AdminPage', () => {
       createdAt: at,
       lastUsedAt: null,
       revokedAt: null,
+      expiresAt: null,
     };
     mockFetch([
       ({ url }) =>
