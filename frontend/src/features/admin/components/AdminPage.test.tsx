@@ -65,4 +65,27 @@ describe('AdminPage', () => {
     await userEvent.click(await screen.findByRole('button', { name: 'Revoke token laptop' }));
     expect(await screen.findByText('revoked')).toBeTruthy();
   });
+
+  it('shows an expired sign-in session as expired, with nothing to revoke', async () => {
+    const session = {
+      id: 't2',
+      userId: 'u2',
+      name: 'browser session',
+      prefix: 'ipa_XyZ9',
+      createdAt: at,
+      lastUsedAt: at,
+      revokedAt: null,
+      expiresAt: '2026-05-31T10:00:00Z',
+    };
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/admin/users/u2/tokens' ? json(200, { items: [session] }) : undefined,
+    ]);
+    await renderWithApp(<AdminPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
+    expect(await screen.findByText('expired')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Revoke token browser session' })).toBeNull();
+  });
 });

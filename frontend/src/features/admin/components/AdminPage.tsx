@@ -155,6 +155,8 @@ function TokenPanel({ user }: { user: User }) {
                   <td className="num">
                     {token.revokedAt ? (
                       <span className="badge status-cancelled">{t('admin.revoked')}</span>
+                    ) : token.expiresAt && Date.parse(token.expiresAt) <= Date.now() ? (
+                      <span className="badge status-cancelled">{t('admin.expired')}</span>
                     ) : (
                       <Button
                         size="sm"
