@@ -261,7 +261,10 @@ class Pool implements ManagedSandboxOrchestrator {
     this.counts.waitMsTotal += waited;
     this.counts.waitMsMax = Math.max(this.counts.waitMsMax, waited);
     try {
-      await this.ensureDirectory(slot);
+      // The directory is made ready (created, owned) when the slot's process starts; a warm
+      // acquire skips the walk over the user's tree. What user code did to the three folders
+      // since is repaired by the file sync before every execution.
+      if (!slot.proc?.alive) await this.ensureDirectory(slot);
       await this.ensureProcess(slot);
     } catch (error) {
       this.releaseSlot(slot);
