@@ -5,6 +5,7 @@
 export type { QueueCounts, WorkerHeartbeat } from '../../../backend/src/queue/types.js';
 export type {
   ApiTokenInfo,
+  AuditEntry,
   Execution,
   ExecutionKind,
   ExecutionStatus,

@@ -1,8 +1,9 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type ApiTokenInfo, api, type Page, type User } from '../../../lib';
+import { type ApiTokenInfo, type AuditEntry, api, type Page, type User } from '../../../lib';
 
 export const usersQueryKey = ['admin', 'users'] as const;
 export const tokensQueryKey = (userId: string) => ['admin', 'users', userId, 'tokens'] as const;
+export const auditQueryKey = ['admin', 'audit'] as const;
 
 export function useUsers() {
   return useInfiniteQuery({
@@ -19,7 +20,10 @@ export function useCreateUser() {
   return useMutation({
     mutationFn: (body: { name: string; isAdmin: boolean }) =>
       api<{ user: User; token: string }>('/admin/users', { method: 'POST', body }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: usersQueryKey }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: usersQueryKey });
+      void queryClient.invalidateQueries({ queryKey: auditQueryKey });
+    },
   });
 }
 
@@ -39,7 +43,10 @@ export function useIssueToken(userId: string) {
         method: 'POST',
         body: { name },
       }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: tokensQueryKey(userId) }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: tokensQueryKey(userId) });
+      void queryClient.invalidateQueries({ queryKey: auditQueryKey });
+    },
   });
 }
 
@@ -50,6 +57,20 @@ export function useRevokeToken(userId: string) {
       api<void>(`/admin/users/${encodeURIComponent(userId)}/tokens/${encodeURIComponent(tokenId)}`, {
         method: 'DELETE',
       }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: tokensQueryKey(userId) }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: tokensQueryKey(userId) });
+      void queryClient.invalidateQueries({ queryKey: auditQueryKey });
+    },
+  });
+}
+
+/** The audit log, newest first; a page of 25 at a time. */
+export function useAuditLog() {
+  return useInfiniteQuery({
+    queryKey: auditQueryKey,
+    queryFn: ({ pageParam, signal }) =>
+      api<Page<AuditEntry>>('/admin/audit', { query: { limit: 25, cursor: pageParam }, signal }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
 }

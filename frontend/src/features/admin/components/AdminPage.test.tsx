@@ -88,4 +88,43 @@ describe('AdminPage', () => {
     expect(await screen.findByText('expired')).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Revoke token browser session' })).toBeNull();
   });
+
+  it('shows the audit log newest first, naming the actor, and loads older entries on demand', async () => {
+    const entry = (id: string, action: string, actorId: string | null, target: string | null) => ({
+      id,
+      actorId,
+      action,
+      target,
+      details: {},
+      at,
+    });
+    const calls = mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
+      ({ url }) => {
+        if (url.pathname !== '/api/v1/admin/audit') return undefined;
+        return url.searchParams.get('cursor') === 'c1'
+          ? json(200, { items: [entry('a3', 'system.start', null, null)], nextCursor: null })
+          : json(200, {
+              items: [
+                entry('a1', 'token.revoke', 'u2', 'token:t1'),
+                entry('a2', 'auth.login', 'u9zzzzzzzz', null),
+              ],
+              nextCursor: 'c1',
+            });
+      },
+    ]);
+    await renderWithApp(<AdminPage />);
+    const section = (await screen.findByRole('heading', { name: 'Audit log' })).closest('section')!;
+    const rows = await within(section).findAllByRole('row');
+    expect(rows.map((row) => row.textContent)).toEqual([
+      'TimeByActionTarget',
+      expect.stringContaining('Meitoken.revoketoken:t1'),
+      expect.stringContaining('u9zzzzzzauth.login—'),
+    ]);
+    await userEvent.click(within(section).getByRole('button', { name: 'Load more' }));
+    expect(await within(section).findByText('system.start')).toBeTruthy();
+    expect(within(section).getByText('system')).toBeTruthy();
+    expect(calls.some((call) => call.path === '/api/v1/admin/audit?limit=25&cursor=c1')).toBe(true);
+  });
 });

@@ -10,7 +10,7 @@ import {
   LoadingState,
 } from '../../../components/ui';
 import { type User, useFormat } from '../../../lib';
-import { useCreateUser, useIssueToken, useRevokeToken, useTokens, useUsers } from '../api/admin';
+import { useAuditLog, useCreateUser, useIssueToken, useRevokeToken, useTokens, useUsers } from '../api/admin';
 
 /** A new token, shown once: the platform keeps only its hash. */
 function OneTimeToken({ token }: { token: string }) {
@@ -179,6 +179,69 @@ function TokenPanel({ user }: { user: User }) {
   );
 }
 
+/** Who changed what and when: logins, users and tokens (the API records every change). */
+function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string> }) {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const audit = useAuditLog();
+  const entries = audit.data?.pages.flatMap((page) => page.items) ?? [];
+  return (
+    <section className="card" aria-labelledby="audit-heading">
+      <h2 id="audit-heading" className="panel-title">
+        {t('admin.audit')}
+      </h2>
+      {audit.isPending ? (
+        <LoadingState />
+      ) : audit.isError ? (
+        <ErrorState error={audit.error} onRetry={() => void audit.refetch()} />
+      ) : entries.length === 0 ? (
+        <EmptyState title={t('admin.noAudit')} />
+      ) : (
+        <div className="table-wrap">
+          <table className="table table-compact">
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.auditAt')}</th>
+                <th scope="col">{t('admin.auditActor')}</th>
+                <th scope="col">{t('admin.auditAction')}</th>
+                <th scope="col">{t('admin.auditTarget')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((entry) => (
+                <tr key={entry.id}>
+                  <td>{format.dateTime(entry.at)}</td>
+                  <td>
+                    {entry.actorId === null ? (
+                      t('admin.auditSystem')
+                    ) : (
+                      <span className="user-name">
+                        {userNames.get(entry.actorId) ?? entry.actorId.slice(0, 8)}
+                      </span>
+                    )}
+                  </td>
+                  <td className="mono">{entry.action}</td>
+                  <td className="mono">{entry.target ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {audit.hasNextPage ? (
+        <Button
+          size="sm"
+          variant="ghost"
+          busy={audit.isFetchingNextPage}
+          onClick={() => void audit.fetchNextPage()}
+        >
+          {t('common.loadMore')}
+        </Button>
+      ) : null}
+    </section>
+  );
+}
+
 export function AdminPage() {
   const { t } = useTranslation();
   const format = useFormat();
@@ -249,6 +312,7 @@ export function AdminPage() {
           </Button>
         ) : null}
       </section>
+      <AuditLog userNames={new Map(items.map((user) => [user.id, user.name]))} />
       <CreateUserDialog open={creating} onClose={() => setCreating(false)} />
     </div>
   );

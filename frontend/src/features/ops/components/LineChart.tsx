@@ -10,6 +10,8 @@ export interface LineChartProps {
   formatValue: (value: number) => string;
   /** Locale for the time axis. */
   locale: string;
+  /** Name of the time column in the legend (uPlot's own default is the English "Time"). */
+  timeLabel: string;
   height?: number;
 }
 
@@ -24,6 +26,7 @@ export default function LineChart({
   label,
   formatValue,
   locale,
+  timeLabel,
   height = 180,
 }: LineChartProps) {
   const host = useRef<HTMLDivElement>(null);
@@ -60,7 +63,10 @@ export default function LineChart({
         },
       ],
       series: [
-        { value: (_u, value) => (value == null ? '—' : timeFormat.format(new Date(value * 1000))) },
+        {
+          label: timeLabel,
+          value: (_u, value) => (value == null ? '—' : timeFormat.format(new Date(value * 1000))),
+        },
         ...series.map((item) => ({
           label: item.label,
           stroke: item.color,
@@ -81,7 +87,7 @@ export default function LineChart({
       chart.current?.destroy();
       chart.current = null;
     };
-  }, [series.map((item) => item.label + item.color).join(), locale, height]);
+  }, [series.map((item) => item.label + item.color).join(), locale, timeLabel, height]);
 
   useEffect(() => {
     chart.current?.setData(data);

@@ -76,6 +76,7 @@ export function OpsPage() {
                 label={t('ops.perMinute')}
                 formatValue={format.number}
                 locale={format.locale}
+                timeLabel={t('ops.time')}
               />
             </Suspense>
           )}
@@ -94,6 +95,7 @@ export function OpsPage() {
                 label={t('ops.failureRate')}
                 formatValue={format.percent}
                 locale={format.locale}
+                timeLabel={t('ops.time')}
               />
             </Suspense>
           )}
