@@ -261,10 +261,6 @@ class Pool implements ManagedSandboxOrchestrator {
     this.counts.waitMsTotal += waited;
     this.counts.waitMsMax = Math.max(this.counts.waitMsMax, waited);
     try {
-      // The directory is made ready (created, owned) when the slot's process starts; a warm
-      // acquire skips the walk over the user's tree. What user code did to the three folders
-      // since is repaired by the file sync before every execution.
-      if (!slot.proc?.alive) await this.ensureDirectory(slot);
       await this.ensureProcess(slot);
     } catch (error) {
       this.releaseSlot(slot);
@@ -351,10 +347,6 @@ class Pool implements ManagedSandboxOrchestrator {
     this.pump();
   }
 
-  private async ensureDirectory(slot: Slot): Promise<void> {
-    await ensureUserDirectory(this.options.root, slot.userId, this.owner);
-  }
-
   /** The slot's live process, starting one (and waiting for its first ping) when needed. */
   ensureProcess(slot: Slot): Promise<SandboxProcess> {
     if (slot.proc?.alive) return Promise.resolve(slot.proc);
@@ -366,6 +358,10 @@ class Pool implements ManagedSandboxOrchestrator {
 
   private async start(slot: Slot): Promise<SandboxProcess> {
     if (this.closed) throw new SandboxError('busy', 'the sandbox pool is shut down');
+    // The directory is made ready (created, owned) with every process it is mounted into, not on
+    // every acquire: a warm acquire skips the walk over the user's tree. What user code does to
+    // the three folders meanwhile is repaired by the file sync before every execution.
+    await ensureUserDirectory(this.options.root, slot.userId, this.owner);
     const settings = (root: string): string =>
       JSON.stringify({
         root,

@@ -419,12 +419,13 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   ): Promise<void> {
     const { id, kind } = execution;
     const status = outcome.status;
-    const done = await store.executions.finish(id, {
+    const ending = {
       status,
       result: outcome.result,
       error: status === 'succeeded' || status === 'cancelled' ? null : (outcome.error ?? null),
       usage: outcome.usage ?? null,
-    });
+    };
+    const done = await store.executions.finish(id, ending);
     if (!done) {
       // Another delivery of the same job settled it first: its terminal event is the one.
       log.warn('execution was already finished by another attempt; this attempt leaves no terminal event');
@@ -433,21 +434,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     finished[status] += 1;
     metrics.executionsFinished.inc({ kind, status });
     metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
-    const error = status === 'succeeded' || status === 'cancelled' ? null : (outcome.error ?? null);
-    const terminal = terminalEventOf({
-      ...execution,
-      status,
-      result: outcome.result ?? null,
-      error,
-      usage: outcome.usage ?? null,
-      durationMs,
-    });
-    await appendWithRetry(id, terminal.type, terminal.data);
-    try {
-      await events.expire(id, config.executions.eventRetentionSeconds);
-    } catch (error) {
-      log.warn({ err: error }, 'event stream expiry could not be scheduled');
-    }
+    await endStream({ ...execution, ...ending, durationMs }, log);
     log.info({ status, durationMs }, 'execution finished');
   }
 
@@ -467,15 +454,24 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       if (await ended()) return;
       const row = await store.executions.get(id);
       if (!row || !terminalStatuses.includes(row.status)) return;
-      const terminal = terminalEventOf(row);
-      await appendWithRetry(id, terminal.type, terminal.data);
-      await events.expire(id, config.executions.eventRetentionSeconds);
+      await endStream(row, logger.child({ executionId: id }));
       logger.warn(
         { executionId: id, status: row.status },
         'terminal event was missing; appended from the row',
       );
     } catch (error) {
       logger.warn({ err: error, executionId: id }, 'could not check the stream of a finished execution');
+    }
+  }
+
+  /** Appends the terminal event of a finished execution and lets its stream expire. */
+  async function endStream(finishedExecution: Execution, log: Logger): Promise<void> {
+    const terminal = terminalEventOf(finishedExecution);
+    await appendWithRetry(finishedExecution.id, terminal.type, terminal.data);
+    try {
+      await events.expire(finishedExecution.id, config.executions.eventRetentionSeconds);
+    } catch (error) {
+      log.warn({ err: error }, 'event stream expiry could not be scheduled');
     }
   }
 

@@ -24,16 +24,15 @@ const errorRetryMs = 2000;
 
 const streamIdPattern = /^(\d{1,16})-\d+$/;
 
-function formatEvent(event: ExecutionEvent): string {
+/** One SSE message; an event without an id is one rebuilt from the execution's row. */
+function formatEvent(event: Omit<ExecutionEvent, 'id'> & { id?: string }): string {
   // JSON.stringify escapes newlines, so the payload is always one `data:` line.
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+  const id = event.id === undefined ? '' : `id: ${event.id}\n`;
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }
 
 /** The terminal event from the execution's row, for a stream that has expired or lost it (no id). */
-function terminalFromRow(execution: Execution): string {
-  const { type, data } = terminalEventOf(execution);
-  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
-}
+const terminalFromRow = (execution: Execution): string => formatEvent(terminalEventOf(execution));
 
 const isTerminal = (execution: Execution) => terminalStatuses.includes(execution.status);
 
