@@ -18,6 +18,7 @@ export {
   usageOf,
 } from './execution-stream';
 export { createFormatters, type Formatters, useFormat } from './format';
+export { usePagedQuery } from './paged-query';
 export {
   type EventStream,
   EventStreamError,

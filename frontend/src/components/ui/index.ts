@@ -1,6 +1,7 @@
 export { Button, type ButtonProps } from './Button';
 export { CopyButton } from './CopyButton';
 export { Dialog, type DialogProps } from './Dialog';
+export { LoadMore } from './LoadMore';
 export { ProgressBar, type ProgressBarProps } from './ProgressBar';
 export { EmptyState, ErrorState, InlineError, LoadingState, Spinner } from './States';
 export { StatusBadge } from './StatusBadge';

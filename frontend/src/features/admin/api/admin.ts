@@ -1,18 +1,18 @@
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type ApiTokenInfo, type AuditEntry, api, type Page, type User } from '../../../lib';
+import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { type ApiTokenInfo, type AuditEntry, api, type User, usePagedQuery } from '../../../lib';
 
 export const usersQueryKey = ['admin', 'users'] as const;
 export const tokensQueryKey = (userId: string) => ['admin', 'users', userId, 'tokens'] as const;
 export const auditQueryKey = ['admin', 'audit'] as const;
 
 export function useUsers() {
-  return useInfiniteQuery({
-    queryKey: usersQueryKey,
-    queryFn: ({ pageParam, signal }) =>
-      api<Page<User>>('/admin/users', { query: { limit: 50, cursor: pageParam }, signal }),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
-  });
+  return usePagedQuery<User>(usersQueryKey, '/admin/users', 50);
+}
+
+/** Every admin change is audited: the changed list and the audit log are both refetched. */
+function refetchAfterChange(queryClient: QueryClient, changed: readonly unknown[]) {
+  void queryClient.invalidateQueries({ queryKey: changed });
+  void queryClient.invalidateQueries({ queryKey: auditQueryKey });
 }
 
 export function useCreateUser() {
@@ -20,10 +20,7 @@ export function useCreateUser() {
   return useMutation({
     mutationFn: (body: { name: string; isAdmin: boolean }) =>
       api<{ user: User; token: string }>('/admin/users', { method: 'POST', body }),
-    onSuccess: () => {
-      void queryClient.invalidateQueries({ queryKey: usersQueryKey });
-      void queryClient.invalidateQueries({ queryKey: auditQueryKey });
-    },
+    onSuccess: () => refetchAfterChange(queryClient, usersQueryKey),
   });
 }
 
@@ -43,10 +40,7 @@ export function useIssueToken(userId: string) {
         method: 'POST',
         body: { name },
       }),
-    onSuccess: () => {
-      void queryClient.invalidateQueries({ queryKey: tokensQueryKey(userId) });
-      void queryClient.invalidateQueries({ queryKey: auditQueryKey });
-    },
+    onSuccess: () => refetchAfterChange(queryClient, tokensQueryKey(userId)),
   });
 }
 
@@ -57,20 +51,11 @@ export function useRevokeToken(userId: string) {
       api<void>(`/admin/users/${encodeURIComponent(userId)}/tokens/${encodeURIComponent(tokenId)}`, {
         method: 'DELETE',
       }),
-    onSuccess: () => {
-      void queryClient.invalidateQueries({ queryKey: tokensQueryKey(userId) });
-      void queryClient.invalidateQueries({ queryKey: auditQueryKey });
-    },
+    onSuccess: () => refetchAfterChange(queryClient, tokensQueryKey(userId)),
   });
 }
 
 /** The audit log, newest first; a page of 25 at a time. */
 export function useAuditLog() {
-  return useInfiniteQuery({
-    queryKey: auditQueryKey,
-    queryFn: ({ pageParam, signal }) =>
-      api<Page<AuditEntry>>('/admin/audit', { query: { limit: 25, cursor: pageParam }, signal }),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
-  });
+  return usePagedQuery<AuditEntry>(auditQueryKey, '/admin/audit', 25);
 }

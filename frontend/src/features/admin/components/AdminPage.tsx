@@ -8,6 +8,7 @@ import {
   ErrorState,
   InlineError,
   LoadingState,
+  LoadMore,
 } from '../../../components/ui';
 import { type User, useFormat } from '../../../lib';
 import { useAuditLog, useCreateUser, useIssueToken, useRevokeToken, useTokens, useUsers } from '../api/admin';
@@ -228,16 +229,7 @@ function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string> }) {
           </table>
         </div>
       )}
-      {audit.hasNextPage ? (
-        <Button
-          size="sm"
-          variant="ghost"
-          busy={audit.isFetchingNextPage}
-          onClick={() => void audit.fetchNextPage()}
-        >
-          {t('common.loadMore')}
-        </Button>
-      ) : null}
+      <LoadMore pages={audit} />
     </section>
   );
 }
@@ -301,16 +293,7 @@ export function AdminPage() {
             })}
           </ul>
         )}
-        {users.hasNextPage ? (
-          <Button
-            size="sm"
-            variant="ghost"
-            busy={users.isFetchingNextPage}
-            onClick={() => void users.fetchNextPage()}
-          >
-            {t('common.loadMore')}
-          </Button>
-        ) : null}
+        <LoadMore pages={users} />
       </section>
       <AuditLog userNames={new Map(items.map((user) => [user.id, user.name]))} />
       <CreateUserDialog open={creating} onClose={() => setCreating(false)} />

@@ -1,5 +1,5 @@
-import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { api, type Execution, type ExecutionStatus, type Page, type ScriptLanguage } from '../../../lib';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, type Execution, type ExecutionStatus, type ScriptLanguage, usePagedQuery } from '../../../lib';
 
 export interface RunFilters {
   status?: ExecutionStatus | '';
@@ -9,15 +9,9 @@ export interface RunFilters {
 export const runsQueryKey = (filters: RunFilters) => ['executions', filters] as const;
 
 export function useRuns(filters: RunFilters) {
-  return useInfiniteQuery({
-    queryKey: runsQueryKey(filters),
-    queryFn: ({ pageParam, signal }) =>
-      api<Page<Execution>>('/executions', {
-        query: { limit: 25, cursor: pageParam, status: filters.status, kind: filters.kind },
-        signal,
-      }),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  return usePagedQuery<Execution>(runsQueryKey(filters), '/executions', 25, {
+    status: filters.status,
+    kind: filters.kind,
   });
 }
 

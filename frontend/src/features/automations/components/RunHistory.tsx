@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Button, EmptyState, ErrorState, LoadingState, StatusBadge } from '../../../components/ui';
+import { Button, EmptyState, ErrorState, LoadingState, LoadMore, StatusBadge } from '../../../components/ui';
 import { type Execution, type ExecutionStatus, useFormat } from '../../../lib';
 import { type RunFilters, useRuns } from '../api/automations';
 
@@ -114,16 +114,7 @@ export function RunHistory({
           </table>
         </div>
       )}
-      {runs.hasNextPage ? (
-        <Button
-          size="sm"
-          variant="ghost"
-          busy={runs.isFetchingNextPage}
-          onClick={() => void runs.fetchNextPage()}
-        >
-          {t('common.loadMore')}
-        </Button>
-      ) : null}
+      <LoadMore pages={runs} />
     </section>
   );
 }

@@ -1,16 +1,11 @@
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, type Page, type Session } from '../../../lib';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, type Session, usePagedQuery } from '../../../lib';
 
 export const sessionsQueryKey = ['sessions'] as const;
 export const sessionQueryKey = (id: string) => ['sessions', 'one', id] as const;
 
 export function useSessions() {
-  return useInfiniteQuery({
-    queryKey: sessionsQueryKey,
-    queryFn: ({ pageParam }) => api<Page<Session>>('/sessions', { query: { limit: 50, cursor: pageParam } }),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
-  });
+  return usePagedQuery<Session>(sessionsQueryKey, '/sessions', 50);
 }
 
 export function useSession(id: string | undefined) {

@@ -1,7 +1,15 @@
 import { type FormEvent, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { NavLink, useNavigate } from 'react-router';
-import { Button, Dialog, EmptyState, ErrorState, InlineError, LoadingState } from '../../../components/ui';
+import {
+  Button,
+  Dialog,
+  EmptyState,
+  ErrorState,
+  InlineError,
+  LoadingState,
+  LoadMore,
+} from '../../../components/ui';
 import { type Session, useFormat } from '../../../lib';
 import { useCreateSession, useDeleteSession, useRenameSession, useSessions } from '../api/sessions';
 
@@ -51,16 +59,7 @@ export function SessionList({ activeId }: { activeId: string | undefined }) {
           ))}
         </ul>
       )}
-      {sessions.hasNextPage ? (
-        <Button
-          size="sm"
-          variant="ghost"
-          busy={sessions.isFetchingNextPage}
-          onClick={() => void sessions.fetchNextPage()}
-        >
-          {t('common.loadMore')}
-        </Button>
-      ) : null}
+      <LoadMore pages={sessions} />
       <RenameDialog session={renaming} onClose={() => setRenaming(null)} />
       <DeleteDialog
         session={deleting}
