@@ -6,6 +6,7 @@ import {
   type Execution,
   InvalidCursorError,
   InvalidPathError,
+  type Message,
   migrate,
   migrations,
   type Page,
@@ -488,19 +489,25 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
       });
 
       describe('messages', () => {
-        it('keeps the exact order of a conversation across pages', async () => {
-          const user = await newUser();
-          const session = await store.sessions.create(user.id, 'chat');
-          const appended = [];
-          for (let i = 0; i < 7; i++) {
+        /** `count` messages m0, m1, … alternating user and assistant, in order. */
+        const conversation = async (sessionId: string, count: number) => {
+          const appended: Message[] = [];
+          for (let i = 0; i < count; i++) {
             appended.push(
               await store.messages.append({
-                sessionId: session.id,
+                sessionId,
                 role: i % 2 === 0 ? 'user' : 'assistant',
                 parts: [{ type: 'text', text: `m${i}` }],
               }),
             );
           }
+          return appended;
+        };
+
+        it('keeps the exact order of a conversation across pages', async () => {
+          const user = await newUser();
+          const session = await store.sessions.create(user.id, 'chat');
+          const appended = await conversation(session.id, 7);
           const { items, pages } = await collectPages((cursor) =>
             store.messages.list(session.id, { limit: 2, cursor }),
           );
@@ -512,16 +519,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const user = await newUser();
           const session = await store.sessions.create(user.id, 'window');
           const other = await store.sessions.create(user.id, 'other');
-          const appended = [];
-          for (let i = 0; i < 6; i++) {
-            appended.push(
-              await store.messages.append({
-                sessionId: session.id,
-                role: i % 2 === 0 ? 'user' : 'assistant',
-                parts: [{ type: 'text', text: `m${i}` }],
-              }),
-            );
-          }
+          const appended = await conversation(session.id, 6);
           const foreign = await store.messages.append({
             sessionId: other.id,
             role: 'user',
