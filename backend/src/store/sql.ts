@@ -1,3 +1,5 @@
+import type { Database, Queryable } from './types.js';
+
 /** Small conversions between driver values and the platform's records, shared by the repositories. */
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -48,3 +50,12 @@ export function toBuffer(value: unknown): Buffer {
 }
 
 export const terminalStatusList = "('succeeded', 'failed', 'cancelled', 'timed_out')";
+
+/**
+ * Runs `work` in a new transaction, or in the caller's when `db` is already a transaction's
+ * handle (a repository bound by `Store.transaction`).
+ */
+export function inTransaction<T>(db: Queryable, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  const database = db as Partial<Database>;
+  return typeof database.transaction === 'function' ? database.transaction(work) : work(db);
+}

@@ -5,12 +5,19 @@ import { createMessageRepository } from './repositories/messages.js';
 import { createSessionRepository } from './repositories/sessions.js';
 import { createTokenRepository } from './repositories/tokens.js';
 import { createUserRepository } from './repositories/users.js';
-import type { Database, Store } from './types.js';
+import type { Database, Queryable, Repositories, Store } from './types.js';
 
 /** Every repository over one database; the schema must be current (`migrate`). */
 export function createStore(db: Database): Store {
   return {
     db,
+    ...repositoriesOver(db),
+    transaction: (work) => db.transaction((tx) => work(repositoriesOver(tx))),
+  };
+}
+
+function repositoriesOver(db: Queryable): Repositories {
+  return {
     users: createUserRepository(db),
     tokens: createTokenRepository(db),
     sessions: createSessionRepository(db),

@@ -246,6 +246,11 @@ export interface ExecutionRepository {
   }>;
 }
 
+export interface FileChangeSet {
+  writes: readonly { path: string; content: Buffer }[];
+  deletes: readonly string[];
+}
+
 export interface FileRepository {
   /** Files under a directory prefix ('' = all), sorted by path. */
   list(userId: string, prefix?: string): Promise<StoredFile[]>;
@@ -255,6 +260,11 @@ export interface FileRepository {
    * `quotaBytes`; nothing is written then.
    */
   put(userId: string, path: string, content: Buffer, quotaBytes: number): Promise<StoredFile>;
+  /**
+   * Writes and deletes several files as one change: all of it or, on QuotaExceededError, none.
+   * Only growth past `quotaBytes` is refused, so a user over a lowered quota may still shrink.
+   */
+  apply(userId: string, change: FileChangeSet, quotaBytes: number): Promise<void>;
   delete(userId: string, path: string): Promise<boolean>;
   /** Bytes used by a user. */
   usage(userId: string): Promise<number>;
@@ -270,8 +280,7 @@ export interface AuditRepository {
   list(page?: PageRequest): Promise<Page<AuditEntry>>;
 }
 
-export interface Store {
-  readonly db: Database;
+export interface Repositories {
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -279,6 +288,15 @@ export interface Store {
   readonly executions: ExecutionRepository;
   readonly files: FileRepository;
   readonly audit: AuditRepository;
+}
+
+export interface Store extends Repositories {
+  readonly db: Database;
+  /**
+   * Runs `work` in one transaction with repositories bound to it: every write it makes lands
+   * together, or none does when it throws.
+   */
+  transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 
 export class QuotaExceededError extends Error {

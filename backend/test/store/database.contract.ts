@@ -992,6 +992,78 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.files.usage(user.id)).toBe(900);
         });
 
+        it('applies several writes and deletes as one change, or none of it over the quota', async () => {
+          const user = await newUser();
+          await store.files.put(user.id, 'uploads/keep.txt', bytes(100), quota);
+          await store.files.put(user.id, 'workspace/old.txt', bytes(300), quota);
+          await store.files.apply(
+            user.id,
+            {
+              writes: [
+                { path: 'outputs//report.txt', content: bytes(400, 2) },
+                { path: 'uploads/keep.txt', content: bytes(50, 3) },
+              ],
+              deletes: ['workspace/old.txt', 'workspace/never-there.txt'],
+            },
+            quota,
+          );
+          const listed = async () => (await store.files.list(user.id)).map((f) => `${f.path} ${f.size}`);
+          expect(await listed()).toEqual(['outputs/report.txt 400', 'uploads/keep.txt 50']);
+
+          // 450 → 1,050 passes the quota: nothing of the change is stored, not even the delete.
+          const refused = await store.files
+            .apply(
+              user.id,
+              {
+                writes: [{ path: 'outputs/big.bin', content: bytes(700) }],
+                deletes: ['outputs/report.txt'],
+              },
+              600,
+            )
+            .catch((e: unknown) => e);
+          expect(refused).toMatchObject({ usedBytes: 450, quotaBytes: 600, requestedBytes: 300 });
+          expect(refused).toBeInstanceOf(QuotaExceededError);
+          expect(await listed()).toEqual(['outputs/report.txt 400', 'uploads/keep.txt 50']);
+          // Shrinking is allowed above a lowered quota; a bad path refuses the whole change.
+          await store.files.apply(user.id, { writes: [], deletes: ['outputs/report.txt'] }, 10);
+          await expect(
+            store.files.apply(
+              user.id,
+              { writes: [{ path: '../escape', content: bytes(1) }], deletes: ['uploads/keep.txt'] },
+              quota,
+            ),
+          ).rejects.toBeInstanceOf(InvalidPathError);
+          expect(await listed()).toEqual(['uploads/keep.txt 50']);
+        });
+
+        it('stores files and an execution row in one transaction: both land or neither does', async () => {
+          const user = await newUser();
+          const execution = await store.executions.create({
+            userId: user.id,
+            kind: 'script',
+            input: { language: 'javascript', code: '' },
+          });
+          await store.executions.markRunning(execution.id, 'worker-1', 1);
+          const change = { writes: [{ path: 'outputs/marker.txt', content: bytes(5) }], deletes: [] };
+          const crash = new Error('worker died before the commit');
+          await expect(
+            store.transaction(async (tx) => {
+              await tx.files.apply(user.id, change, quota);
+              expect(await tx.executions.finish(execution.id, { status: 'succeeded' })).toBe(true);
+              throw crash;
+            }),
+          ).rejects.toBe(crash);
+          expect(await store.files.get(user.id, 'outputs/marker.txt')).toBeNull();
+          expect((await store.executions.get(execution.id))?.status).toBe('running');
+
+          await store.transaction(async (tx) => {
+            await tx.files.apply(user.id, change, quota);
+            await tx.executions.finish(execution.id, { status: 'succeeded' });
+          });
+          expect((await store.files.get(user.id, 'outputs/marker.txt'))?.size).toBe(5);
+          expect((await store.executions.get(execution.id))?.status).toBe('succeeded');
+        });
+
         it("keeps users' files apart", async () => {
           const owner = await newUser();
           const other = await newUser();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { normalizeFilePath } from '../paths.js';
-import { isUuid, requireUuid, toBuffer, toIso, toNumber } from '../sql.js';
-import { type Database, type FileRepository, QuotaExceededError, type StoredFile } from '../types.js';
+import { inTransaction, isUuid, requireUuid, toBuffer, toIso, toNumber } from '../sql.js';
+import { type FileRepository, type Queryable, QuotaExceededError, type StoredFile } from '../types.js';
 
 interface FileRow {
   user_id: string;
@@ -30,7 +30,53 @@ function folderRange(folder: string): [string, string] {
   return [`${folder}/`, `${folder}0`];
 }
 
-export function createFileRepository(db: Database): FileRepository {
+/**
+ * Takes the user's file lock for the rest of the transaction and reads the user's total and the
+ * current sizes of `paths`. Two writes of one user wait for each other, so both cannot pass the
+ * quota check on the same old total; writes of different users never wait.
+ */
+async function lockAndMeasure(
+  tx: Queryable,
+  userId: string,
+  paths: readonly string[],
+): Promise<{ total: number; byPath: Map<string, number> }> {
+  await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [fileLockNamespace, userId]);
+  const { rows } = await tx.query<{ used: string | number; sizes: Record<string, string | number> | null }>(
+    `SELECT COALESCE(sum(size), 0) AS used,
+            json_object_agg(path, size) FILTER (WHERE path = ANY($2::text[])) AS sizes
+       FROM files WHERE user_id = $1`,
+    [userId, paths],
+  );
+  const sizes = Object.entries(rows[0]?.sizes ?? {});
+  return {
+    total: toNumber(rows[0]?.used ?? 0),
+    byPath: new Map(sizes.map(([path, size]) => [path, toNumber(size)])),
+  };
+}
+
+async function upsert(tx: Queryable, userId: string, path: string, bytes: Buffer): Promise<StoredFile> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const { rows } = await tx.query<FileRow>(
+    `INSERT INTO files (user_id, path, size, sha256, content) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, path) DO UPDATE
+       SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, content = EXCLUDED.content,
+           updated_at = clock_timestamp()
+     RETURNING ${fileColumns}`,
+    [userId, path, bytes.length, sha256, bytes],
+  );
+  return toStoredFile(rows[0]!);
+}
+
+function checkQuotaArgument(quotaBytes: number): void {
+  if (!Number.isFinite(quotaBytes) || quotaBytes < 0) throw new RangeError('quotaBytes must be ≥ 0');
+}
+
+function asBuffer(content: unknown): Buffer {
+  if (!(content instanceof Uint8Array)) throw new TypeError('file content must be a Buffer');
+  return Buffer.isBuffer(content) ? content : Buffer.from(content);
+}
+
+export function createFileRepository(db: Queryable): FileRepository {
   return {
     async list(userId, prefix = '') {
       const folder = prefix === '' ? '' : normalizeFilePath(prefix, { allowFolder: true });
@@ -61,35 +107,36 @@ export function createFileRepository(db: Database): FileRepository {
     async put(userId, path, content, quotaBytes) {
       requireUuid(userId, 'userId');
       const canonical = normalizeFilePath(path);
-      if (!(content instanceof Uint8Array)) throw new TypeError('file content must be a Buffer');
-      if (!Number.isFinite(quotaBytes) || quotaBytes < 0) throw new RangeError('quotaBytes must be ≥ 0');
-      const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      return db.transaction(async (tx) => {
-        // Two writes of one user wait for each other, so both cannot pass the quota check on the
-        // same old total; writes of different users never wait.
-        await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [
-          fileLockNamespace,
-          userId,
-        ]);
-        const { rows: totals } = await tx.query<{ used: string | number; replaced: string | number }>(
-          `SELECT COALESCE(sum(size), 0) AS used, COALESCE(sum(size) FILTER (WHERE path = $2), 0) AS replaced
-             FROM files WHERE user_id = $1`,
-          [userId, canonical],
-        );
-        const used = toNumber(totals[0]?.used ?? 0);
-        const replaced = toNumber(totals[0]?.replaced ?? 0);
-        const growth = bytes.length - replaced;
-        if (growth > 0 && used + growth > quotaBytes) throw new QuotaExceededError(used, quotaBytes, growth);
-        const { rows } = await tx.query<FileRow>(
-          `INSERT INTO files (user_id, path, size, sha256, content) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (user_id, path) DO UPDATE
-             SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, content = EXCLUDED.content,
-                 updated_at = clock_timestamp()
-           RETURNING ${fileColumns}`,
-          [userId, canonical, bytes.length, sha256, bytes],
-        );
-        return toStoredFile(rows[0]!);
+      checkQuotaArgument(quotaBytes);
+      const bytes = asBuffer(content);
+      return inTransaction(db, async (tx) => {
+        const used = await lockAndMeasure(tx, userId, [canonical]);
+        const growth = bytes.length - (used.byPath.get(canonical) ?? 0);
+        if (growth > 0 && used.total + growth > quotaBytes)
+          throw new QuotaExceededError(used.total, quotaBytes, growth);
+        return upsert(tx, userId, canonical, bytes);
+      });
+    },
+
+    async apply(userId, change, quotaBytes) {
+      requireUuid(userId, 'userId');
+      checkQuotaArgument(quotaBytes);
+      const writes = new Map(change.writes.map((w) => [normalizeFilePath(w.path), asBuffer(w.content)]));
+      const deletes = change.deletes.map((p) => normalizeFilePath(p)).filter((p) => !writes.has(p));
+      if (writes.size === 0 && deletes.length === 0) return;
+      await inTransaction(db, async (tx) => {
+        const used = await lockAndMeasure(tx, userId, [...writes.keys(), ...deletes]);
+        let projected = used.total;
+        for (const path of deletes) projected -= used.byPath.get(path) ?? 0;
+        for (const [path, bytes] of writes) projected += bytes.length - (used.byPath.get(path) ?? 0);
+        if (projected > quotaBytes && projected > used.total)
+          throw new QuotaExceededError(used.total, quotaBytes, projected - used.total);
+        if (deletes.length > 0)
+          await tx.query('DELETE FROM files WHERE user_id = $1 AND path = ANY($2::text[])', [
+            userId,
+            deletes,
+          ]);
+        for (const [path, bytes] of writes) await upsert(tx, userId, path, bytes);
       });
     },
 

@@ -68,6 +68,17 @@ export function memoryFiles(): FileRepository & { data: Map<string, Map<string, 
       files.set(p, Buffer.from(content));
       return info(userId, p, content);
     },
+    async apply(userId, change, quotaBytes) {
+      const files = userFiles(userId);
+      const next = new Map(files);
+      for (const p of change.deletes) next.delete(p);
+      for (const w of change.writes) next.set(w.path, Buffer.from(w.content));
+      const total = (map: Map<string, Buffer>) => [...map.values()].reduce((sum, c) => sum + c.length, 0);
+      const [before, after] = [total(files), total(next)];
+      if (after > quotaBytes && after > before)
+        throw new QuotaExceededError(before, quotaBytes, after - before);
+      data.set(userId, next);
+    },
     async delete(userId, p) {
       return userFiles(userId).delete(p);
     },
@@ -134,7 +145,7 @@ export function memoryStore(): Store & {
       },
     },
   );
-  return {
+  const store: ReturnType<typeof memoryStore> = {
     db: unused as Store['db'],
     users: unused as Store['users'],
     tokens: unused as Store['tokens'],
@@ -143,7 +154,10 @@ export function memoryStore(): Store & {
     audit: unused as Store['audit'],
     files: memoryFiles(),
     messages: memoryMessages(),
+    // No rollback: the in-memory repositories write at once.
+    transaction: (work) => work(store),
   };
+  return store;
 }
 
 export interface SandboxDouble extends SandboxOrchestrator {
