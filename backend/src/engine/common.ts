@@ -1,8 +1,8 @@
 import { SandboxError, type SandboxLease, type SandboxOrchestrator } from '../sandbox/types.js';
 import { abortCodeOf, type ExecutionContext, type ExecutionOutcome } from '../worker/executor.js';
-import { type FileSync, FileSyncQuotaError } from '../worker/file-sync.js';
+import type { FileSync, FileWriteBack } from '../worker/file-sync.js';
 
-/** Pieces both executors share: failures, aborts, the lease and the write-back of files. */
+/** Pieces both executors share: failures, aborts, the lease and the collection of changed files. */
 
 export function failed(code: string, message: string, result?: unknown): ExecutionOutcome {
   return result === undefined
@@ -20,7 +20,6 @@ export function abortOutcome(signal: AbortSignal): ExecutionOutcome {
 
 /** A sandbox error as an execution failure; undefined for anything else. */
 export function sandboxFailure(error: unknown): ExecutionOutcome | undefined {
-  if (error instanceof FileSyncQuotaError) return failed('quota_exceeded', error.message);
   if (!(error instanceof SandboxError)) return undefined;
   if (error.code === 'timeout')
     return { status: 'timed_out', error: { code: 'timeout', message: error.message } };
@@ -46,25 +45,14 @@ export async function acquireLease(
 }
 
 /**
- * Writes the execution's file changes back to the database and announces each as a
- * `file.changed` event. Returns a failed outcome when they do not fit the user's quota.
+ * The files the execution changed, as a write-back the worker stores together with the finished
+ * row (ExecutionOutcome.files). The lease goes with it and is released when the worker closes it,
+ * so the user's next execution never finds the directory ahead of the database.
  */
-export async function commitFiles(
+export function collectFiles(
   fileSync: FileSync,
   context: ExecutionContext,
-): Promise<ExecutionOutcome | undefined> {
-  try {
-    await fileSync.commit(context.execution.userId, {
-      onChange: (change) =>
-        context.emit('file.changed', {
-          path: change.path,
-          change: change.change,
-          ...(change.size === undefined ? {} : { size: change.size }),
-        }),
-    });
-    return undefined;
-  } catch (error) {
-    if (error instanceof FileSyncQuotaError) return failed('quota_exceeded', error.message);
-    throw error;
-  }
+  lease: SandboxLease,
+): Promise<FileWriteBack> {
+  return fileSync.collect(context.execution.userId, { onClose: () => lease.release() });
 }

@@ -10,8 +10,8 @@ export {
   type FileChange,
   type FileSync,
   type FileSyncOptions,
-  FileSyncQuotaError,
   type FileSyncReport,
+  type FileWriteBack,
 } from '../worker/file-sync.js';
 export { type AgentExecutorOptions, createAgentExecutor, providerFailure } from './agent/executor.js';
 export {

@@ -3,7 +3,7 @@ import type { SandboxEvent, SandboxOrchestrator } from '../sandbox/types.js';
 import type { ScriptInput } from '../store/types.js';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../worker/executor.js';
 import type { FileSync } from '../worker/file-sync.js';
-import { abortOutcome, acquireLease, commitFiles, failed, sandboxFailure } from './common.js';
+import { abortOutcome, acquireLease, collectFiles, failed, sandboxFailure } from './common.js';
 
 export interface ScriptExecutorOptions {
   orchestrator: SandboxOrchestrator;
@@ -13,7 +13,8 @@ export interface ScriptExecutorOptions {
 
 /**
  * Runs a script execution: the user's files are brought up to date, the code runs in the user's
- * sandbox with stdout/stderr streamed as `output` events, and the files it wrote are saved.
+ * sandbox with stdout/stderr streamed as `output` events, and the files it wrote are handed to the
+ * worker to store with the outcome.
  */
 export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
   const { orchestrator, fileSync, logger } = options;
@@ -33,6 +34,8 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
       }
       const lease = await acquireLease(orchestrator, execution.userId, signal);
       if ('status' in lease) return lease;
+      // Once the changed files are collected the lease is theirs, released when they are stored.
+      let leaseHandedOver = false;
 
       // Output events keep their order: each waits for the one before it.
       let emitted = Promise.resolve();
@@ -70,18 +73,16 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           durationMs: run.durationMs,
           outputTruncated: run.outputTruncated,
         };
-        const saved = await commitFiles(fileSync, context);
-        if (saved) return { ...saved, result };
+        const files = await collectFiles(fileSync, context, lease);
+        leaseHandedOver = true;
         if (run.exitCode !== 0) {
-          return failed(
-            'script_error',
+          const message =
             run.exitCode === null
               ? 'the script was killed by a signal'
-              : `the script exited with code ${run.exitCode}`,
-            result,
-          );
+              : `the script exited with code ${run.exitCode}`;
+          return { ...failed('script_error', message, result), files };
         }
-        return { status: 'succeeded', result };
+        return { status: 'succeeded', result, files };
       } catch (error) {
         await emitted;
         if (signal.aborted) return abortOutcome(signal);
@@ -90,7 +91,7 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           failed('internal', `the script could not be run: ${(error as Error).message}`)
         );
       } finally {
-        lease.release();
+        if (!leaseHandedOver) lease.release();
       }
     },
   };

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { EventLog, EventType } from '../events/types.js';
 import type { Execution, ExecutionError, ExecutionKind, Store, TokenUsage } from '../store/types.js';
+import type { FileWriteBack } from './file-sync.js';
 
 /** What an executor reports back; the worker persists it and appends the terminal event. */
 export interface ExecutionOutcome {
@@ -8,6 +9,11 @@ export interface ExecutionOutcome {
   result?: unknown;
   error?: ExecutionError | null;
   usage?: TokenUsage | null;
+  /**
+   * The files the execution changed. The worker stores them in the transaction that writes the
+   * finished row (or not at all: a quota failure, a lost race, a cancel), then closes them.
+   */
+  files?: FileWriteBack;
 }
 
 export interface ExecutionContext {

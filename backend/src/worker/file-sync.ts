@@ -4,14 +4,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { normalizeFilePath, topLevelFolders } from '../store/paths.js';
-import { type FileRepository, QuotaExceededError } from '../store/types.js';
+import type { FileChangeSet, FileRepository } from '../store/types.js';
 
 /**
  * Keeps a pod's copy of a user's sandbox directory in step with the database, which is the
  * source of truth for files (DESIGN.md §2.6). `prepare` runs before an execution and makes the
- * directory match the database; `commit` runs after it and writes back what the execution
- * created, changed or deleted. A per-user manifest of what was last in step (size, times, inode
- * and hash of each file) lets an unchanged directory be checked with `stat` calls only.
+ * directory match the database; `collect` runs after it and gathers what the execution created,
+ * changed or deleted into a write-back, which the worker stores in the same transaction as the
+ * execution's finished row: a worker that dies in between leaves neither, so the re-run starts
+ * from the files its first attempt saw. A per-user manifest of what was last in step (size,
+ * times, inode and hash of each file) lets an unchanged directory be checked with `stat` calls.
  */
 
 export interface FileChange {
@@ -29,33 +31,31 @@ export interface FileSyncReport {
   hashed: number;
 }
 
+/**
+ * An execution's file changes, not yet stored. Whoever stores them (`files.apply` with
+ * `quotaBytes`) closes the write-back afterwards, saying whether they were stored; until it is
+ * closed it holds whatever `collect` was given to hold (the user's sandbox lease), so no other
+ * execution of the user sees the directory half in step.
+ */
+export interface FileWriteBack extends FileChangeSet {
+  readonly userId: string;
+  readonly quotaBytes: number;
+  /** Each change, as its `file.changed` event announces it. */
+  readonly changes: readonly FileChange[];
+  /** Records the changes as in step (when stored) and lets go of what was held. Idempotent. */
+  close(stored: boolean): void;
+}
+
 export interface FileSync {
   /** Makes the user's directory match the database where this pod's copy is missing or stale. */
   prepare(userId: string, options?: { signal?: AbortSignal }): Promise<FileSyncReport>;
   /**
-   * Writes back new/changed files and deletes removed ones, within the user's quota, and calls
-   * `onChange` for each. Throws FileSyncQuotaError (nothing written) when the result would pass
-   * the quota.
+   * Gathers the new, changed and deleted files of the user's directory; nothing is stored.
+   * `onClose` runs when the write-back is closed.
    */
-  commit(
-    userId: string,
-    options?: { signal?: AbortSignal; onChange?: (change: FileChange) => void | Promise<void> },
-  ): Promise<FileChange[]>;
+  collect(userId: string, options?: { signal?: AbortSignal; onClose?: () => void }): Promise<FileWriteBack>;
   /** Drops a user's manifest (e.g. after the directory was wiped); the next prepare rehashes. */
   forget(userId: string): void;
-}
-
-export class FileSyncQuotaError extends Error {
-  readonly code = 'quota_exceeded';
-  constructor(
-    readonly neededBytes: number,
-    readonly quotaBytes: number,
-  ) {
-    super(
-      `the execution's files need ${neededBytes} bytes but the user's quota is ${quotaBytes} bytes; no file was saved`,
-    );
-    this.name = 'FileSyncQuotaError';
-  }
 }
 
 export interface FileSyncOptions {
@@ -163,63 +163,52 @@ export function createFileSync(options: FileSyncOptions): FileSync {
       return report;
     },
 
-    async commit(userId, { signal, onChange } = {}) {
+    async collect(userId, { signal, onClose } = {}) {
       const root = userDir(userId);
       const manifest = manifestOf(userId);
-      const counter = { hashed: 0 };
       const local = await scan(root, logger);
-      const writes: { path: string; content: Buffer; sha256: string; stamp: string; created: boolean }[] = [];
+      const writes: (FileChangeSet['writes'][number] & { sha256: string; stamp: string })[] = [];
+      const changes: FileChange[] = [];
       for (const [relative, file] of local) {
         signal?.throwIfAborted();
         const known = manifest.get(relative);
         if (known && known.stamp === file.stamp) continue;
         const content = await fs.readFile(file.absolute);
-        counter.hashed++;
         const hash = sha256(content);
         if (known && known.sha256 === hash) {
           manifest.set(relative, { ...known, stamp: file.stamp });
           continue;
         }
-        writes.push({ path: relative, content, sha256: hash, stamp: file.stamp, created: !known });
+        writes.push({ path: relative, content, sha256: hash, stamp: file.stamp });
+        changes.push({ path: relative, change: known ? 'modified' : 'created', size: content.length });
       }
       const deletes = [...manifest.keys()].filter((relative) => !local.has(relative));
-      if (writes.length === 0 && deletes.length === 0) return [];
+      for (const relative of deletes) changes.push({ path: relative, change: 'deleted' });
 
-      // Check the quota for the whole change before touching the database, so an execution that
-      // produced too much saves nothing rather than an arbitrary part of its output.
-      const stored = new Map((await files.list(userId)).map((f) => [f.path, f.size]));
-      let current = 0;
-      for (const size of stored.values()) current += size;
-      let projected = current;
-      for (const relative of deletes) projected -= stored.get(relative) ?? 0;
-      for (const write of writes) projected += write.content.length - (stored.get(write.path) ?? 0);
-      // A user already over a (lowered) quota may still shrink; only growth past the quota fails.
-      if (projected > quotaBytes && projected > current) throw new FileSyncQuotaError(projected, quotaBytes);
-
-      const changes: FileChange[] = [];
-      for (const relative of deletes) {
-        signal?.throwIfAborted();
-        await files.delete(userId, relative);
-        manifest.delete(relative);
-        changes.push({ path: relative, change: 'deleted' });
-      }
-      for (const write of writes) {
-        signal?.throwIfAborted();
-        try {
-          await files.put(userId, write.path, write.content, quotaBytes);
-        } catch (error) {
-          if (error instanceof QuotaExceededError) throw new FileSyncQuotaError(error.usedBytes, quotaBytes);
-          throw error;
-        }
-        manifest.set(write.path, { stamp: write.stamp, sha256: write.sha256, size: write.content.length });
-        changes.push({
-          path: write.path,
-          change: write.created ? 'created' : 'modified',
-          size: write.content.length,
-        });
-      }
-      for (const change of changes) await onChange?.(change);
-      return changes;
+      let closed = false;
+      return {
+        userId,
+        quotaBytes,
+        writes,
+        deletes,
+        changes,
+        close(stored) {
+          if (closed) return;
+          closed = true;
+          if (stored) {
+            // Only now is the directory in step: a write-back dropped (quota, a lost race, a crash)
+            // leaves the manifest as it was, and the next prepare restores the database's files.
+            for (const relative of deletes) manifest.delete(relative);
+            for (const write of writes)
+              manifest.set(write.path, {
+                stamp: write.stamp,
+                sha256: write.sha256,
+                size: write.content.length,
+              });
+          }
+          onClose?.();
+        },
+      };
     },
 
     forget(userId) {

@@ -22,6 +22,8 @@ import {
   type ExecutionOutcome,
   type Executor,
 } from './executor.js';
+import type { FileWriteBack } from './file-sync.js';
+import { finishWithFiles } from './finish.js';
 
 export interface WorkerRuntimeOptions {
   services: Services;
@@ -284,6 +286,8 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       config.executions.timeoutMs,
     );
     let attemptOver = false;
+    // The executor's changed files; stored only with the executor's own outcome, dropped otherwise.
+    let files: FileWriteBack | undefined;
 
     try {
       if (previousAttempt > 0) {
@@ -313,6 +317,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
 
       const executor = executors.get(kind);
       const settled = executor ? await runExecutor(executor, context, controller.signal, log) : undefined;
+      if (settled && 'outcome' in settled) files = settled.outcome?.files;
       // The signal decides when it fired first, or when the executor threw because it fired.
       const code =
         settled && (settled.abortedFirst || 'error' in settled) ? abortCodeOf(controller.signal) : undefined;
@@ -344,6 +349,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       await settle(execution, normalize(outcome, log), Math.round(performance.now() - attemptStart), log);
     } finally {
       attemptOver = true;
+      files?.close(false);
       clearTimeout(timer);
       jobContext.signal.removeEventListener('abort', onShutdown);
       if (running.get(id) === entry) running.delete(id);
@@ -385,7 +391,11 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       }),
     ]);
     clearTimeout(grace);
-    if (!late) log.warn('executor did not return after its signal fired; settling without it');
+    if (!late) {
+      log.warn('executor did not return after its signal fired; settling without it');
+      // Whatever it returns later is not stored, but what it holds (a sandbox lease) is let go.
+      void run.then((left) => ('outcome' in left ? left.outcome?.files?.close(false) : undefined));
+    }
     return { abortedFirst: true, ...(late ?? { error: signal.reason }) };
   }
 
@@ -410,7 +420,10 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     return outcome;
   }
 
-  /** Persists the terminal state once, then appends the one terminal event. */
+  /**
+   * Persists the terminal state once, with the files the attempt changed, then announces the
+   * stored files and appends the one terminal event.
+   */
   async function settle(
     execution: Execution,
     outcome: ExecutionOutcome,
@@ -418,22 +431,32 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     log: Logger,
   ): Promise<void> {
     const { id, kind } = execution;
-    const status = outcome.status;
-    const ending = {
-      status,
-      result: outcome.result,
-      error: status === 'succeeded' || status === 'cancelled' ? null : (outcome.error ?? null),
-      usage: outcome.usage ?? null,
-    };
-    const done = await store.executions.finish(id, ending);
+    const { done, ending, stored } = await finishWithFiles(
+      store,
+      id,
+      {
+        status: outcome.status,
+        result: outcome.result,
+        error:
+          outcome.status === 'succeeded' || outcome.status === 'cancelled' ? null : (outcome.error ?? null),
+        usage: outcome.usage ?? null,
+      },
+      outcome.files,
+    );
     if (!done) {
       // Another delivery of the same job settled it first: its terminal event is the one.
       log.warn('execution was already finished by another attempt; this attempt leaves no terminal event');
       return;
     }
+    const { status } = ending;
     finished[status] += 1;
     metrics.executionsFinished.inc({ kind, status });
     metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
+    for (const change of stored) {
+      await events
+        .append(id, 'file.changed', { ...change, attempt: execution.attempt })
+        .catch((error: unknown) => log.warn({ err: error, path: change.path }, 'file.changed event lost'));
+    }
     await endStream({ ...execution, ...ending, durationMs }, log);
     log.info({ status, durationMs }, 'execution finished');
   }

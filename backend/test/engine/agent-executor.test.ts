@@ -83,13 +83,19 @@ describe.each([
     args.onContext?.(context);
     const started = performance.now();
     const outcome = await executor.run(context);
+    const elapsedMs = performance.now() - started;
+    // What the worker does with the changed files: stores them, then lets the sandbox go.
+    const leasedUntilStored = sandbox.acquired - sandbox.released;
+    if (outcome.files) await store.files.apply(userId, outcome.files, outcome.files.quotaBytes);
+    outcome.files?.close(true);
     return {
       outcome,
       events: context.recorded,
       requests: fake.requests,
       metrics,
-      elapsedMs: performance.now() - started,
+      elapsedMs,
       executionId: context.execution.id,
+      leasedUntilStored,
     };
   }
 
@@ -102,7 +108,7 @@ describe.each([
 
   for (const api of ['anthropic', 'openai-compatible'] as const) {
     it(`${api}: writes a file with a tool, reads it back in the next step, answers, and stores the turn`, async () => {
-      const { outcome, events, requests, metrics, executionId } = await turn({
+      const { outcome, events, requests, metrics, executionId, leasedUntilStored } = await turn({
         api,
         script: [
           {
@@ -140,7 +146,6 @@ describe.each([
         'tool.result',
         'usage',
         'usage',
-        'file.changed',
       ]);
       expect(deltas(events)).toBe('Saving your note. The note says hello there.');
       expect(events.findIndex((e) => e.type === 'text.delta')).toBe(0);
@@ -159,11 +164,10 @@ describe.each([
         inputTokens: 450,
         outputTokens: 38,
       });
-      expect(events.find((e) => e.type === 'file.changed')?.data).toEqual({
-        path: 'outputs/note.txt',
-        change: 'created',
-        size: 11,
-      });
+      // The changed file goes to the worker with the sandbox still leased, to be stored with the
+      // finished row (the worker announces it as file.changed then).
+      expect(outcome.files?.changes).toEqual([{ path: 'outputs/note.txt', change: 'created', size: 11 }]);
+      expect(leasedUntilStored).toBe(1);
 
       // The file was written in the sandbox and saved to the database.
       expect(sandbox.calls).toEqual(['write outputs/note.txt', 'read outputs/note.txt']);

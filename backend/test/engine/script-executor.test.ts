@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileSync, createScriptExecutor } from '../../src/engine/index.js';
 import type { ScriptInput } from '../../src/store/types.js';
@@ -73,11 +72,14 @@ return { n: input.n };`,
       .join('');
     expect(stdout).toBe('line 0\nline 1\nline 2\nline 3\nline 4\n');
     expect(context.recorded.some((e) => e.type === 'output' && e.data.stream === 'stderr')).toBe(true);
-    const changed = context.recorded.filter((e) => e.type === 'file.changed');
-    expect(changed.map((e) => e.data)).toEqual([{ path: 'outputs/report.txt', change: 'created', size: 9 }]);
-    expect((await store.files.get(context.execution.userId, 'outputs/report.txt'))?.content.toString()).toBe(
-      'total: 42',
-    );
+    // The changed files go to the worker, which stores them with the finished row; until it has,
+    // the user's sandbox stays leased so no other execution sees the directory ahead of the database.
+    expect(outcome.files?.changes).toEqual([{ path: 'outputs/report.txt', change: 'created', size: 9 }]);
+    expect(outcome.files?.writes.map((w) => w.content.toString())).toEqual(['total: 42']);
+    expect(await store.files.get(context.execution.userId, 'outputs/report.txt')).toBeNull();
+    expect(context.recorded.some((e) => e.type === 'file.changed')).toBe(false);
+    expect(sandbox.released).toBe(sandbox.acquired - 1);
+    outcome.files?.close(true);
     expect(sandbox.released).toBe(sandbox.acquired);
   });
 
@@ -104,6 +106,8 @@ return { n: input.n };`,
     expect(context.recorded.some((e) => e.type === 'output' && String(e.data.data).includes('boom'))).toBe(
       true,
     );
+    expect(outcome.files?.changes).toEqual([]);
+    outcome.files?.close(true);
     expect(sandbox.released).toBe(1);
   });
 
@@ -167,24 +171,6 @@ await new Promise(() => setInterval(() => {}, 1000));`,
     controller.abort(new ExecutionAbortedError('timed_out'));
     expect((await running).status).toBe('timed_out');
     expect(sandbox.released).toBe(1);
-  });
-
-  it('fails the execution when its files pass the quota, keeping stored files', async () => {
-    const { executor, context } = setup(
-      { language: 'javascript', code: `require('fs').writeFileSync('big.txt', 'x'.repeat(500))` },
-      { quotaBytes: 100 },
-    );
-    await store.files.put(context.execution.userId, 'uploads/keep.txt', Buffer.from('keep'), 100);
-    const outcome = await executor.run(context);
-    expect(outcome.status).toBe('failed');
-    expect(outcome.error?.code).toBe('quota_exceeded');
-    expect(outcome.result).toMatchObject({ exitCode: 0 });
-    expect((await store.files.list(context.execution.userId)).map((f) => f.path)).toEqual([
-      'uploads/keep.txt',
-    ]);
-    expect(
-      await fs.readFile(path.join(sandbox.userDir(context.execution.userId), 'uploads/keep.txt'), 'utf8'),
-    ).toBe('keep');
   });
 });
 

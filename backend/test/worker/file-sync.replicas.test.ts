@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFileSync } from '../../src/engine/index.js';
+import { createFileSync, type FileSync } from '../../src/engine/index.js';
 import { createStore, type Database, migrate, openDatabase, type Store } from '../../src/store/index.js';
 import { tempDir } from '../engine/support/doubles.js';
 import { freshPostgresDatabase } from '../support/services.js';
@@ -48,6 +48,13 @@ describe('file sync across replicas (PostgreSQL)', () => {
       userDir: (id) => path.join(rootB, id),
       quotaBytes: 10_000,
     });
+    /** What the worker does with a write-back when it finishes the execution. */
+    const commit = async (sync: FileSync, store: Store) => {
+      const writeBack = await sync.collect(userId);
+      await store.files.apply(userId, writeBack, writeBack.quotaBytes);
+      writeBack.close(true);
+      return writeBack.changes;
+    };
     const onA = (p: string) => path.join(rootA, userId, p);
     const onB = (p: string) => path.join(rootB, userId, p);
 
@@ -56,7 +63,7 @@ describe('file sync across replicas (PostgreSQL)', () => {
     await fs.writeFile(onA('outputs/result.json'), '{"n":1}');
     await fs.mkdir(onA('workspace/tmp'), { recursive: true });
     await fs.writeFile(onA('workspace/tmp/scratch.txt'), 'scratch');
-    const first = await syncA.commit(userId);
+    const first = await commit(syncA, storeA);
     expect(first.map((c) => c.change)).toEqual(['created', 'created']);
 
     // Execution 2 on replica B sees them, changes one and deletes the other.
@@ -64,7 +71,7 @@ describe('file sync across replicas (PostgreSQL)', () => {
     expect(await fs.readFile(onB('outputs/result.json'), 'utf8')).toBe('{"n":1}');
     await fs.writeFile(onB('outputs/result.json'), '{"n":2}');
     await fs.rm(onB('workspace/tmp/scratch.txt'));
-    const second = await syncB.commit(userId);
+    const second = await commit(syncB, storeB);
     expect(second.map((c) => `${c.change} ${c.path}`).sort()).toEqual([
       'deleted workspace/tmp/scratch.txt',
       'modified outputs/result.json',

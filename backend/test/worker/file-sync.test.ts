@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFileSync, type FileChange, FileSyncQuotaError } from '../../src/engine/index.js';
+import { createFileSync, type FileSync } from '../../src/engine/index.js';
+import { QuotaExceededError } from '../../src/store/index.js';
 import { memoryFiles, tempDir } from '../engine/support/doubles.js';
 
 const userId = '6f1d3c1e-1111-4a4a-9a9a-000000000001';
@@ -13,6 +14,18 @@ describe('file sync', () => {
   const local = (p: string) => path.join(root, userId, p);
   const read = (p: string) => fs.readFile(local(p), 'utf8');
   const sync = (quotaBytes = 1_000_000) => createFileSync({ files, userDir, quotaBytes });
+  /** What the worker does with a write-back when it finishes the execution. */
+  async function commit(s: FileSync, id = userId) {
+    const writeBack = await s.collect(id);
+    let stored = false;
+    try {
+      await files.apply(id, writeBack, writeBack.quotaBytes);
+      stored = true;
+    } finally {
+      writeBack.close(stored);
+    }
+    return writeBack.changes;
+  }
 
   beforeEach(async () => {
     root = await tempDir('ipa-sync-');
@@ -38,7 +51,7 @@ describe('file sync', () => {
     await s.prepare(userId);
     expect(await fs.readFile(local('uploads/報告 2026.bin'))).toEqual(binary);
     await fs.writeFile(local('outputs/résumé ✓.bin'), Buffer.concat([binary, binary]));
-    const changes = await s.commit(userId);
+    const changes = await commit(s);
     expect(changes).toEqual([{ path: 'outputs/résumé ✓.bin', change: 'created', size: 512 }]);
     expect((await files.get(userId, 'outputs/résumé ✓.bin'))?.content).toEqual(
       Buffer.concat([binary, binary]),
@@ -109,9 +122,7 @@ describe('file sync', () => {
     // Touching without changing content is not a change.
     await fs.writeFile(local('workspace/same.txt'), 'same');
 
-    const announced: FileChange[] = [];
-    const changes = await s.commit(userId, { onChange: (c) => void announced.push(c) });
-    expect(changes).toEqual(announced);
+    const changes = await commit(s);
     expect(new Set(changes.map((c) => `${c.change} ${c.path} ${c.size ?? ''}`))).toEqual(
       new Set([
         'deleted workspace/remove.txt ',
@@ -123,7 +134,7 @@ describe('file sync', () => {
     expect((await files.get(userId, 'outputs/report/new.txt'))?.content.toString()).toBe('fresh');
     expect(await files.get(userId, 'workspace/remove.txt')).toBeNull();
     // Nothing left to write back.
-    expect(await s.commit(userId)).toEqual([]);
+    expect(await commit(s)).toEqual([]);
   });
 
   it('skips symlinks, FIFOs and names the platform refuses', async () => {
@@ -135,20 +146,40 @@ describe('file sync', () => {
     execFileSync('mkfifo', [local('workspace/pipe')]);
     await fs.writeFile(local('workspace/back\\slash.txt'), 'odd name');
     await fs.writeFile(local('workspace/ok.txt'), 'ok');
-    const changes = await s.commit(userId);
+    const changes = await commit(s);
     expect(changes.map((c) => c.path)).toEqual(['workspace/ok.txt']);
     expect([...(files.data.get(userId)?.keys() ?? [])]).toEqual(['workspace/ok.txt']);
   });
 
-  it('refuses a write-back over the quota and leaves stored files intact', async () => {
+  it('collects without storing; a dropped write-back is offered again, a stored one is not', async () => {
+    const s = sync();
+    await s.prepare(userId);
+    await fs.writeFile(local('outputs/a.txt'), 'a');
+    let released = 0;
+    const first = await s.collect(userId, { onClose: () => released++ });
+    expect(first.changes).toEqual([{ path: 'outputs/a.txt', change: 'created', size: 1 }]);
+    expect(first.writes.map((w) => w.content.toString())).toEqual(['a']);
+    expect(await files.get(userId, 'outputs/a.txt')).toBeNull();
+    expect(released).toBe(0);
+    // The worker died, lost a race or the execution was cancelled: nothing was stored.
+    first.close(false);
+    first.close(true);
+    expect(released).toBe(1);
+    const second = await s.collect(userId);
+    expect(second.changes).toEqual(first.changes);
+    await files.apply(userId, second, second.quotaBytes);
+    second.close(true);
+    expect((await s.collect(userId)).changes).toEqual([]);
+  });
+
+  it('a write-back over the quota is refused whole and the next prepare restores the stored files', async () => {
     await files.put(userId, 'uploads/existing.txt', Buffer.from('0123456789'), 1e6);
     const s = sync(25);
     await s.prepare(userId);
     await fs.writeFile(local('uploads/existing.txt'), 'changed content');
     await fs.writeFile(local('outputs/big.bin'), Buffer.alloc(20));
-    const error = await s.commit(userId).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(FileSyncQuotaError);
-    expect((error as Error).message).toMatch(/quota is 25 bytes; no file was saved/);
+    const error = await commit(s).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QuotaExceededError);
     expect((await files.get(userId, 'uploads/existing.txt'))?.content.toString()).toBe('0123456789');
     expect(await files.get(userId, 'outputs/big.bin')).toBeNull();
     // The next execution starts from the database's state again.

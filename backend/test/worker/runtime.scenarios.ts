@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FileWriteBack } from '../../src/engine/index.js';
 import type { ExecutionEvent } from '../../src/events/types.js';
 import type { ExecutionQueue, JobHandler } from '../../src/queue/types.js';
 import type { Services } from '../../src/services.js';
@@ -38,7 +39,13 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Instructions: `ok:<result>`, `sleep:<ms>`, `hang` (ignores its signal), `throw`, `fail`. */
+/** How each `write` instruction's write-back was closed, by execution id. */
+export const writeBacksClosed = new Map<string, boolean[]>();
+
+/**
+ * Instructions: `ok:<result>`, `sleep:<ms>`, `hang` (ignores its signal), `throw`, `fail`,
+ * `write:<path>=<content>[=<quota bytes>]` (hands the worker a changed file to store).
+ */
 export const testExecutor: Executor = {
   kind: 'script',
   async run(context) {
@@ -58,6 +65,21 @@ export const testExecutor: Executor = {
         throw new Error('secret internal detail');
       case 'fail':
         return { status: 'failed', error: { code: 'script_error', message: 'exit status 3' } };
+      case 'write': {
+        const [path = '', content = '', quota = '1000000'] = argument.split('=');
+        const closed: boolean[] = [];
+        writeBacksClosed.set(context.execution.id, closed);
+        const files: FileWriteBack = {
+          userId: context.execution.userId,
+          quotaBytes: Number(quota),
+          writes: [{ path, content: Buffer.from(content) }],
+          deletes: [],
+          changes: [{ path, change: 'created', size: content.length }],
+          // Closing is idempotent: only the first close counts.
+          close: (stored) => void (closed.length === 0 && closed.push(stored)),
+        };
+        return { status: 'succeeded', result: { wrote: path }, files };
+      }
       default:
         throw new Error(`unknown instruction ${verb}`);
     }
@@ -159,6 +181,35 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       );
       expect(text).toMatch(/ipa_execution_queue_wait_seconds_count\{[^}]*kind="script"[^}]*\} [1-9]/);
       expect(text).toMatch(/ipa_execution_duration_seconds_count\{[^}]*status="succeeded"[^}]*\} [1-9]/);
+    });
+
+    it('stores the files an execution changed with its finished row, announced before its terminal event', async () => {
+      start();
+      const execution = await submit('write:outputs/run.txt=ran once');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).toEqual([
+        'execution.started',
+        'output',
+        'file.changed',
+        'execution.completed',
+      ]);
+      expect(events[2]?.data).toEqual({ path: 'outputs/run.txt', change: 'created', size: 8, attempt: 1 });
+      const stored = await services.store.files.get(user.id, 'outputs/run.txt');
+      expect(stored?.content.toString()).toBe('ran once');
+      expect(writeBacksClosed.get(execution.id)).toEqual([true]);
+    });
+
+    it('fails an execution whose files pass the quota with quota_exceeded, storing none of them', async () => {
+      start();
+      const execution = await submit('write:outputs/too-big.txt=0123456789=4');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).toEqual(['execution.started', 'output', 'execution.failed']);
+      expect(events.at(-1)?.data).toMatchObject({ status: 'failed', error: { code: 'quota_exceeded' } });
+      expect((await services.store.executions.get(execution.id))?.result).toEqual({
+        wrote: 'outputs/too-big.txt',
+      });
+      expect(await services.store.files.get(user.id, 'outputs/too-big.txt')).toBeNull();
+      expect(writeBacksClosed.get(execution.id)).toEqual([false]);
     });
 
     it('reports an executor failure as given', async () => {

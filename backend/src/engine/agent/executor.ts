@@ -12,7 +12,7 @@ import type { SandboxLease, SandboxOrchestrator } from '../../sandbox/types.js';
 import type { AgentInput, ExecutionError, MessagePart, TokenUsage } from '../../store/types.js';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../../worker/executor.js';
 import type { FileSync } from '../../worker/file-sync.js';
-import { abortOutcome, commitFiles, failed, sandboxFailure } from '../common.js';
+import { abortOutcome, collectFiles, failed, sandboxFailure } from '../common.js';
 import { loadTurnHistory, toModelMessages } from './history.js';
 import { type ProviderName, resolveModel } from './providers.js';
 import { retryingFetch } from './retry.js';
@@ -67,8 +67,10 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
 
       // The sandbox is taken at the first tool call, not before: a turn that only talks never
       // waits for it, and the model's first words are not delayed by it. Once taken, it is held
-      // to the end of the turn so the turn's file changes are written back together.
+      // to the end of the turn, and then handed over with the turn's file changes until the worker
+      // has stored them.
       let sandbox: Promise<SandboxLease> | undefined;
+      let leaseHandedOver = false;
       const lease = () => {
         sandbox ??= (async () => {
           const taken = await orchestrator.acquire(execution.userId, { signal });
@@ -111,17 +113,17 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
         if (turn.abortedByCaller) return abortOutcome(signal);
         // What the turn changed in the sandbox is kept whenever the model loop ran to an end of
         // its own (also on a limit or provider error): tool calls already happened.
-        if (sandbox && (await sandbox.catch(() => undefined))) {
-          const saved = await commitFiles(fileSync, context);
-          if (saved) return saved;
-        }
-        return turn.outcome;
+        const taken = sandbox ? await sandbox.catch(() => undefined) : undefined;
+        if (!taken) return turn.outcome;
+        const files = await collectFiles(fileSync, context, taken);
+        leaseHandedOver = true;
+        return { ...turn.outcome, files };
       } catch (error) {
         if (signal.aborted) return abortOutcome(signal);
         return sandboxFailure(error) ?? failed('internal', `agent turn failed: ${(error as Error).message}`);
       } finally {
         const taken = sandbox ? await sandbox.catch(() => undefined) : undefined;
-        taken?.release();
+        if (!leaseHandedOver) taken?.release();
       }
     },
   };

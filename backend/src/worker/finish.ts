@@ -1,0 +1,63 @@
+import {
+  type ExecutionError,
+  type ExecutionRepository,
+  QuotaExceededError,
+  type Store,
+  type TokenUsage,
+} from '../store/types.js';
+import type { FileChange, FileWriteBack } from './file-sync.js';
+import type { FinishedStatus } from './runtime.js';
+
+/** The terminal state an attempt writes to its execution's row. */
+export interface Ending {
+  status: FinishedStatus;
+  result?: unknown;
+  error: ExecutionError | null;
+  usage: TokenUsage | null;
+}
+
+/** Thrown inside the transaction to roll back the files of an attempt that lost the race. */
+class AlreadyFinishedError extends Error {}
+
+/**
+ * Writes an execution's finished row and, in the same transaction, the files it changed. A worker
+ * killed before the commit leaves neither, so the re-run starts from the files the first attempt
+ * started from (an append is not made twice); killed after it, the re-delivery finds the row
+ * finished and runs nothing. Files over the user's quota are not stored and the execution fails
+ * with `quota_exceeded` instead; `stored` lists the changes that were. `done` is false when another attempt finished it first; that
+ * attempt's files are the ones kept. The write-back is closed either way.
+ */
+export async function finishWithFiles(
+  store: Pick<Store, 'transaction'> & { executions: Pick<ExecutionRepository, 'finish'> },
+  id: string,
+  ending: Ending,
+  files: FileWriteBack | undefined,
+): Promise<{ done: boolean; ending: Ending; stored: readonly FileChange[] }> {
+  if (!files || files.changes.length === 0) {
+    const done = await store.executions.finish(id, ending);
+    files?.close(done);
+    return { done, ending, stored: [] };
+  }
+  try {
+    await store.transaction(async (tx) => {
+      await tx.files.apply(files.userId, files, files.quotaBytes);
+      if (!(await tx.executions.finish(id, ending))) throw new AlreadyFinishedError();
+    });
+    files.close(true);
+    return { done: true, ending, stored: files.changes };
+  } catch (error) {
+    files.close(false);
+    if (error instanceof AlreadyFinishedError) return { done: false, ending, stored: [] };
+    if (!(error instanceof QuotaExceededError)) throw error;
+    const needed = error.usedBytes + (error.requestedBytes ?? 0);
+    const overQuota: Ending = {
+      ...ending,
+      status: 'failed',
+      error: {
+        code: 'quota_exceeded',
+        message: `the execution's files need ${needed} bytes but the user's quota is ${files.quotaBytes} bytes; no file was saved`,
+      },
+    };
+    return { done: await store.executions.finish(id, overQuota), ending: overQuota, stored: [] };
+  }
+}

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createStore,
+  type Database,
+  migrate,
+  openDatabase,
+  type Store,
+  type User,
+} from '../../src/store/index.js';
+import type { FileWriteBack } from '../../src/worker/file-sync.js';
+import { finishWithFiles } from '../../src/worker/finish.js';
+
+/** A write-back of one file that records how it was closed. */
+function writeBack(
+  userId: string,
+  path: string,
+  content: string,
+  quotaBytes = 1_000,
+): FileWriteBack & {
+  closedWith: boolean[];
+} {
+  const closedWith: boolean[] = [];
+  return {
+    userId,
+    quotaBytes,
+    writes: [{ path, content: Buffer.from(content) }],
+    deletes: [],
+    changes: [{ path, change: 'created', size: content.length }],
+    // Closing is idempotent: only the first close counts.
+    close: (stored) => void (closedWith.length === 0 && closedWith.push(stored)),
+    closedWith,
+  };
+}
+
+describe('finishing an execution with its files (PGlite)', () => {
+  let db: Database;
+  let store: Store;
+  let user: User;
+  const running = async () => {
+    const execution = await store.executions.create({
+      userId: user.id,
+      kind: 'script',
+      input: { language: 'javascript', code: '' },
+    });
+    await store.executions.markRunning(execution.id, 'worker-1', 1);
+    return execution.id;
+  };
+  const succeeded = { status: 'succeeded' as const, result: { n: 1 }, error: null, usage: null };
+
+  beforeAll(async () => {
+    db = await openDatabase({ kind: 'pglite' });
+    await migrate(db);
+    store = createStore(db);
+    user = await store.users.create({ name: 'finisher' });
+  });
+  afterAll(() => db.close());
+
+  it('stores the files and the finished row together and says which changes were stored', async () => {
+    const id = await running();
+    const files = writeBack(user.id, 'outputs/a.txt', 'hello');
+    const result = await finishWithFiles(store, id, succeeded, files);
+    expect(result).toEqual({ done: true, ending: succeeded, stored: files.changes });
+    expect(files.closedWith).toEqual([true]);
+    expect((await store.files.get(user.id, 'outputs/a.txt'))?.content.toString()).toBe('hello');
+    expect((await store.executions.get(id))?.status).toBe('succeeded');
+  });
+
+  it('stores no file of an attempt that lost the race to another one', async () => {
+    const id = await running();
+    await store.executions.finish(id, { status: 'succeeded', result: { first: true } });
+    const files = writeBack(user.id, 'outputs/late.txt', 'second attempt');
+    expect(await finishWithFiles(store, id, succeeded, files)).toMatchObject({ done: false, stored: [] });
+    expect(files.closedWith).toEqual([false]);
+    expect(await store.files.get(user.id, 'outputs/late.txt')).toBeNull();
+    expect((await store.executions.get(id))?.result).toEqual({ first: true });
+  });
+
+  it('fails the execution with quota_exceeded and stores none of its files when they do not fit', async () => {
+    const id = await running();
+    const files = writeBack(user.id, 'outputs/big.txt', 'x'.repeat(50), 20);
+    const result = await finishWithFiles(store, id, succeeded, files);
+    expect(result.done).toBe(true);
+    expect(result.stored).toEqual([]);
+    expect(result.ending).toMatchObject({ status: 'failed', result: { n: 1 } });
+    expect(result.ending.error?.code).toBe('quota_exceeded');
+    expect(result.ending.error?.message).toMatch(/quota is 20 bytes; no file was saved/);
+    expect(files.closedWith).toEqual([false]);
+    expect(await store.files.get(user.id, 'outputs/big.txt')).toBeNull();
+    expect(await store.executions.get(id)).toMatchObject({ status: 'failed', error: result.ending.error });
+  });
+
+  it('leaves neither the files nor the row when the database fails between them', async () => {
+    const id = await running();
+    const files = writeBack(user.id, 'outputs/marker.txt', 'once');
+    const failing: Store = {
+      ...store,
+      transaction: (work) =>
+        store.transaction((tx) =>
+          work({
+            ...tx,
+            executions: {
+              ...tx.executions,
+              finish: async () => {
+                throw new Error('connection lost');
+              },
+            },
+          }),
+        ),
+    };
+    await expect(finishWithFiles(failing, id, succeeded, files)).rejects.toThrow('connection lost');
+    expect(files.closedWith).toEqual([false]);
+    expect(await store.files.get(user.id, 'outputs/marker.txt')).toBeNull();
+    expect((await store.executions.get(id))?.status).toBe('running');
+  });
+
+  it('finishes a row without a transaction when nothing changed', async () => {
+    const id = await running();
+    const files: FileWriteBack = { ...writeBack(user.id, 'outputs/x', ''), writes: [], changes: [] };
+    const noTransaction: Store = {
+      ...store,
+      transaction: () => Promise.reject(new Error('no transaction expected')),
+    };
+    expect(await finishWithFiles(noTransaction, id, succeeded, files)).toMatchObject({ done: true });
+  });
+});
