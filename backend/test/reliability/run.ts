@@ -5,7 +5,8 @@
  *   npm run test:reliability -- --short
  *   npm run test:reliability -- --only rolling,chaos
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +38,16 @@ const names = (values.only?.split(',') ??
 const unknown = names.filter((n) => !(n in all));
 if (unknown.length > 0) {
   console.error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(all).join(', ')}`);
+  process.exit(2);
+}
+
+// What the cluster runs, checked up front so a machine without it gets one clear line.
+const missing = ['nginx', 'redis-server', 'runuser'].filter(
+  (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0,
+);
+if (!existsSync('/usr/lib/postgresql')) missing.push("PostgreSQL's server binaries (/usr/lib/postgresql)");
+if (missing.length > 0) {
+  console.error(`the reliability harness needs ${missing.join(', ')} on this machine`);
   process.exit(2);
 }
 
