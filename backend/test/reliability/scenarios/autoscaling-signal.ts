@@ -105,16 +105,18 @@ export async function autoscalingSignal(_: ScenarioContext): Promise<ScenarioRes
       series.push({ t, waiting: now.waiting, cpuUtil, cpuWindowUtil });
       if (queueSeenAt === undefined && now.waiting >= workerJobsPerReplica * minReplicas) queueSeenAt = t;
       if (cpuSeenAt === undefined && cpuUtil > apiCpuTarget) cpuSeenAt = t;
-      workerTarget = Math.max(
-        workerTarget,
-        Math.min(maxReplicas, Math.ceil(now.waiting / workerJobsPerReplica)),
-      );
-      apiTarget = Math.max(
-        apiTarget,
-        Math.min(maxReplicas, Math.ceil(minReplicas * (cpuWindowUtil / apiCpuTarget))),
-      );
       if (t >= nextSync) {
         nextSync += 15_000;
+        // The targets are the replica counts the load asks for at the syncs, where the HPA reads
+        // the metrics; a peak between two syncs is never seen by it.
+        workerTarget = Math.max(
+          workerTarget,
+          Math.min(maxReplicas, Math.ceil(now.waiting / workerJobsPerReplica)),
+        );
+        apiTarget = Math.max(
+          apiTarget,
+          Math.min(maxReplicas, Math.ceil(minReplicas * (cpuWindowUtil / apiCpuTarget))),
+        );
         // KEDA's AverageValue: the metric per current replica against the per-replica target.
         // The chart's scale-down stabilisation window (≥ 300 s) keeps replicas up during the test.
         workerReplicas = Math.max(
