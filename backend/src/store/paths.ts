@@ -43,3 +43,25 @@ export function normalizeFilePath(input: string, options: { allowFolder?: boolea
     throw new InvalidPathError(input, 'names a folder, not a file');
   return segments.join('/');
 }
+
+/**
+ * Where a write that lost to a concurrent change is kept beside the file it meant to replace:
+ * `outputs/report (conflict 1a2b3c4d).csv`. A name too long for that is shortened; a path too
+ * deep for it falls back to `<top folder>/conflict <tag><extension>`. The result is canonical.
+ */
+export function conflictCopyPath(canonical: string, tag: string): string {
+  const slash = canonical.lastIndexOf('/');
+  const folder = canonical.slice(0, slash);
+  const name = canonical.slice(slash + 1);
+  const dot = name.lastIndexOf('.');
+  const hasExtension = dot > 0 && name.length - dot <= 16;
+  const stem = hasExtension ? name.slice(0, dot) : name;
+  const extension = hasExtension ? name.slice(dot) : '';
+  const suffix = ` (conflict ${tag})`;
+  const room =
+    Math.min(maxSegmentLength, maxPathLength - folder.length - 1) - suffix.length - extension.length;
+  // A cut between the two halves of a surrogate pair would leave half a character.
+  const shortened = room >= 1 ? stem.slice(0, room).replace(/[\uD800-\uDBFF]$/, '') : '';
+  if (shortened.length >= 1) return normalizeFilePath(`${folder}/${shortened}${suffix}${extension}`);
+  return normalizeFilePath(`${canonical.split('/')[0]}/conflict ${tag}${extension}`);
+}

@@ -249,6 +249,20 @@ export interface ExecutionRepository {
 export interface FileChangeSet {
   writes: readonly { path: string; content: Buffer }[];
   deletes: readonly string[];
+  /**
+   * The SHA-256 each path had when the change was made (null: it did not exist). A path stored
+   * differently now was changed by someone else in the meantime: their version stays, a write of
+   * ours is kept beside it (`conflictCopyPath`, tagged `conflictTag`) and a delete of ours is
+   * dropped. Paths without a base are written and deleted as given.
+   */
+  bases?: ReadonlyMap<string, string | null>;
+  conflictTag?: string;
+}
+
+/** A path of a change that met a concurrent change; `keptAs` is where our write went (null: a delete, dropped). */
+export interface FileConflict {
+  path: string;
+  keptAs: string | null;
 }
 
 export interface FileRepository {
@@ -263,8 +277,9 @@ export interface FileRepository {
   /**
    * Writes and deletes several files as one change: all of it or, on QuotaExceededError, none.
    * Only growth past `quotaBytes` is refused, so a user over a lowered quota may still shrink.
+   * Returns the paths that met a concurrent change (see `FileChangeSet.bases`).
    */
-  apply(userId: string, change: FileChangeSet, quotaBytes: number): Promise<void>;
+  apply(userId: string, change: FileChangeSet, quotaBytes: number): Promise<{ conflicts: FileConflict[] }>;
   delete(userId: string, path: string): Promise<boolean>;
   /** Bytes used by a user. */
   usage(userId: string): Promise<number>;

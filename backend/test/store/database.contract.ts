@@ -1036,6 +1036,63 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await listed()).toEqual(['uploads/keep.txt 50']);
         });
 
+        it('keeps a concurrent change: a write whose base moved on goes beside it, a delete is dropped', async () => {
+          const user = await newUser();
+          const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+          const [v1, theirs, ours] = [bytes(10, 1), bytes(11, 2), bytes(12, 3)];
+          for (const path of ['workspace/log.txt', 'workspace/gone.txt', 'workspace/mine.txt'])
+            await store.files.put(user.id, path, v1, quota);
+          // Someone else changes two of the files after our change started from v1 of each.
+          await store.files.put(user.id, 'workspace/log.txt', theirs, quota);
+          await store.files.put(user.id, 'workspace/gone.txt', theirs, quota);
+          await store.files.put(user.id, 'outputs/new.txt', theirs, quota);
+          const result = await store.files.apply(
+            user.id,
+            {
+              writes: [
+                { path: 'workspace/log.txt', content: ours },
+                { path: 'workspace/mine.txt', content: ours },
+                { path: 'outputs/new.txt', content: ours },
+                { path: 'outputs/same.txt', content: ours },
+              ],
+              deletes: ['workspace/gone.txt'],
+              bases: new Map([
+                ['workspace/log.txt', sha(v1)],
+                ['workspace/mine.txt', sha(v1)],
+                ['outputs/new.txt', null],
+                ['outputs/same.txt', null],
+                ['workspace/gone.txt', sha(v1)],
+              ]),
+              conflictTag: 'abcd1234',
+            },
+            quota,
+          );
+          expect(result.conflicts).toEqual([
+            { path: 'workspace/log.txt', keptAs: 'workspace/log (conflict abcd1234).txt' },
+            { path: 'outputs/new.txt', keptAs: 'outputs/new (conflict abcd1234).txt' },
+            { path: 'workspace/gone.txt', keptAs: null },
+          ]);
+          const content = async (path: string) => (await store.files.get(user.id, path))?.content;
+          expect(await content('workspace/log.txt')).toEqual(theirs);
+          expect(await content('workspace/log (conflict abcd1234).txt')).toEqual(ours);
+          expect(await content('outputs/new.txt')).toEqual(theirs);
+          expect(await content('outputs/new (conflict abcd1234).txt')).toEqual(ours);
+          expect(await content('workspace/gone.txt')).toEqual(theirs);
+          expect(await content('workspace/mine.txt')).toEqual(ours);
+          expect(await content('outputs/same.txt')).toEqual(ours);
+          // Writing what is already stored is no conflict, whatever the base.
+          const again = await store.files.apply(
+            user.id,
+            {
+              writes: [{ path: 'workspace/log.txt', content: theirs }],
+              deletes: [],
+              bases: new Map([['workspace/log.txt', sha(v1)]]),
+            },
+            quota,
+          );
+          expect(again.conflicts).toEqual([]);
+        });
+
         it('stores files and an execution row in one transaction: both land or neither does', async () => {
           const user = await newUser();
           const execution = await store.executions.create({

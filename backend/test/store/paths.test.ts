@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPathError, normalizeFilePath, topLevelFolders } from '../../src/store/index.js';
+import {
+  conflictCopyPath,
+  InvalidPathError,
+  normalizeFilePath,
+  topLevelFolders,
+} from '../../src/store/index.js';
 
 describe('normalizeFilePath', () => {
   it.each([
@@ -74,5 +79,31 @@ describe('normalizeFilePath', () => {
     })();
     expect(error?.path.startsWith('../')).toBe(true);
     expect(error?.message.length).toBeLessThan(300);
+  });
+});
+
+describe('conflictCopyPath', () => {
+  it('puts the tag before the extension, beside the original', () => {
+    expect(conflictCopyPath('workspace/notes/ids.txt', 'ab12cd34')).toBe(
+      'workspace/notes/ids (conflict ab12cd34).txt',
+    );
+    expect(conflictCopyPath('outputs/Makefile', 'ab12cd34')).toBe('outputs/Makefile (conflict ab12cd34)');
+    expect(conflictCopyPath('outputs/.env', 'ab12cd34')).toBe('outputs/.env (conflict ab12cd34)');
+    expect(conflictCopyPath('outputs/a.tar.gz', 'ab12cd34')).toBe('outputs/a.tar (conflict ab12cd34).gz');
+  });
+
+  it('shortens a long name and falls back to the top folder for a path too deep', () => {
+    const long = conflictCopyPath(`uploads/${'n'.repeat(250)}.csv`, 'ab12cd34');
+    expect(long.split('/')[1]).toHaveLength(255);
+    expect(long.endsWith(' (conflict ab12cd34).csv')).toBe(true);
+    const emoji = conflictCopyPath(`uploads/${'😀'.repeat(127)}.txt`, 'ab12cd34');
+    expect(emoji).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    const deep = `workspace/${'d'.repeat(200)}/${'e'.repeat(200)}/${'f'.repeat(200)}/${'g'.repeat(200)}/${'h'.repeat(190)}/x.txt`;
+    expect(deep.length).toBeLessThanOrEqual(1024);
+    expect(conflictCopyPath(deep, 'ab12cd34')).toBe('workspace/conflict ab12cd34.txt');
+    // A very long "extension" is part of the name.
+    const dotted = conflictCopyPath(`outputs/a.${'x'.repeat(240)}`, 'ab12cd34');
+    expect(dotted.split('/')[1]).toHaveLength(255);
+    expect(normalizeFilePath(dotted)).toBe(dotted);
   });
 });

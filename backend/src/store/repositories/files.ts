@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
-import { normalizeFilePath } from '../paths.js';
+import { conflictCopyPath, normalizeFilePath } from '../paths.js';
 import { inTransaction, isUuid, requireUuid, toBuffer, toIso, toNumber } from '../sql.js';
-import { type FileRepository, type Queryable, QuotaExceededError, type StoredFile } from '../types.js';
+import {
+  type FileConflict,
+  type FileRepository,
+  type Queryable,
+  QuotaExceededError,
+  type StoredFile,
+} from '../types.js';
 
 interface FileRow {
   user_id: string;
@@ -32,30 +38,37 @@ function folderRange(folder: string): [string, string] {
 
 /**
  * Takes the user's file lock for the rest of the transaction and reads the user's total and the
- * current sizes of `paths`. Two writes of one user wait for each other, so both cannot pass the
- * quota check on the same old total; writes of different users never wait.
+ * current size and hash of `paths`. Two writes of one user wait for each other, so both cannot
+ * pass the quota check on the same old total; writes of different users never wait.
  */
 async function lockAndMeasure(
   tx: Queryable,
   userId: string,
   paths: readonly string[],
-): Promise<{ total: number; byPath: Map<string, number> }> {
+): Promise<{ total: number; byPath: Map<string, { size: number; sha256: string }> }> {
   await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [fileLockNamespace, userId]);
-  const { rows } = await tx.query<{ used: string | number; sizes: Record<string, string | number> | null }>(
+  const { rows } = await tx.query<{
+    used: string | number;
+    current: Record<string, [string | number, string]> | null;
+  }>(
     `SELECT COALESCE(sum(size), 0) AS used,
-            json_object_agg(path, size) FILTER (WHERE path = ANY($2::text[])) AS sizes
+            json_object_agg(path, json_build_array(size, sha256)) FILTER (WHERE path = ANY($2::text[])) AS current
        FROM files WHERE user_id = $1`,
     [userId, paths],
   );
-  const sizes = Object.entries(rows[0]?.sizes ?? {});
+  const current = Object.entries(rows[0]?.current ?? {});
   return {
     total: toNumber(rows[0]?.used ?? 0),
-    byPath: new Map(sizes.map(([path, size]) => [path, toNumber(size)])),
+    byPath: new Map(current.map(([path, [size, sha256]]) => [path, { size: toNumber(size), sha256 }])),
   };
 }
 
+function sha256Of(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 async function upsert(tx: Queryable, userId: string, path: string, bytes: Buffer): Promise<StoredFile> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Of(bytes);
   const { rows } = await tx.query<FileRow>(
     `INSERT INTO files (user_id, path, size, sha256, content) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (user_id, path) DO UPDATE
@@ -111,7 +124,7 @@ export function createFileRepository(db: Queryable): FileRepository {
       const bytes = asBuffer(content);
       return inTransaction(db, async (tx) => {
         const used = await lockAndMeasure(tx, userId, [canonical]);
-        const growth = bytes.length - (used.byPath.get(canonical) ?? 0);
+        const growth = bytes.length - (used.byPath.get(canonical)?.size ?? 0);
         if (growth > 0 && used.total + growth > quotaBytes)
           throw new QuotaExceededError(used.total, quotaBytes, growth);
         return upsert(tx, userId, canonical, bytes);
@@ -121,22 +134,48 @@ export function createFileRepository(db: Queryable): FileRepository {
     async apply(userId, change, quotaBytes) {
       requireUuid(userId, 'userId');
       checkQuotaArgument(quotaBytes);
+      const tag = change.conflictTag ?? 'copy';
       const writes = new Map(change.writes.map((w) => [normalizeFilePath(w.path), asBuffer(w.content)]));
       const deletes = change.deletes.map((p) => normalizeFilePath(p)).filter((p) => !writes.has(p));
-      if (writes.size === 0 && deletes.length === 0) return;
-      await inTransaction(db, async (tx) => {
-        const used = await lockAndMeasure(tx, userId, [...writes.keys(), ...deletes]);
+      const bases = new Map([...(change.bases ?? [])].map(([p, sha]) => [normalizeFilePath(p), sha]));
+      if (writes.size === 0 && deletes.length === 0) return { conflicts: [] };
+      const copies = new Map([...writes.keys()].map((p) => [p, conflictCopyPath(p, tag)]));
+      return inTransaction(db, async (tx) => {
+        const used = await lockAndMeasure(tx, userId, [...writes.keys(), ...deletes, ...copies.values()]);
+        const sha256Now = (path: string) => used.byPath.get(path)?.sha256 ?? null;
+        // A path whose stored version is no longer the one the change started from was changed
+        // by someone else meanwhile: theirs stays, and nothing of ours is lost either.
+        const changedMeanwhile = (path: string) => bases.has(path) && bases.get(path) !== sha256Now(path);
+        const conflicts: FileConflict[] = [];
+        const toWrite = new Map<string, Buffer>();
+        for (const [path, bytes] of writes) {
+          if (!changedMeanwhile(path) || sha256Now(path) === sha256Of(bytes)) {
+            toWrite.set(path, bytes);
+            continue;
+          }
+          const copy = copies.get(path) as string;
+          toWrite.set(copy, bytes);
+          conflicts.push({ path, keptAs: copy });
+        }
+        const toDelete: string[] = [];
+        for (const path of deletes) {
+          if (sha256Now(path) === null) continue;
+          if (changedMeanwhile(path)) conflicts.push({ path, keptAs: null });
+          else toDelete.push(path);
+        }
+
         let projected = used.total;
-        for (const path of deletes) projected -= used.byPath.get(path) ?? 0;
-        for (const [path, bytes] of writes) projected += bytes.length - (used.byPath.get(path) ?? 0);
+        for (const path of toDelete) projected -= used.byPath.get(path)?.size ?? 0;
+        for (const [path, bytes] of toWrite) projected += bytes.length - (used.byPath.get(path)?.size ?? 0);
         if (projected > quotaBytes && projected > used.total)
           throw new QuotaExceededError(used.total, quotaBytes, projected - used.total);
-        if (deletes.length > 0)
+        if (toDelete.length > 0)
           await tx.query('DELETE FROM files WHERE user_id = $1 AND path = ANY($2::text[])', [
             userId,
-            deletes,
+            toDelete,
           ]);
-        for (const [path, bytes] of writes) await upsert(tx, userId, path, bytes);
+        for (const [path, bytes] of toWrite) await upsert(tx, userId, path, bytes);
+        return { conflicts };
       });
     },
 

@@ -78,6 +78,8 @@ export function memoryFiles(): FileRepository & { data: Map<string, Map<string, 
       if (after > quotaBytes && after > before)
         throw new QuotaExceededError(before, quotaBytes, after - before);
       data.set(userId, next);
+      // Concurrent changes (`bases`) are the real repositories' business (store contract).
+      return { conflicts: [] };
     },
     async delete(userId, p) {
       return userFiles(userId).delete(p);
