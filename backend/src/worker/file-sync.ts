@@ -169,6 +169,8 @@ export function createFileSync(options: FileSyncOptions): FileSync {
       const local = await scan(root, logger);
       const writes: (FileChangeSet['writes'][number] & { sha256: string; stamp: string })[] = [];
       const changes: FileChange[] = [];
+      // What the database held for each path when the directory was last in step with it.
+      const bases = new Map<string, string | null>();
       for (const [relative, file] of local) {
         signal?.throwIfAborted();
         const known = manifest.get(relative);
@@ -180,10 +182,14 @@ export function createFileSync(options: FileSyncOptions): FileSync {
           continue;
         }
         writes.push({ path: relative, content, sha256: hash, stamp: file.stamp });
+        bases.set(relative, known?.sha256 ?? null);
         changes.push({ path: relative, change: known ? 'modified' : 'created', size: content.length });
       }
       const deletes = [...manifest.keys()].filter((relative) => !local.has(relative));
-      for (const relative of deletes) changes.push({ path: relative, change: 'deleted' });
+      for (const relative of deletes) {
+        changes.push({ path: relative, change: 'deleted' });
+        bases.set(relative, manifest.get(relative)?.sha256 ?? null);
+      }
 
       let closed = false;
       return {
@@ -191,6 +197,7 @@ export function createFileSync(options: FileSyncOptions): FileSync {
         quotaBytes,
         writes,
         deletes,
+        bases,
         changes,
         close(stored) {
           if (closed) return;

@@ -1,6 +1,7 @@
 import {
   type ExecutionError,
   type ExecutionRepository,
+  type FileConflict,
   QuotaExceededError,
   type Store,
   type TokenUsage,
@@ -23,8 +24,10 @@ class AlreadyFinishedError extends Error {}
  * Writes an execution's finished row and, in the same transaction, the files it changed. A worker
  * killed before the commit leaves neither, so the re-run starts from the files the first attempt
  * started from (an append is not made twice); killed after it, the re-delivery finds the row
- * finished and runs nothing. Files over the user's quota are not stored and the execution fails
- * with `quota_exceeded` instead; `stored` lists the changes that were. `done` is false when another attempt finished it first; that
+ * finished and runs nothing. A file someone else changed since the execution started keeps their
+ * version, and the execution's is stored beside it as a conflict copy; `stored` lists the changes
+ * as stored. Files over the user's quota are not stored and the execution fails with
+ * `quota_exceeded` instead. `done` is false when another attempt finished it first; that
  * attempt's files are the ones kept. The write-back is closed either way.
  */
 export async function finishWithFiles(
@@ -39,12 +42,17 @@ export async function finishWithFiles(
     return { done, ending, stored: [] };
   }
   try {
-    await store.transaction(async (tx) => {
-      await tx.files.apply(files.userId, files, files.quotaBytes);
+    const { conflicts } = await store.transaction(async (tx) => {
+      const applied = await tx.files.apply(
+        files.userId,
+        { ...files, conflictTag: id.slice(0, 8) },
+        files.quotaBytes,
+      );
       if (!(await tx.executions.finish(id, ending))) throw new AlreadyFinishedError();
+      return applied;
     });
     files.close(true);
-    return { done: true, ending, stored: files.changes };
+    return { done: true, ending, stored: asStored(files.changes, conflicts) };
   } catch (error) {
     files.close(false);
     if (error instanceof AlreadyFinishedError) return { done: false, ending, stored: [] };
@@ -60,4 +68,17 @@ export async function finishWithFiles(
     };
     return { done: await store.executions.finish(id, overQuota), ending: overQuota, stored: [] };
   }
+}
+
+/**
+ * The changes as stored: a write that met a concurrent change was stored as a conflict copy
+ * (announced as that file, created), a delete that met one was dropped.
+ */
+function asStored(changes: readonly FileChange[], conflicts: readonly FileConflict[]): FileChange[] {
+  const byPath = new Map(conflicts.map((conflict) => [conflict.path, conflict.keptAs]));
+  return changes.flatMap((change): FileChange[] => {
+    if (!byPath.has(change.path)) return [change];
+    const keptAs = byPath.get(change.path);
+    return keptAs ? [{ ...change, path: keptAs, change: 'created' }] : [];
+  });
 }

@@ -85,4 +85,34 @@ describe('file sync across replicas (PostgreSQL)', () => {
     expect((await storeA.files.list(userId)).map((f) => f.path)).toEqual(['outputs/result.json']);
     expect(await storeB.files.usage(userId)).toBe(7);
   });
+  it('keeps both of two concurrent edits of one file: the later one beside it as a conflict copy', async () => {
+    const sync = (root: string, store: Store) =>
+      createFileSync({ files: store.files, userDir: (id) => path.join(root, id), quotaBytes: 10_000 });
+    const [syncA, syncB] = [sync(rootA, storeA), sync(rootB, storeB)];
+    const store = (s: Store, writeBack: Awaited<ReturnType<FileSync['collect']>>, tag: string) =>
+      s.files.apply(userId, { ...writeBack, conflictTag: tag }, writeBack.quotaBytes);
+    await storeA.files.put(userId, 'workspace/ids.txt', Buffer.from('m-0\n'), 10_000);
+
+    // Two executions of the user start from the same file on two replicas and each appends.
+    await syncA.prepare(userId);
+    await syncB.prepare(userId);
+    await fs.appendFile(path.join(rootA, userId, 'workspace/ids.txt'), 'm-A\n');
+    await fs.appendFile(path.join(rootB, userId, 'workspace/ids.txt'), 'm-B\n');
+    const fromA = await syncA.collect(userId);
+    const fromB = await syncB.collect(userId);
+    expect((await store(storeA, fromA, 'aaaaaaaa')).conflicts).toEqual([]);
+    expect((await store(storeB, fromB, 'bbbbbbbb')).conflicts).toEqual([
+      { path: 'workspace/ids.txt', keptAs: 'workspace/ids (conflict bbbbbbbb).txt' },
+    ]);
+    fromA.close(true);
+    fromB.close(true);
+
+    const read = async (p: string) => (await storeA.files.get(userId, p))?.content.toString();
+    expect(await read('workspace/ids.txt')).toBe('m-0\nm-A\n');
+    expect(await read('workspace/ids (conflict bbbbbbbb).txt')).toBe('m-0\nm-B\n');
+    // Replica B's next execution sees A's version and the copy; nothing is written back again.
+    await syncB.prepare(userId);
+    expect(await fs.readFile(path.join(rootB, userId, 'workspace/ids.txt'), 'utf8')).toBe('m-0\nm-A\n');
+    expect((await syncB.collect(userId)).changes).toEqual([]);
+  });
 });

@@ -65,6 +65,20 @@ describe('finishing an execution with its files (PGlite)', () => {
     expect((await store.executions.get(id))?.status).toBe('succeeded');
   });
 
+  it('announces a write that met a concurrent change as the conflict copy it was stored as', async () => {
+    const id = await running();
+    await store.files.put(user.id, 'outputs/shared.txt', Buffer.from('theirs'), 1_000);
+    const files = {
+      ...writeBack(user.id, 'outputs/shared.txt', 'ours'),
+      bases: new Map([['outputs/shared.txt', null]]),
+    };
+    const { stored } = await finishWithFiles(store, id, succeeded, files);
+    const copy = `outputs/shared (conflict ${id.slice(0, 8)}).txt`;
+    expect(stored).toEqual([{ path: copy, change: 'created', size: 4 }]);
+    expect((await store.files.get(user.id, copy))?.content.toString()).toBe('ours');
+    expect((await store.files.get(user.id, 'outputs/shared.txt'))?.content.toString()).toBe('theirs');
+  });
+
   it('stores no file of an attempt that lost the race to another one', async () => {
     const id = await running();
     await store.executions.finish(id, { status: 'succeeded', result: { first: true } });

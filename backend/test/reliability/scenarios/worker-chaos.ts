@@ -2,7 +2,8 @@
  * Scenario 3 — worker chaos: many executions while a random worker is SIGKILLed at a fixed
  * interval and replaced. Pass: every execution reaches a terminal state within the stalled
  * interval plus its run time; none reports `execution.completed` twice; each script appends its
- * marker to a file, and every marker appears at most once in the file's final state.
+ * marker to a file, and every marker appears at most once in the file's final state (and, for a
+ * succeeded execution, in the file or in a conflict copy of it: none is lost).
  */
 import { Cluster, sleep } from '../cluster.js';
 import { type ApiClient, createUser, followEvents, Recorder } from '../load.js';
@@ -108,17 +109,34 @@ return input.marker;`,
     }
     if (doubleCompletions > 0) problems.push(`${doubleCompletions} executions completed more than once`);
 
-    // Each marker at most once in each user's final file.
+    // Each marker at most once in each user's final file, and none lost: an append made while
+    // another execution of the user changed the file is kept in a conflict copy beside it.
     let duplicateMarkers = 0;
     let markersInFiles = 0;
+    let conflictCopies = 0;
+    const markersFound = new Set<string>();
     for (const client of users) {
-      const file = await client.call('GET', '/files/workspace/ids.txt');
-      if (file?.status !== 200) continue;
-      const lines = file.bytes.toString().split('\n').filter(Boolean);
-      markersInFiles += lines.length;
-      duplicateMarkers += lines.length - new Set(lines).size;
+      const listed = await client.call('GET', '/files?prefix=workspace/');
+      const paths = ((listed?.json as { items?: { path: string }[] } | undefined)?.items ?? [])
+        .map((f) => f.path)
+        .filter((p) => p === 'workspace/ids.txt' || /^workspace\/ids \(conflict [0-9a-f]{8}\)\.txt$/.test(p));
+      for (const filePath of paths) {
+        const file = await client.call('GET', `/files/${encodeURI(filePath)}`);
+        if (file?.status !== 200) continue;
+        const lines = file.bytes.toString().split('\n').filter(Boolean);
+        if (filePath === 'workspace/ids.txt') markersInFiles += lines.length;
+        else conflictCopies++;
+        duplicateMarkers += lines.length - new Set(lines).size;
+        for (const line of lines) markersFound.add(line);
+      }
     }
-    if (duplicateMarkers > 0) problems.push(`${duplicateMarkers} markers appear more than once`);
+    if (duplicateMarkers > 0) problems.push(`${duplicateMarkers} markers appear more than once in a file`);
+    const succeeded = submitted.filter((s) => finished.get(s.id)?.status === 'succeeded');
+    const markersLost = succeeded.filter((s) => !markersFound.has(s.marker)).length;
+    if (markersLost > 0)
+      problems.push(
+        `${markersLost} succeeded executions left their marker in no file, e.g. ${succeeded.find((s) => !markersFound.has(s.marker))?.id}`,
+      );
 
     return {
       name: 'worker chaos',
@@ -130,6 +148,8 @@ return input.marker;`,
         neverEnded: stuck.length,
         completedTwice: doubleCompletions,
         markersInFiles,
+        conflictCopies,
+        markersLost,
         duplicateMarkers,
         failedRequests: recorder.failures.length,
         durationSeconds: Math.round((Date.now() - started) / 1000),
