@@ -240,18 +240,29 @@ async function main(): Promise<void> {
       attempts.env = Object.keys(process.env).filter((k) => /KEY|TOKEN|DATABASE|REDIS/.test(k));
       console.log(JSON.stringify(attempts));
       return attempts;`;
-    const created = await fetch(`${api}/executions`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ language: 'javascript', code }),
-    });
-    check('script execution accepted through /api proxy', created.status === 202, String(created.status));
-    const execution = (await created.json()) as { id: string };
-    let final: { status: string; result?: unknown; error?: unknown } = { status: 'queued' };
-    for (let i = 0; i < 300 && ['queued', 'running'].includes(final.status); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      final = (await (await fetch(`${api}/executions/${execution.id}`, { headers })).json()) as typeof final;
-    }
+    /** Submits a script through the web app's proxy and waits (≤ 30 s) for its final state. */
+    const execute = async (language: string, source: string) => {
+      const created = await fetch(`${api}/executions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ language, code: source }),
+      });
+      check(
+        `${language} execution accepted through /api proxy`,
+        created.status === 202,
+        String(created.status),
+      );
+      const execution = (await created.json()) as { id: string };
+      let state: { status: string; result?: unknown; error?: unknown } = { status: 'queued' };
+      for (let i = 0; i < 300 && ['queued', 'running'].includes(state.status); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = (await (
+          await fetch(`${api}/executions/${execution.id}`, { headers })
+        ).json()) as typeof state;
+      }
+      return state;
+    };
+    const final = await execute('javascript', code);
     check(
       'script execution succeeded inside the worker container',
       final.status === 'succeeded',
@@ -277,6 +288,28 @@ async function main(): Promise<void> {
     check(
       'file written in the sandbox is stored and downloadable',
       proof.ok && (await proof.text()) === 'inside',
+    );
+    // The default worker image has no python3 (`--build-arg PYTHON=true` adds it): the platform
+    // must not offer Python, and the API must refuse a Python script up front, clearly.
+    const me = (await (await fetch(`${api}/me`, { headers })).json()) as {
+      platform?: { languages?: string[] };
+    };
+    const languages = me.platform?.languages;
+    check(
+      'the platform offers no Python without python3 in the worker image',
+      Array.isArray(languages) && languages.includes('javascript') && !languages.includes('python'),
+      JSON.stringify(languages),
+    );
+    const python = await fetch(`${api}/executions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ language: 'python', code: 'print(1)' }),
+    });
+    const refusal = (await python.json()) as { error?: { code?: string } };
+    check(
+      'a Python script is refused with a clear 4xx',
+      python.status >= 400 && python.status < 500 && typeof refusal.error?.code === 'string',
+      `${python.status} ${JSON.stringify(refusal)}`,
     );
     const hostEscape = spawnSync(
       'podman',

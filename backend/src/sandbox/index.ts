@@ -3,6 +3,7 @@ export {
   dataHeadroomMb,
   detectIsolation,
   type IsolationReport,
+  languageRequirement,
   languagesAt,
   permissionFlag,
 } from './isolation.js';

@@ -11,6 +11,7 @@ import {
   defaultOwner,
   detectIsolation,
   type IsolationReport,
+  languageRequirement,
   languagesAt,
   sandboxCommand,
 } from './isolation.js';
@@ -603,7 +604,7 @@ class Lease implements SandboxLease {
     if (!this.pool.languages.includes(input.language)) {
       throw new SandboxError(
         'unsupported_language',
-        `${input.language} code runs only at bwrap isolation; this worker's sandboxes run at '${this.pool.isolation}' level (available: ${this.pool.languages.join(', ')})`,
+        `${input.language} is not offered by this worker (${languageRequirement(input.language)}; its sandboxes run at '${this.pool.isolation}' level and offer ${this.pool.languages.join(', ')})`,
       );
     }
     if (typeof input.code !== 'string') throw new SandboxError('invalid_request', 'code must be a string');

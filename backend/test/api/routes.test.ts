@@ -384,6 +384,14 @@ describe('executions', () => {
         400,
         'unsupported_language',
       );
+      const python = await alice.post('/api/v1/executions', {
+        body: { language: 'python', code: 'print(1)' },
+      });
+      expectError(python, 400, 'unsupported_language');
+      // The message says what is missing, whichever it is: the isolation level or python3.
+      expect((python.json as { error: { message: string } }).error.message).toMatch(
+        /Python needs bwrap isolation and python3.*'process' level.*javascript, typescript/,
+      );
     } finally {
       await platform.services.workers.remove(heartbeat.workerId);
     }

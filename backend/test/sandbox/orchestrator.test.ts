@@ -326,7 +326,7 @@ describe.each(levels)('sandbox runtime at %s level', (level) => {
       for (const language of ['shell', 'python'] as const) {
         await expect(runIn(sandboxes, user, 'echo hi', { language })).rejects.toMatchObject({
           code: 'unsupported_language',
-          message: expect.stringMatching(/only at bwrap isolation/),
+          message: expect.stringMatching(/needs bwrap isolation/),
         });
       }
     }

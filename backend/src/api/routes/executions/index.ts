@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { languageRequirement } from '../../../sandbox/isolation.js';
 import { terminalStatuses } from '../../../store/types.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { ApiError, conflict, notFound } from '../../errors.js';
@@ -64,7 +65,7 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
         throw new ApiError(
           400,
           'unsupported_language',
-          `${language} runs only at bwrap isolation; this platform offers ${capabilities.languages.join(', ')}.`,
+          `${language} is not offered by this platform's workers (${languageRequirement(language)}; they run at '${capabilities.isolation}' level and offer ${capabilities.languages.join(', ')}).`,
         );
       }
       const { execution } = await app.submitExecution(user.id, async () => ({
