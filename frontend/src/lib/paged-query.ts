@@ -1,10 +1,14 @@
-import { type QueryKey, useInfiniteQuery } from '@tanstack/react-query';
+import { type InfiniteData, type QueryKey, useInfiniteQuery } from '@tanstack/react-query';
 import { api, type RequestOptions } from './api-client';
 import type { Page } from './types';
 
+/** Every item of the pages loaded so far, in order. */
+const allItems = <T>(data: InfiniteData<Page<T>>): T[] => data.pages.flatMap((page) => page.items);
+
 /**
  * A cursor-paged list of the API (`?limit&cursor` → `{items, nextCursor}`), one page at a time;
- * `fetchNextPage` asks for the next one while `hasNextPage`.
+ * `data` is every item loaded so far, and `fetchNextPage` asks for the next page while
+ * `hasNextPage`.
  */
 export function usePagedQuery<T>(
   queryKey: QueryKey,
@@ -18,5 +22,6 @@ export function usePagedQuery<T>(
       api<Page<T>>(path, { query: { limit, cursor: pageParam, ...filters }, signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.nextCursor ?? undefined,
+    select: allItems<T>,
   });
 }

@@ -60,3 +60,23 @@ export function InlineError({ error }: { error: unknown }) {
     </p>
   );
 }
+
+/**
+ * What a query's part of the page shows: a spinner until the first answer, the error with a
+ * retry, `empty` when the answer holds nothing, else `children`.
+ */
+export function QueryStates({
+  query,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: { isPending: boolean; isError: boolean; error: unknown; refetch: () => unknown };
+  isEmpty: boolean;
+  empty: ReactNode;
+  children: ReactNode;
+}) {
+  if (query.isPending) return <LoadingState />;
+  if (query.isError) return <ErrorState error={query.error} onRetry={() => void query.refetch()} />;
+  return isEmpty ? empty : children;
+}

@@ -5,10 +5,9 @@ import {
   CopyButton,
   Dialog,
   EmptyState,
-  ErrorState,
   InlineError,
-  LoadingState,
   LoadMore,
+  QueryStates,
 } from '../../../components/ui';
 import { type User, useFormat } from '../../../lib';
 import { useAuditLog, useCreateUser, useIssueToken, useRevokeToken, useTokens, useUsers } from '../api/admin';
@@ -97,6 +96,7 @@ function TokenPanel({ user }: { user: User }) {
   const { t } = useTranslation();
   const format = useFormat();
   const tokens = useTokens(user.id);
+  const items = tokens.data?.items ?? [];
   const issue = useIssueToken(user.id);
   const revoke = useRevokeToken(user.id);
   const [name, setName] = useState('');
@@ -126,13 +126,11 @@ function TokenPanel({ user }: { user: User }) {
       </form>
       {issue.data ? <OneTimeToken token={issue.data.token} /> : null}
       <InlineError error={issue.error ?? revoke.error} />
-      {tokens.isPending ? (
-        <LoadingState />
-      ) : tokens.isError ? (
-        <ErrorState error={tokens.error} onRetry={() => void tokens.refetch()} />
-      ) : tokens.data.items.length === 0 ? (
-        <p className="muted">{t('admin.noTokens')}</p>
-      ) : (
+      <QueryStates
+        query={tokens}
+        isEmpty={items.length === 0}
+        empty={<p className="muted">{t('admin.noTokens')}</p>}
+      >
         <div className="table-wrap">
           <table className="table table-compact">
             <thead>
@@ -147,7 +145,7 @@ function TokenPanel({ user }: { user: User }) {
               </tr>
             </thead>
             <tbody>
-              {tokens.data.items.map((token) => (
+              {items.map((token) => (
                 <tr key={token.id}>
                   <td>{token.name}</td>
                   <td className="mono">{token.prefix}…</td>
@@ -175,7 +173,7 @@ function TokenPanel({ user }: { user: User }) {
             </tbody>
           </table>
         </div>
-      )}
+      </QueryStates>
     </div>
   );
 }
@@ -185,19 +183,17 @@ function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string> }) {
   const { t } = useTranslation();
   const format = useFormat();
   const audit = useAuditLog();
-  const entries = audit.data?.pages.flatMap((page) => page.items) ?? [];
+  const entries = audit.data ?? [];
   return (
     <section className="card" aria-labelledby="audit-heading">
       <h2 id="audit-heading" className="panel-title">
         {t('admin.audit')}
       </h2>
-      {audit.isPending ? (
-        <LoadingState />
-      ) : audit.isError ? (
-        <ErrorState error={audit.error} onRetry={() => void audit.refetch()} />
-      ) : entries.length === 0 ? (
-        <EmptyState title={t('admin.noAudit')} />
-      ) : (
+      <QueryStates
+        query={audit}
+        isEmpty={entries.length === 0}
+        empty={<EmptyState title={t('admin.noAudit')} />}
+      >
         <div className="table-wrap">
           <table className="table table-compact">
             <thead>
@@ -228,7 +224,7 @@ function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string> }) {
             </tbody>
           </table>
         </div>
-      )}
+      </QueryStates>
       <LoadMore pages={audit} />
     </section>
   );
@@ -240,7 +236,7 @@ export function AdminPage() {
   const users = useUsers();
   const [creating, setCreating] = useState(false);
   const [openUser, setOpenUser] = useState<string | null>(null);
-  const items = users.data?.pages.flatMap((page) => page.items) ?? [];
+  const items = users.data ?? [];
   return (
     <div className="page">
       <div className="page-head row wrap">
@@ -254,13 +250,11 @@ export function AdminPage() {
         <h2 id="users-heading" className="panel-title">
           {t('admin.users')}
         </h2>
-        {users.isPending ? (
-          <LoadingState />
-        ) : users.isError ? (
-          <ErrorState error={users.error} onRetry={() => void users.refetch()} />
-        ) : items.length === 0 ? (
-          <EmptyState title={t('admin.noUsers')} />
-        ) : (
+        <QueryStates
+          query={users}
+          isEmpty={items.length === 0}
+          empty={<EmptyState title={t('admin.noUsers')} />}
+        >
           <ul className="user-list">
             {items.map((user) => {
               const open = openUser === user.id;
@@ -292,7 +286,7 @@ export function AdminPage() {
               );
             })}
           </ul>
-        )}
+        </QueryStates>
         <LoadMore pages={users} />
       </section>
       <AuditLog userNames={new Map(items.map((user) => [user.id, user.name]))} />

@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Button, EmptyState, ErrorState, LoadingState, LoadMore, StatusBadge } from '../../../components/ui';
+import { Button, EmptyState, LoadMore, QueryStates, StatusBadge } from '../../../components/ui';
 import { type Execution, type ExecutionStatus, useFormat } from '../../../lib';
 import { type RunFilters, useRuns } from '../api/automations';
 
@@ -26,7 +26,7 @@ export function RunHistory({
   const runs = useRuns(filters);
   const statusId = useId();
   const kindId = useId();
-  const items = runs.data?.pages.flatMap((page) => page.items) ?? [];
+  const items = runs.data ?? [];
   return (
     <section className="card" aria-labelledby="history-heading">
       <div className="panel-head wrap">
@@ -70,13 +70,11 @@ export function RunHistory({
           </Button>
         </div>
       </div>
-      {runs.isPending ? (
-        <LoadingState />
-      ) : runs.isError ? (
-        <ErrorState error={runs.error} onRetry={() => void runs.refetch()} />
-      ) : items.length === 0 ? (
-        <EmptyState title={t('automations.historyEmpty')} />
-      ) : (
+      <QueryStates
+        query={runs}
+        isEmpty={items.length === 0}
+        empty={<EmptyState title={t('automations.historyEmpty')} />}
+      >
         <div className="table-wrap">
           <table className="table">
             <thead>
@@ -113,7 +111,7 @@ export function RunHistory({
             </tbody>
           </table>
         </div>
-      )}
+      </QueryStates>
       <LoadMore pages={runs} />
     </section>
   );

@@ -1,15 +1,7 @@
 import { type FormEvent, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { NavLink, useNavigate } from 'react-router';
-import {
-  Button,
-  Dialog,
-  EmptyState,
-  ErrorState,
-  InlineError,
-  LoadingState,
-  LoadMore,
-} from '../../../components/ui';
+import { Button, Dialog, EmptyState, InlineError, LoadMore, QueryStates } from '../../../components/ui';
 import { type Session, useFormat } from '../../../lib';
 import { useCreateSession, useDeleteSession, useRenameSession, useSessions } from '../api/sessions';
 
@@ -20,7 +12,7 @@ export function SessionList({ activeId }: { activeId: string | undefined }) {
   const navigate = useNavigate();
   const [renaming, setRenaming] = useState<Session | null>(null);
   const [deleting, setDeleting] = useState<Session | null>(null);
-  const items = sessions.data?.pages.flatMap((page) => page.items) ?? [];
+  const items = sessions.data ?? [];
 
   return (
     <section className="session-list" aria-labelledby="sessions-heading">
@@ -40,13 +32,11 @@ export function SessionList({ activeId }: { activeId: string | undefined }) {
         </Button>
       </div>
       <InlineError error={create.error} />
-      {sessions.isPending ? (
-        <LoadingState />
-      ) : sessions.isError ? (
-        <ErrorState error={sessions.error} onRetry={() => void sessions.refetch()} />
-      ) : items.length === 0 ? (
-        <EmptyState title={t('sessions.emptyTitle')}>{t('sessions.emptyBody')}</EmptyState>
-      ) : (
+      <QueryStates
+        query={sessions}
+        isEmpty={items.length === 0}
+        empty={<EmptyState title={t('sessions.emptyTitle')}>{t('sessions.emptyBody')}</EmptyState>}
+      >
         <ul className="session-items">
           {items.map((session) => (
             <SessionRow
@@ -58,7 +48,7 @@ export function SessionList({ activeId }: { activeId: string | undefined }) {
             />
           ))}
         </ul>
-      )}
+      </QueryStates>
       <LoadMore pages={sessions} />
       <RenameDialog session={renaming} onClose={() => setRenaming(null)} />
       <DeleteDialog
