@@ -3,7 +3,6 @@ export {
   dataHeadroomMb,
   detectIsolation,
   type IsolationReport,
-  languageRequirement,
   languagesAt,
   permissionFlag,
 } from './isolation.js';

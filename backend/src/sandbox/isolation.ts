@@ -161,13 +161,6 @@ async function probeBwrap(): Promise<IsolationReport> {
   };
 }
 
-/** What a language needs that is missing, for the message that refuses it. */
-export function languageRequirement(language: string): string {
-  if (language === 'python') return 'Python needs bwrap isolation and python3 on the worker';
-  if (language === 'shell') return 'shell needs bwrap isolation';
-  return `${language} is not a script language of the platform`;
-}
-
 /** Languages at a level: shell and Python only inside namespaces, Python only where installed. */
 export function languagesAt(level: IsolationLevel): ScriptLanguage[] {
   if (level !== 'bwrap') return ['javascript', 'typescript'];

@@ -11,10 +11,10 @@ import {
   defaultOwner,
   detectIsolation,
   type IsolationReport,
-  languageRequirement,
   languagesAt,
   sandboxCommand,
 } from './isolation.js';
+import { languageRequirement } from './languages.js';
 import { SandboxProcess } from './process.js';
 import type { RpcMethod, RpcMethods, RuntimeSettings } from './protocol.js';
 import { locateRuntime } from './runtime-entry.js';
