@@ -3,7 +3,7 @@ import type { ScriptLanguage } from '../store/types.js';
 
 export type IsolationLevel = 'bwrap' | 'process';
 
-/** What every sandbox offers; shell and Python need namespaces (DESIGN.md §4). */
+/** What every sandbox offers; shell and Python need namespaces (docs/security.md, Isolation levels). */
 const baseLanguages: ScriptLanguage[] = ['javascript', 'typescript'];
 
 /**

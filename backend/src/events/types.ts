@@ -1,4 +1,4 @@
-/** Event types of an execution's stream (DESIGN.md §5). */
+/** Event types of an execution's stream (docs/architecture.md, Events; payloads in docs/api.md). */
 export const eventTypes = [
   'execution.queued',
   'execution.started',

@@ -48,7 +48,7 @@ export interface ExecutionQueue {
   close(): Promise<void>;
 }
 
-/** What each worker publishes every few seconds (DESIGN.md §1: worker heartbeats in Redis). */
+/** What each worker publishes every few seconds (docs/architecture.md, Worker → Heartbeats). */
 export interface WorkerHeartbeat {
   workerId: string;
   hostname: string;

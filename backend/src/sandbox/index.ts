@@ -1,4 +1,4 @@
-/** The sandbox module's public surface (DESIGN.md §4). */
+/** The sandbox module's public surface (docs/architecture.md, Sandbox). */
 export {
   dataHeadroomMb,
   detectIsolation,

@@ -1,5 +1,5 @@
 /**
- * Isolation levels (DESIGN.md §4): how a sandbox process is wrapped on this machine.
+ * Isolation levels (docs/security.md): how a sandbox process is wrapped on this machine.
  * - `bwrap`: bubblewrap with new user, mount, pid, net, ipc and uts namespaces; only the runtime
  *   (read-only) and the user's own directory (read-write) are visible; no `/proc`, no network.
  * - `process`: a separate process under rlimits and Node's permission model — fit for trusted

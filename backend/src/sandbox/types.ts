@@ -51,7 +51,7 @@ export interface CodeRunResult {
 
 export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
 
-/** Typed wrappers over the JSON-RPC methods of DESIGN.md §4. Paths are relative to the user's root. */
+/** Typed wrappers over the JSON-RPC methods of the worker ↔ sandbox protocol (`protocol.ts`). Paths are relative to the user's root. */
 export interface SandboxLease {
   readonly userId: string;
   readonly isolation: IsolationLevel;

@@ -8,7 +8,7 @@ import type { FileChangeSet, FileRepository } from '../store/types.js';
 
 /**
  * Keeps a pod's copy of a user's sandbox directory in step with the database, which is the
- * source of truth for files (DESIGN.md §2.6). `prepare` runs before an execution and makes the
+ * source of truth for files (docs/architecture.md, Overview: a worker's sandbox directory is a cache). `prepare` runs before an execution and makes the
  * directory match the database; `collect` runs after it and gathers what the execution created,
  * changed or deleted into a write-back, which the worker stores in the same transaction as the
  * execution's finished row: a worker that dies in between leaves neither, so the re-run starts

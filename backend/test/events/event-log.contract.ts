@@ -11,7 +11,7 @@ export interface EventLogUnderTest {
 
 const idPattern = /^\d+-\d+$/;
 
-/** The behaviour every `EventLog` must show (DESIGN.md §3, §5). */
+/** The behaviour every `EventLog` must show (docs/architecture.md, Events). */
 export function eventLogContract(name: string, create: () => Promise<EventLogUnderTest>): void {
   describe(`EventLog contract: ${name}`, () => {
     let subject: EventLogUnderTest;

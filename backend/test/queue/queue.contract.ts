@@ -51,7 +51,7 @@ function deferred<T = void>() {
   return { promise, resolve };
 }
 
-/** The behaviour every `ExecutionQueue` must show (DESIGN.md §3). */
+/** The behaviour every `ExecutionQueue` must show (docs/architecture.md, Queue). */
 export function queueContract(name: string, create: () => Promise<QueueUnderTest>): void {
   describe(`ExecutionQueue contract: ${name}`, () => {
     let subject: QueueUnderTest;
