@@ -6,10 +6,11 @@ export {
   type ExecutionOutcome,
   type Executor,
 } from './executor.js';
+export { backoffDelay, every, type Periodic, type PeriodicOptions } from './periodic.js';
+export { createQueueReconciler, type QueueReconciler, type ReconcilePass } from './reconciler.js';
 export { requeueUnfinished } from './recovery.js';
 export {
   ExecutionHandedBackError,
-  type FinishedStatus,
   refreshSandboxGauges,
   startWorkerRuntime,
   type WorkerFigures,

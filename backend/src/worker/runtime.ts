@@ -11,8 +11,7 @@ import {
   type Execution,
   type ExecutionError,
   type ExecutionKind,
-  type ExecutionStatus,
-  type Queryable,
+  type TerminalStatus,
   terminalStatuses,
 } from '../store/types.js';
 import {
@@ -24,6 +23,8 @@ import {
 } from './executor.js';
 import type { FileWriteBack } from './file-sync.js';
 import { finishWithFiles } from './finish.js';
+import { backoffDelay, every } from './periodic.js';
+import { createQueueReconciler } from './reconciler.js';
 
 export interface WorkerRuntimeOptions {
   services: Services;
@@ -43,6 +44,9 @@ export interface WorkerTiming {
   abortSettleMs: number;
   /** How long a missing terminal event of a finished execution is awaited before it is appended. */
   terminalGraceMs: number;
+  /** Queue reconciler: pass interval and minimum row age (default: from the configuration). */
+  reconcileMs?: number;
+  reconcileAgeMs?: number;
 }
 
 const defaultTiming: WorkerTiming = {
@@ -53,8 +57,6 @@ const defaultTiming: WorkerTiming = {
   terminalGraceMs: 1_000,
 };
 
-export type FinishedStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
-
 export interface WorkerFigures {
   workerId: string;
   startedAt: string;
@@ -64,7 +66,7 @@ export interface WorkerFigures {
   isolation: IsolationLevel;
   pool: PoolFigures | null;
   /** Attempts this worker settled, by terminal status. */
-  finished: Record<FinishedStatus, number>;
+  finished: Record<TerminalStatus, number>;
   /** Attempts given back to the queue at shutdown. */
   handedBack: number;
 }
@@ -120,15 +122,6 @@ export function refreshSandboxGauges(metrics: Metrics, orchestrator: SandboxOrch
   }
 }
 
-/** Executions among `ids` whose cancel was requested, in one query for the whole worker. */
-async function cancelRequestedAmong(db: Queryable, ids: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    'SELECT id FROM executions WHERE id = ANY($1) AND cancel_requested',
-    [ids],
-  );
-  return rows.map((r) => r.id);
-}
-
 /**
  * Consumes the execution queue: each job becomes one attempt of an execution, run by the executor
  * of its kind. The runtime owns everything around the executor — status, attempts, the lifecycle
@@ -145,7 +138,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   for (const executor of options.executors) executors.set(executor.kind, executor);
   const startedAt = new Date().toISOString();
   const running = new Map<string, RunningAttempt>();
-  const finished: Record<FinishedStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
+  const finished: Record<TerminalStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
   let handedBack = 0;
   let draining = false;
   let stopped: Promise<void> | undefined;
@@ -209,7 +202,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     if (polling || running.size === 0) return;
     polling = true;
     try {
-      for (const id of await cancelRequestedAmong(store.db, [...running.keys()])) {
+      for (const id of await store.executions.cancelRequestedAmong([...running.keys()])) {
         const attempt = running.get(id);
         if (attempt && !attempt.controller.signal.aborted) {
           logger.info({ executionId: id }, 'cancel requested');
@@ -240,9 +233,10 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       await endStreamOfFinished(current.id);
       return;
     }
-    if (jobContext.attempt > config.worker.maxAttempts) {
+    if (attempt > config.worker.maxAttempts) {
       // Its workers kept dying under it (or draining): the queue would give up on the job next
-      // and leave the execution running forever, so it ends here, clearly, instead.
+      // and leave the execution running forever, so it ends here, clearly, instead. The stored
+      // attempt counts too, so a job the reconciler revived does not start the count over.
       const log = logger.child({ executionId: current.id, kind: current.kind, attempt });
       if (current.attempt > 0)
         await events.append(current.id, 'execution.superseded', { attempt: current.attempt });
@@ -252,7 +246,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
           status: 'failed',
           error: {
             code: 'worker_lost',
-            message: `the execution was interrupted ${jobContext.attempt - 1} times (worker stopped or lost); giving up after QUEUE_MAX_ATTEMPTS=${config.worker.maxAttempts}`,
+            message: `the execution was interrupted ${attempt - 1} times (worker stopped or lost); giving up after QUEUE_MAX_ATTEMPTS=${config.worker.maxAttempts}`,
           },
         },
         0,
@@ -507,7 +501,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       } catch (error) {
         if (attempt >= 6) throw error;
         logger.warn({ err: error, executionId: id, attempt }, 'terminal event not appended yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(400, attempt)));
       }
     }
   }
@@ -517,6 +511,28 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   const pollTimer = setInterval(() => void pollCancels(), timing.cancelPollMs);
   heartbeatTimer.unref();
   pollTimer.unref();
+  const reconciler = createQueueReconciler({
+    store,
+    queue,
+    events,
+    logger,
+    olderThanMs: timing.reconcileAgeMs ?? config.worker.reconcileAgeMs,
+  });
+  let reconcileFailing = false;
+  const reconciling = every(
+    timing.reconcileMs ?? config.worker.reconcileIntervalMs,
+    async () => {
+      await reconciler.pass();
+      if (reconcileFailing) logger.info('queue reconciler working again');
+      reconcileFailing = false;
+    },
+    {
+      onError: (error) => {
+        if (!reconcileFailing) logger.warn({ err: error }, 'queue reconciler pass failed; backing off');
+        reconcileFailing = true;
+      },
+    },
+  );
   void publishHeartbeat();
   logger.info(
     { concurrency: config.worker.concurrency, kinds: [...executors.keys()], isolation: figures().isolation },
@@ -530,6 +546,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       stopped ??= (async () => {
         draining = true;
         logger.info({ graceMs, running: running.size }, 'worker draining');
+        await reconciling.stop();
         void publishHeartbeat();
         // The queue aborts what is left when the grace period ends (and then treats the job as
         // handed back, not failed). This backstop, a second later, keeps the promise even if a
