@@ -355,11 +355,12 @@ export class Cluster {
     await this.balancer.start(this.apis.map((a) => a.port));
   }
 
-  async spawn(role: 'api' | 'worker'): Promise<Instance> {
+  /** Starts one instance (not added to the balancer); `env` is added to this instance's environment only. */
+  async spawn(role: 'api' | 'worker', env: Record<string, string> = {}): Promise<Instance> {
     const port = await freePort();
     const name = `${role}-${++this.serial}`;
     const child = spawn(process.execPath, [mainJs, role], {
-      env: this.env(port, name),
+      env: { ...this.env(port, name), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stderr: string[] = [];
