@@ -47,6 +47,32 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * One user's admissions on this replica wait their turn here, in memory, instead of each holding a
+ * pooled connection while it waits for the database's per-user lock: a burst of one user's
+ * requests then takes one connection per replica, not the whole pool (which would turn other
+ * requests away with 503). The limit itself is enforced by the database, across replicas.
+ */
+function createUserTurns() {
+  const tails = new Map<string, Promise<void>>();
+  return async <T>(userId: string, work: () => Promise<T>): Promise<T> => {
+    const previous = tails.get(userId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => mine);
+    tails.set(userId, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (tails.get(userId) === tail) tails.delete(userId);
+    }
+  };
+}
+
 /** `TEST_CRASH_SUBMISSION_AT`: the process dies at that step, as under SIGKILL or OOM. */
 function crashFromConfig(services: Services): SubmitterOptions['crashAt'] {
   const at = services.config.testing.crashSubmissionAt;
@@ -68,6 +94,7 @@ export function createSubmitter(services: Services, options: SubmitterOptions = 
   const { store, queue, events, metrics, config, logger } = services;
   const crashAt = options.crashAt ?? crashFromConfig(services) ?? (async () => {});
   const limit = config.executions.userConcurrency;
+  const inTurn = createUserTurns();
 
   return async (userId, create) => {
     // Refused before anything is written when the queue cannot take it anyway.
@@ -75,8 +102,10 @@ export function createSubmitter(services: Services, options: SubmitterOptions = 
       throw unavailable('The execution queue is unavailable; please try again shortly.');
     let created: Awaited<ReturnType<typeof create>>;
     try {
-      created = await store.transaction((tx) =>
-        create(tx, (execution) => tx.executions.create(execution, { maxActive: limit })),
+      created = await inTurn(userId, () =>
+        store.transaction((tx) =>
+          create(tx, (execution) => tx.executions.create(execution, { maxActive: limit })),
+        ),
       );
     } catch (err) {
       if (!(err instanceof ConcurrencyLimitError)) throw err;
