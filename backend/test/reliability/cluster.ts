@@ -377,7 +377,7 @@ export class Cluster {
     child.stderr?.on('data', keep);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const instance: Instance = { role, name, port, process: child, exited, stderr };
-    await waitUntil(`${name} ready`, () => httpOk(`http://127.0.0.1:${port}/health/ready`), 30_000).catch(
+    await waitUntil(`${name} ready`, () => httpOk(`http://127.0.0.1:${port}/health/ready`), 90_000).catch(
       (error: Error) => {
         child.kill('SIGKILL');
         throw new Error(`${error.message}\n${stderr.join('')}`);
