@@ -207,7 +207,7 @@ export async function runStandalone(config: Config, output: CliOutput): Promise<
           return { isolation: figures.isolation, pool: figures.pool, running: figures.running };
         },
       });
-      const requeued = await requeueUnfinished(services.store.db, services.queue);
+      const requeued = await requeueUnfinished(services);
       if (requeued > 0) logger.info({ requeued }, 'unfinished executions from the last run queued again');
       output.out(`IPA Platform ${platformVersion()} (standalone) listening on ${api.url}`);
       output.out(

@@ -115,7 +115,11 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       graceMs: raw.WORKER_GRACE_SECONDS * 1000,
       stalledIntervalMs: raw.QUEUE_STALLED_INTERVAL_MS,
       maxAttempts: raw.QUEUE_MAX_ATTEMPTS,
+      reconcileIntervalMs: raw.QUEUE_RECONCILE_INTERVAL_MS,
+      reconcileAgeMs: raw.QUEUE_RECONCILE_AGE_MS,
     },
+    /** Fault injection for the crash-safety tests; `off` outside them. */
+    testing: { crashSubmissionAt: raw.TEST_CRASH_SUBMISSION_AT },
     sandbox: {
       root: path.resolve(raw.SANDBOX_ROOT ?? path.join(dataDir, 'sandbox')),
       isolation: raw.SANDBOX_ISOLATION,

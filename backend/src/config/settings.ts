@@ -130,6 +130,21 @@ export const settings = {
     '5',
     'Deliveries per execution (a worker crashed or was drained under it) before it fails as worker_lost.',
   ),
+  QUEUE_RECONCILE_INTERVAL_MS: setting(
+    int(100, 600_000).default(10_000),
+    '10000',
+    'Worker: how often it looks for unfinished executions whose job was lost (an API killed mid-submission, a job given up on) and queues them again.',
+  ),
+  QUEUE_RECONCILE_AGE_MS: setting(
+    int(100, 3_600_000).default(15_000),
+    '15000',
+    'How old an unfinished execution without a live job must be before it is queued again; keep it above the API’s longest submission (10 s).',
+  ),
+  TEST_CRASH_SUBMISSION_AT: setting(
+    z.enum(['off', 'after-row', 'after-event', 'after-enqueue']).default('off'),
+    'off',
+    'For tests only (fault injection): the API kills itself with SIGKILL at this step of every submission. Never set it in production.',
+  ),
   EVENT_RETENTION_SECONDS: setting(
     int(10, 30 * 86_400).default(86_400),
     '86400',

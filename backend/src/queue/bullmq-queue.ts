@@ -1,4 +1,4 @@
-import { DelayedError, type Job, Queue, Worker } from 'bullmq';
+import { type JobState as BullmqJobState, DelayedError, Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { closeRedisClient, createRedisClient, pingRedis } from './redis-client.js';
@@ -8,6 +8,7 @@ import type {
   ExecutionJob,
   ExecutionQueue,
   JobHandler,
+  JobState,
   QueueConsumer,
   QueueCounts,
 } from './types.js';
@@ -41,6 +42,11 @@ export interface BullmqQueueOptions {
   keepCompleted?: number;
   /** Failed jobs kept for inspection: at most this many, for at most a week. Default 5000. */
   keepFailed?: number;
+}
+
+function stateOfJob(state: BullmqJobState | 'unknown'): JobState {
+  if (state === 'unknown') return 'missing';
+  return state === 'completed' || state === 'failed' ? 'finished' : 'live';
 }
 
 /**
@@ -96,6 +102,31 @@ export function createBullmqQueue(options: BullmqQueueOptions): ExecutionQueue {
       // A job id is only added once while the job exists: BullMQ answers a duplicate add with the
       // existing job and changes nothing.
       await producer.add('execution', job, { jobId: job.executionId });
+    },
+    async jobState(executionId) {
+      return stateOfJob(await producer.getJobState(executionId));
+    },
+    async revive(job) {
+      if (closed) throw new Error('the execution queue is closed');
+      validateJob(job);
+      const state = await producer.getJobState(job.executionId);
+      const found = stateOfJob(state);
+      if (found === 'missing') {
+        await producer.add('execution', job, { jobId: job.executionId });
+      } else if (found === 'finished') {
+        const existing = await Job.fromId<ExecutionJob>(producer, job.executionId);
+        try {
+          // One atomic move back to waiting; another process reviving it at the same time finds
+          // it no longer finished and its retry fails harmlessly.
+          await existing?.retry(state as 'completed' | 'failed', {
+            resetAttemptsMade: true,
+            resetAttemptsStarted: true,
+          });
+        } catch (err) {
+          if (stateOfJob(await producer.getJobState(job.executionId)) !== 'live') throw err;
+        }
+      }
+      return found;
     },
     consume(handler, consumerOptions) {
       if (closed) throw new Error('the execution queue is closed');

@@ -4,6 +4,7 @@ import type {
   ExecutionJob,
   ExecutionQueue,
   JobHandler,
+  JobState,
   QueueConsumer,
   QueueCounts,
 } from './types.js';
@@ -21,15 +22,20 @@ export interface InProcessQueueOptions {
   keepFailed?: number;
 }
 
-type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
+type InProcessJobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
 
 interface QueuedJob {
   job: ExecutionJob;
-  state: JobState;
+  state: InProcessJobState;
   /** Deliveries so far (what `JobContext.attempt` reports). */
   started: number;
   failures: number;
   timer?: NodeJS.Timeout;
+}
+
+function stateOf(entry: QueuedJob | undefined): JobState {
+  if (!entry) return 'missing';
+  return entry.state === 'completed' || entry.state === 'failed' ? 'finished' : 'live';
 }
 
 /**
@@ -134,15 +140,34 @@ export function createInProcessQueue(options: InProcessQueueOptions): ExecutionQ
     }
   }
 
+  async function enqueue(job: ExecutionJob): Promise<void> {
+    if (closed) throw new Error('the execution queue is closed');
+    validateJob(job);
+    if (jobs.has(job.executionId)) return;
+    const entry: QueuedJob = { job: structuredClone(job), state: 'waiting', started: 0, failures: 0 };
+    jobs.set(job.executionId, entry);
+    waiting.push(entry);
+    dispatch();
+  }
+
   return {
-    async enqueue(job) {
+    enqueue,
+    async jobState(executionId) {
+      return stateOf(jobs.get(executionId));
+    },
+    async revive(job) {
       if (closed) throw new Error('the execution queue is closed');
       validateJob(job);
-      if (jobs.has(job.executionId)) return;
-      const entry: QueuedJob = { job: structuredClone(job), state: 'waiting', started: 0, failures: 0 };
-      jobs.set(job.executionId, entry);
-      waiting.push(entry);
-      dispatch();
+      const entry = jobs.get(job.executionId);
+      const found = stateOf(entry);
+      if (found === 'live') return found;
+      if (entry) {
+        const list = finished[entry.state as 'completed' | 'failed'];
+        list.splice(list.indexOf(job.executionId), 1);
+        jobs.delete(job.executionId);
+      }
+      await enqueue(job);
+      return found;
     },
     consume(handler, consumerOptions: ConsumerOptions) {
       if (closed) throw new Error('the execution queue is closed');

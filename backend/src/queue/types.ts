@@ -38,9 +38,22 @@ export interface QueueConsumer {
   close(graceMs: number): Promise<void>;
 }
 
+/**
+ * Where an execution's job is: `live` (waiting, delayed or being run: it will be delivered),
+ * `finished` (completed or failed: it will not be delivered again), `missing` (no job known).
+ */
+export type JobState = 'live' | 'finished' | 'missing';
+
 export interface ExecutionQueue {
   /** Idempotent: the job id is the execution id, so enqueueing twice is a no-op. */
   enqueue(job: ExecutionJob): Promise<void>;
+  jobState(executionId: string): Promise<JobState>;
+  /**
+   * Makes sure the execution has a live job: a finished one is put back as a fresh job (its
+   * delivery and failure counts reset), a missing one is enqueued, a live one is left alone.
+   * Returns the state it found. Safe to call from several processes at once.
+   */
+  revive(job: ExecutionJob): Promise<JobState>;
   consume(handler: JobHandler, options: ConsumerOptions): QueueConsumer;
   counts(): Promise<QueueCounts>;
   /** Rejects when the backing service does not answer. */

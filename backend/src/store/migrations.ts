@@ -116,6 +116,14 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX api_tokens_expiring_idx ON api_tokens (user_id, expires_at) WHERE expires_at IS NOT NULL',
     ],
   },
+  {
+    // Submission recovery: the queue reconciler pages through unfinished executions oldest first,
+    // so its pass reads only the page it checks, however large the table.
+    id: '0003_admission',
+    statements: [
+      "CREATE INDEX executions_unfinished_idx ON executions (created_at, id) WHERE status IN ('queued', 'running')",
+    ],
+  },
 ];
 
 /**

@@ -24,6 +24,8 @@ export interface Database extends Queryable {
 
 export type ExecutionKind = 'script' | 'agent';
 export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+/** The statuses an execution ends in; once written, never changed. */
+export type TerminalStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
 export const terminalStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
 
@@ -209,13 +211,30 @@ export interface ExecutionFilter extends PageRequest {
   kind?: ExecutionKind;
 }
 
+export interface NewExecution {
+  userId: string;
+  sessionId?: string | null;
+  kind: ExecutionKind;
+  input: ScriptInput | AgentInput;
+}
+
+/** An unfinished execution as the queue reconciler sees it. */
+export interface UnfinishedExecution {
+  id: string;
+  userId: string;
+  kind: ExecutionKind;
+  status: 'queued' | 'running';
+  createdAt: string;
+}
+
 export interface ExecutionRepository {
-  create(input: {
-    userId: string;
-    sessionId?: string | null;
-    kind: ExecutionKind;
-    input: ScriptInput | AgentInput;
-  }): Promise<Execution>;
+  /**
+   * Inserts a queued execution. With `maxActive`, it is admitted only while the user has fewer
+   * than that many queued or running executions, checked and inserted under a per-user
+   * transaction-scoped advisory lock so that racing admissions on any number of connections or
+   * replicas never pass the limit; a refusal throws `ConcurrencyLimitError` and writes nothing.
+   */
+  create(input: NewExecution, options?: { maxActive?: number }): Promise<Execution>;
   /** With a userId, null unless the execution belongs to that user. */
   get(id: string, userId?: string): Promise<Execution | null>;
   /** Newest first. */
@@ -229,7 +248,7 @@ export interface ExecutionRepository {
   finish(
     id: string,
     outcome: {
-      status: Exclude<ExecutionStatus, 'queued' | 'running'>;
+      status: TerminalStatus;
       result?: unknown;
       error?: ExecutionError | null;
       usage?: TokenUsage | null;
@@ -239,6 +258,17 @@ export interface ExecutionRepository {
   requestCancel(id: string, userId: string): Promise<Execution | null>;
   /** Queued + running executions of a user. */
   countActive(userId: string): Promise<number>;
+  /** The executions among `ids` whose cancel was requested (one query for a whole worker). */
+  cancelRequestedAmong(ids: readonly string[]): Promise<string[]>;
+  /**
+   * Queued and running executions created at least `olderThanMs` ago, oldest first, paged by
+   * (created_at, id) on a partial index of unfinished rows, so a pass costs the page, not the table.
+   */
+  unfinished(options: {
+    olderThanMs: number;
+    limit?: number;
+    cursor?: string;
+  }): Promise<Page<UnfinishedExecution>>;
   /** Counts by status over the platform, and per minute finished in the last `minutes`. */
   stats(minutes: number): Promise<{
     byStatus: Record<ExecutionStatus, number>;
@@ -312,6 +342,17 @@ export interface Store extends Repositories {
    * together, or none does when it throws.
    */
   transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T>;
+}
+
+/** A user already has `limit` executions queued or running; nothing was written. */
+export class ConcurrencyLimitError extends Error {
+  constructor(
+    readonly active: number,
+    readonly limit: number,
+  ) {
+    super(`concurrency limit reached: ${active} of ${limit} executions active`);
+    this.name = 'ConcurrencyLimitError';
+  }
 }
 
 export class QuotaExceededError extends Error {

@@ -4,14 +4,14 @@ import {
   type FileConflict,
   QuotaExceededError,
   type Store,
+  type TerminalStatus,
   type TokenUsage,
 } from '../store/types.js';
 import type { FileChange, FileWriteBack } from './file-sync.js';
-import type { FinishedStatus } from './runtime.js';
 
 /** The terminal state an attempt writes to its execution's row. */
 export interface Ending {
-  status: FinishedStatus;
+  status: TerminalStatus;
   result?: unknown;
   error: ExecutionError | null;
   usage: TokenUsage | null;

@@ -6,11 +6,12 @@ export {
   type ExecutionOutcome,
   type Executor,
 } from './executor.js';
+export { refreshSandboxGauges } from './heartbeat.js';
+export { backoffDelay, every, type Periodic, type PeriodicOptions } from './periodic.js';
+export { createQueueReconciler, type QueueReconciler, type ReconcilePass } from './reconciler.js';
 export { requeueUnfinished } from './recovery.js';
 export {
   ExecutionHandedBackError,
-  type FinishedStatus,
-  refreshSandboxGauges,
   startWorkerRuntime,
   type WorkerFigures,
   type WorkerRuntime,

@@ -1,16 +1,21 @@
-import type { ExecutionQueue } from '../queue/types.js';
-import type { ExecutionKind, Queryable } from '../store/types.js';
+import type { Services } from '../services.js';
+import { createQueueReconciler } from './reconciler.js';
 
 /**
- * Enqueues every execution that is not finished. The in-process queue of standalone mode does
- * not survive a restart, but the database does: what was queued, or running when the process
- * stopped, is run again (a running one as its next attempt, its earlier one superseded).
- * Enqueueing is idempotent, so this is safe to call when the queue already holds some of them.
+ * Queues every unfinished execution that has no live job, at once and whatever its age: the
+ * in-process queue of standalone mode does not survive a restart, but the database does, so what
+ * was queued, or running when the process stopped, is run again (a running one as its next
+ * attempt, its earlier one superseded). The same pass as the worker's periodic reconciler, over
+ * every page; safe when the queue already holds some of them.
  */
-export async function requeueUnfinished(db: Queryable, queue: ExecutionQueue): Promise<number> {
-  const { rows } = await db.query<{ id: string; user_id: string; kind: ExecutionKind }>(
-    "SELECT id, user_id, kind FROM executions WHERE status IN ('queued', 'running') ORDER BY created_at, id",
-  );
-  for (const row of rows) await queue.enqueue({ executionId: row.id, userId: row.user_id, kind: row.kind });
-  return rows.length;
+export async function requeueUnfinished(
+  services: Pick<Services, 'store' | 'queue' | 'events' | 'logger'>,
+): Promise<number> {
+  const reconciler = createQueueReconciler({ ...services, olderThanMs: 0 });
+  let requeued = 0;
+  for (;;) {
+    const pass = await reconciler.pass();
+    requeued += pass.requeued;
+    if (!pass.more) return requeued;
+  }
 }

@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { terminalEventOf } from '../events/terminal.js';
-import { type EventType, terminalEventTypes } from '../events/types.js';
+import type { EventType } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import type { JobContext, JobHandler, QueueConsumer, WorkerHeartbeat } from '../queue/types.js';
 import type { IsolationLevel, PoolFigures, SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
-import {
-  type Execution,
-  type ExecutionError,
-  type ExecutionKind,
-  type ExecutionStatus,
-  type Queryable,
-  terminalStatuses,
-} from '../store/types.js';
+import type { Execution, ExecutionKind, TerminalStatus } from '../store/types.js';
+import { startCancelPoller } from './cancel-poller.js';
 import {
   abortCodeOf,
   ExecutionAbortedError,
@@ -23,7 +15,11 @@ import {
   type Executor,
 } from './executor.js';
 import type { FileWriteBack } from './file-sync.js';
-import { finishWithFiles } from './finish.js';
+import { startHeartbeats } from './heartbeat.js';
+import { every } from './periodic.js';
+import { createQueueReconciler } from './reconciler.js';
+import { runExecutor } from './run-executor.js';
+import { createSettler, internalError } from './settle.js';
 
 export interface WorkerRuntimeOptions {
   services: Services;
@@ -43,6 +39,9 @@ export interface WorkerTiming {
   abortSettleMs: number;
   /** How long a missing terminal event of a finished execution is awaited before it is appended. */
   terminalGraceMs: number;
+  /** Queue reconciler: pass interval and minimum row age (default: from the configuration). */
+  reconcileMs?: number;
+  reconcileAgeMs?: number;
 }
 
 const defaultTiming: WorkerTiming = {
@@ -53,8 +52,6 @@ const defaultTiming: WorkerTiming = {
   terminalGraceMs: 1_000,
 };
 
-export type FinishedStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
-
 export interface WorkerFigures {
   workerId: string;
   startedAt: string;
@@ -64,7 +61,7 @@ export interface WorkerFigures {
   isolation: IsolationLevel;
   pool: PoolFigures | null;
   /** Attempts this worker settled, by terminal status. */
-  finished: Record<FinishedStatus, number>;
+  finished: Record<TerminalStatus, number>;
   /** Attempts given back to the queue at shutdown. */
   handedBack: number;
 }
@@ -102,33 +99,6 @@ const lifecycleEvents: readonly EventType[] = [
   'execution.cancelled',
 ];
 
-const internalError: ExecutionError = {
-  code: 'internal',
-  message: 'the execution failed because of an internal error in the worker',
-};
-
-/** Sets the sandbox pool and isolation gauges from the orchestrator (called on scrape and heartbeat). */
-export function refreshSandboxGauges(metrics: Metrics, orchestrator: SandboxOrchestrator | undefined): void {
-  const level = orchestrator?.isolation;
-  for (const candidate of ['bwrap', 'process'] as const) {
-    metrics.sandboxIsolation.set({ level: candidate }, candidate === level ? 1 : 0);
-  }
-  if (!orchestrator) return;
-  const pool = orchestrator.figures();
-  for (const [figure, value] of Object.entries(pool)) {
-    if (typeof value === 'number') metrics.sandboxPool.set({ figure }, value);
-  }
-}
-
-/** Executions among `ids` whose cancel was requested, in one query for the whole worker. */
-async function cancelRequestedAmong(db: Queryable, ids: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    'SELECT id FROM executions WHERE id = ANY($1) AND cancel_requested',
-    [ids],
-  );
-  return rows.map((r) => r.id);
-}
-
 /**
  * Consumes the execution queue: each job becomes one attempt of an execution, run by the executor
  * of its kind. The runtime owns everything around the executor — status, attempts, the lifecycle
@@ -145,7 +115,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   for (const executor of options.executors) executors.set(executor.kind, executor);
   const startedAt = new Date().toISOString();
   const running = new Map<string, RunningAttempt>();
-  const finished: Record<FinishedStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
+  const finished: Record<TerminalStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
   let handedBack = 0;
   let draining = false;
   let stopped: Promise<void> | undefined;
@@ -182,48 +152,15 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     };
   };
 
-  let heartbeatFailing = false;
-  let heartbeatsOver = false;
-  const heartbeatsInFlight = new Set<Promise<void>>();
-  const publishHeartbeat = (): Promise<void> => {
-    if (heartbeatsOver) return Promise.resolve();
-    const publishing = publishOnce().finally(() => heartbeatsInFlight.delete(publishing));
-    heartbeatsInFlight.add(publishing);
-    return publishing;
-  };
-  const publishOnce = async (): Promise<void> => {
-    refreshSandboxGauges(metrics, orchestrator);
-    try {
-      await workers.publish(heartbeat(), timing.heartbeatTtlMs);
-      if (heartbeatFailing) logger.info('heartbeat published again');
-      heartbeatFailing = false;
-    } catch (error) {
-      if (!heartbeatFailing) logger.warn({ err: error }, 'heartbeat could not be published');
-      heartbeatFailing = true;
-    }
-  };
-
-  let polling = false;
-  let pollFailing = false;
-  const pollCancels = async (): Promise<void> => {
-    if (polling || running.size === 0) return;
-    polling = true;
-    try {
-      for (const id of await cancelRequestedAmong(store.db, [...running.keys()])) {
-        const attempt = running.get(id);
-        if (attempt && !attempt.controller.signal.aborted) {
-          logger.info({ executionId: id }, 'cancel requested');
-          attempt.controller.abort(new ExecutionAbortedError('cancelled'));
-        }
-      }
-      pollFailing = false;
-    } catch (error) {
-      if (!pollFailing) logger.warn({ err: error }, 'cancel requests could not be read');
-      pollFailing = true;
-    } finally {
-      polling = false;
-    }
-  };
+  const settler = createSettler({
+    services,
+    logger,
+    terminalGraceMs: timing.terminalGraceMs,
+    onFinished: (status) => {
+      finished[status] += 1;
+    },
+  });
+  const { settle, normalize } = settler;
 
   const handle: JobHandler = async (job, jobContext) => {
     const current = await store.executions.get(job.executionId);
@@ -237,12 +174,13 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     const execution = await store.executions.markRunning(current.id, workerId, attempt);
     if (!execution) {
       logger.debug({ executionId: current.id }, 'duplicate delivery of a finished execution dropped');
-      await endStreamOfFinished(current.id);
+      await settler.endStreamOfFinished(current.id);
       return;
     }
-    if (jobContext.attempt > config.worker.maxAttempts) {
+    if (attempt > config.worker.maxAttempts) {
       // Its workers kept dying under it (or draining): the queue would give up on the job next
-      // and leave the execution running forever, so it ends here, clearly, instead.
+      // and leave the execution running forever, so it ends here, clearly, instead. The stored
+      // attempt counts too, so a job the reconciler revived does not start the count over.
       const log = logger.child({ executionId: current.id, kind: current.kind, attempt });
       if (current.attempt > 0)
         await events.append(current.id, 'execution.superseded', { attempt: current.attempt });
@@ -252,7 +190,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
           status: 'failed',
           error: {
             code: 'worker_lost',
-            message: `the execution was interrupted ${jobContext.attempt - 1} times (worker stopped or lost); giving up after QUEUE_MAX_ATTEMPTS=${config.worker.maxAttempts}`,
+            message: `the execution was interrupted ${attempt - 1} times (worker stopped or lost); giving up after QUEUE_MAX_ATTEMPTS=${config.worker.maxAttempts}`,
           },
         },
         0,
@@ -316,7 +254,9 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       };
 
       const executor = executors.get(kind);
-      const settled = executor ? await runExecutor(executor, context, controller.signal, log) : undefined;
+      const settled = executor
+        ? await runExecutor(executor, context, controller.signal, timing.abortSettleMs, log)
+        : undefined;
       if (settled && 'outcome' in settled) files = settled.outcome?.files;
       // The signal decides when it fired first, or when the executor threw because it fired.
       const code =
@@ -356,168 +296,44 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
     }
   }
 
-  type Settled = { abortedFirst: boolean } & ({ outcome: ExecutionOutcome } | { error: unknown });
-
-  /** Runs the executor; once the signal fires it gets `abortSettleMs` to return before it is left behind. */
-  async function runExecutor(
-    executor: Executor,
-    context: ExecutionContext,
-    signal: AbortSignal,
-    log: Logger,
-  ): Promise<Settled> {
-    const run = Promise.resolve()
-      .then(() => executor.run(context))
-      .then(
-        (outcome) => ({ outcome }),
-        (error: unknown) => ({ error }),
-      );
-    let onAbort = () => {};
-    const aborted = new Promise<'aborted'>((resolve) => {
-      onAbort = () => resolve('aborted');
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    const first = await Promise.race([run, aborted]);
-    signal.removeEventListener('abort', onAbort);
-    if (first !== 'aborted') {
-      if ('error' in first && !signal.aborted) log.error({ err: first.error }, 'executor threw');
-      return { abortedFirst: false, ...first };
-    }
-    let grace: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      run,
-      new Promise<undefined>((resolve) => {
-        grace = setTimeout(() => resolve(undefined), timing.abortSettleMs);
-      }),
-    ]);
-    clearTimeout(grace);
-    if (!late) {
-      log.warn('executor did not return after its signal fired; settling without it');
-      // Whatever it returns later is not stored, but what it holds (a sandbox lease) is let go.
-      void run.then((left) => ('outcome' in left ? left.outcome?.files?.close(false) : undefined));
-    }
-    return { abortedFirst: true, ...(late ?? { error: signal.reason }) };
-  }
-
-  function normalize(outcome: ExecutionOutcome, log: Logger): ExecutionOutcome {
-    const statuses: readonly string[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
-    if (!outcome || typeof outcome !== 'object' || !statuses.includes(outcome.status)) {
-      log.error({ outcome }, 'executor returned an invalid outcome');
-      return { status: 'failed', error: internalError };
-    }
-    if (outcome.status === 'failed' && !outcome.error) {
-      return { ...outcome, error: { code: 'failed', message: 'the execution failed' } };
-    }
-    if (outcome.status === 'timed_out' && !outcome.error) {
-      return {
-        ...outcome,
-        error: {
-          code: 'timed_out',
-          message: `the execution exceeded its time limit of ${Math.round(config.executions.timeoutMs / 1000)} s`,
-        },
-      };
-    }
-    return outcome;
-  }
-
-  /**
-   * Persists the terminal state once, with the files the attempt changed, then announces the
-   * stored files and appends the one terminal event.
-   */
-  async function settle(
-    execution: Execution,
-    outcome: ExecutionOutcome,
-    durationMs: number,
-    log: Logger,
-  ): Promise<void> {
-    const { id, kind } = execution;
-    const { done, ending, stored } = await finishWithFiles(
-      store,
-      id,
-      {
-        status: outcome.status,
-        result: outcome.result,
-        error:
-          outcome.status === 'succeeded' || outcome.status === 'cancelled' ? null : (outcome.error ?? null),
-        usage: outcome.usage ?? null,
-      },
-      outcome.files,
-    );
-    if (!done) {
-      // Another delivery of the same job settled it first: its terminal event is the one.
-      log.warn('execution was already finished by another attempt; this attempt leaves no terminal event');
-      return;
-    }
-    const { status } = ending;
-    finished[status] += 1;
-    metrics.executionsFinished.inc({ kind, status });
-    metrics.executionDuration.observe({ kind, status }, durationMs / 1000);
-    for (const change of stored) {
-      await events
-        .append(id, 'file.changed', { ...change, attempt: execution.attempt })
-        .catch((error: unknown) => log.warn({ err: error, path: change.path }, 'file.changed event lost'));
-    }
-    await endStream({ ...execution, ...ending, durationMs }, log);
-    log.info({ status, durationMs }, 'execution finished');
-  }
-
-  /**
-   * A finished execution delivered again: its worker may have died between writing the row and
-   * appending the terminal event, and then no reader of the stream would ever see its end. After a
-   * moment's grace (that worker may be alive and mid-append), the event is appended from the row.
-   */
-  async function endStreamOfFinished(id: string): Promise<void> {
-    const ended = async () => {
-      const last = await events.last(id);
-      return last !== undefined && terminalEventTypes.includes(last.type);
-    };
-    try {
-      if (await ended()) return;
-      await new Promise((resolve) => setTimeout(resolve, timing.terminalGraceMs));
-      if (await ended()) return;
-      const row = await store.executions.get(id);
-      if (!row || !terminalStatuses.includes(row.status)) return;
-      await endStream(row, logger.child({ executionId: id }));
-      logger.warn(
-        { executionId: id, status: row.status },
-        'terminal event was missing; appended from the row',
-      );
-    } catch (error) {
-      logger.warn({ err: error, executionId: id }, 'could not check the stream of a finished execution');
-    }
-  }
-
-  /** Appends the terminal event of a finished execution and lets its stream expire. */
-  async function endStream(finishedExecution: Execution, log: Logger): Promise<void> {
-    const terminal = terminalEventOf(finishedExecution);
-    await appendWithRetry(finishedExecution.id, terminal.type, terminal.data);
-    try {
-      await events.expire(finishedExecution.id, config.executions.eventRetentionSeconds);
-    } catch (error) {
-      log.warn({ err: error }, 'event stream expiry could not be scheduled');
-    }
-  }
-
-  /** The execution is already terminal in the database; its stream must say so too. */
-  async function appendWithRetry(id: string, type: EventType, data: Record<string, unknown>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await events.append(id, type, data);
-        return;
-      } catch (error) {
-        if (attempt >= 6) throw error;
-        logger.warn({ err: error, executionId: id, attempt }, 'terminal event not appended yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-      }
-    }
-  }
-
   const consumer: QueueConsumer = queue.consume(handle, { concurrency: config.worker.concurrency });
-  const heartbeatTimer = setInterval(() => void publishHeartbeat(), timing.heartbeatMs);
-  const pollTimer = setInterval(() => void pollCancels(), timing.cancelPollMs);
-  heartbeatTimer.unref();
-  pollTimer.unref();
-  void publishHeartbeat();
+  const heartbeats = startHeartbeats({
+    registry: workers,
+    metrics,
+    orchestrator,
+    logger,
+    intervalMs: timing.heartbeatMs,
+    ttlMs: timing.heartbeatTtlMs,
+    beat: heartbeat,
+  });
+  const cancelPoller = startCancelPoller({
+    executions: store.executions,
+    logger,
+    intervalMs: timing.cancelPollMs,
+    running: () => running,
+  });
+  const reconciler = createQueueReconciler({
+    store,
+    queue,
+    events,
+    logger,
+    olderThanMs: timing.reconcileAgeMs ?? config.worker.reconcileAgeMs,
+  });
+  let reconcileFailing = false;
+  const reconciling = every(
+    timing.reconcileMs ?? config.worker.reconcileIntervalMs,
+    async () => {
+      await reconciler.pass();
+      if (reconcileFailing) logger.info('queue reconciler working again');
+      reconcileFailing = false;
+    },
+    {
+      onError: (error) => {
+        if (!reconcileFailing) logger.warn({ err: error }, 'queue reconciler pass failed; backing off');
+        reconcileFailing = true;
+      },
+    },
+  );
   logger.info(
     { concurrency: config.worker.concurrency, kinds: [...executors.keys()], isolation: figures().isolation },
     'worker started',
@@ -530,7 +346,8 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       stopped ??= (async () => {
         draining = true;
         logger.info({ graceMs, running: running.size }, 'worker draining');
-        void publishHeartbeat();
+        await reconciling.stop();
+        void heartbeats.publish();
         // The queue aborts what is left when the grace period ends (and then treats the job as
         // handed back, not failed). This backstop, a second later, keeps the promise even if a
         // queue implementation were slow to do so.
@@ -543,11 +360,8 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
           await consumer.close(graceMs);
         } finally {
           clearTimeout(backstop);
-          clearInterval(heartbeatTimer);
-          clearInterval(pollTimer);
-          // A heartbeat landing after the removal would list this worker again until its TTL.
-          heartbeatsOver = true;
-          await Promise.all(heartbeatsInFlight);
+          await cancelPoller.stop();
+          await heartbeats.stop();
           try {
             await workers.remove(workerId);
           } catch (error) {

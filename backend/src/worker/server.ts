@@ -1,7 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
-import { refreshSandboxGauges, type WorkerRuntime } from './runtime.js';
+import { refreshSandboxGauges } from './heartbeat.js';
+import type { WorkerRuntime } from './runtime.js';
 
 export interface WorkerServerOptions {
   services: Services;

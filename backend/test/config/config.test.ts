@@ -36,7 +36,10 @@ describe('loadConfig', () => {
       graceMs: 30_000,
       stalledIntervalMs: 15_000,
       maxAttempts: 5,
+      reconcileIntervalMs: 10_000,
+      reconcileAgeMs: 15_000,
     });
+    expect(config.testing).toEqual({ crashSubmissionAt: 'off' });
     expect(config.sandbox).toMatchObject({
       root: path.join(path.resolve('./data'), 'sandbox'),
       isolation: 'auto',
@@ -94,6 +97,20 @@ describe('loadConfig', () => {
       ['LOG_LEVEL', 'PORT', 'REDIS_URL', 'SANDBOX_ISOLATION', 'TRUST_PROXY', 'WORKER_CONCURRENCY'].sort(),
     );
     expect(problems.find((p) => p.startsWith('PORT'))).toContain('"eighty"');
+  });
+
+  it('accepts the submission fault injection only at a known step, off by default', () => {
+    expect(loadConfig('api', { ...distributed, TEST_CRASH_SUBMISSION_AT: 'after-event' }).testing).toEqual({
+      crashSubmissionAt: 'after-event',
+    });
+    const problems = problemsOf('standalone', {
+      TEST_CRASH_SUBMISSION_AT: 'sometimes',
+      QUEUE_RECONCILE_AGE_MS: '5',
+    });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'QUEUE_RECONCILE_AGE_MS',
+      'TEST_CRASH_SUBMISSION_AT',
+    ]);
   });
 
   it('reports role problems together with value problems', () => {

@@ -177,6 +177,72 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
       expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 1 });
     });
 
+    it('tells where a job is: missing, live while waiting or running, finished after', async () => {
+      const j = job();
+      expect(await queue.jobState(j.executionId)).toBe('missing');
+      await queue.enqueue(j);
+      expect(await queue.jobState(j.executionId)).toBe('live');
+      const release = deferred();
+      const running = deferred();
+      consume(
+        async () => {
+          running.resolve();
+          await release.promise;
+        },
+        { concurrency: 1 },
+      );
+      await running.promise;
+      expect(await queue.jobState(j.executionId)).toBe('live');
+      release.resolve();
+      await waitFor(async () => (await queue.jobState(j.executionId)) === 'finished');
+      expect((await queue.counts()).completed).toBe(1);
+    });
+
+    it('revives a finished job (completed or failed) as a fresh one, adds a missing one, leaves a live one', async () => {
+      const completed = job();
+      const failed = job();
+      const missing = job();
+      const deliveries: Array<[string, number]> = [];
+      const broken = new Set([failed.executionId]);
+      await queue.enqueue(completed);
+      await queue.enqueue(failed);
+      const consumer = consume(
+        async (received, context) => {
+          deliveries.push([received.executionId, context.attempt]);
+          if (broken.has(received.executionId)) throw new Error('broken');
+        },
+        { concurrency: 2 },
+      );
+      await waitFor(async () => {
+        const counts = await queue.counts();
+        return counts.completed === 1 && counts.failed === 1;
+      });
+      await consumer.close(0);
+      broken.clear();
+      expect(await queue.revive(completed)).toBe('finished');
+      expect(await queue.revive(failed)).toBe('finished');
+      expect(await queue.revive(missing)).toBe('missing');
+      // Already live again: a second revive (another worker's reconciler) changes nothing.
+      expect(await queue.revive(completed)).toBe('live');
+      expect(await queue.counts()).toMatchObject({ waiting: 3, failed: 0 });
+      deliveries.length = 0;
+      consume(
+        async (received, context) => {
+          deliveries.push([received.executionId, context.attempt]);
+        },
+        { concurrency: 3 },
+      );
+      await waitFor(async () => (await queue.counts()).completed === 3);
+      // One delivery each, counted from 1 again.
+      expect(deliveries.sort()).toEqual(
+        [
+          [completed.executionId, 1],
+          [failed.executionId, 1],
+          [missing.executionId, 1],
+        ].sort(),
+      );
+    });
+
     it('close(grace) lets a running job finish within the grace period', async () => {
       const j = job();
       const started = deferred();

@@ -355,11 +355,12 @@ export class Cluster {
     await this.balancer.start(this.apis.map((a) => a.port));
   }
 
-  async spawn(role: 'api' | 'worker'): Promise<Instance> {
+  /** Starts one instance (not added to the balancer); `env` is added to this instance's environment only. */
+  async spawn(role: 'api' | 'worker', env: Record<string, string> = {}): Promise<Instance> {
     const port = await freePort();
     const name = `${role}-${++this.serial}`;
     const child = spawn(process.execPath, [mainJs, role], {
-      env: this.env(port, name),
+      env: { ...this.env(port, name), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stderr: string[] = [];
@@ -376,7 +377,7 @@ export class Cluster {
     child.stderr?.on('data', keep);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const instance: Instance = { role, name, port, process: child, exited, stderr };
-    await waitUntil(`${name} ready`, () => httpOk(`http://127.0.0.1:${port}/health/ready`), 30_000).catch(
+    await waitUntil(`${name} ready`, () => httpOk(`http://127.0.0.1:${port}/health/ready`), 90_000).catch(
       (error: Error) => {
         child.kill('SIGKILL');
         throw new Error(`${error.message}\n${stderr.join('')}`);

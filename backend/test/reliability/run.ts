@@ -1,7 +1,7 @@
 /**
  * Reliability harness entry point (`npm run test:reliability`): runs the scenarios against a
  * local multi-instance platform and prints their figures. `--short` is the version CI runs
- * (scenarios 2–5, a few minutes); without it every scenario runs at full length (about 30 min).
+ * (scenarios 2–5 and 8, a few minutes); without it every scenario runs at full length (about 30 min).
  *   npm run test:reliability -- --short
  *   npm run test:reliability -- --only rolling,chaos
  */
@@ -17,6 +17,7 @@ import { dependencyFaults } from './scenarios/dependency-faults.js';
 import { hostileInput } from './scenarios/hostile-input.js';
 import { rollingUpdate } from './scenarios/rolling-update.js';
 import { soak } from './scenarios/soak.js';
+import { submitCrash } from './scenarios/submit-crash.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios/types.js';
 import { workerChaos } from './scenarios/worker-chaos.js';
 
@@ -27,8 +28,9 @@ const all = {
   hostile: hostileInput,
   soak,
   autoscaling: autoscalingSignal,
+  submit: submitCrash,
 } satisfies Record<string, (context: ScenarioContext) => Promise<ScenarioResult>>;
-const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile'];
+const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile', 'submit'];
 
 const { values } = parseArgs({
   options: { short: { type: 'boolean', default: false }, only: { type: 'string' } },

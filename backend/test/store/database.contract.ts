@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ConcurrencyLimitError,
   createStore,
   type Database,
   type Execution,
@@ -799,6 +800,134 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.executions.countActive(user.id)).toBe(2);
           await store.executions.finish(b.id, { status: 'cancelled' });
           expect(await store.executions.countActive(user.id)).toBe(1);
+        });
+
+        it('admits an execution only under the limit, counting queued and running ones, writing nothing on refusal', async () => {
+          const user = await newUser();
+          const other = await newUser();
+          const admit = () =>
+            store.executions.create({ userId: user.id, kind: 'script', input: script }, { maxActive: 2 });
+          const a = await admit();
+          const b = await admit();
+          await store.executions.markRunning(a.id, 'w', 1);
+          const refused = await admit().catch((error: unknown) => error);
+          expect(refused).toBeInstanceOf(ConcurrencyLimitError);
+          expect(refused).toMatchObject({ active: 2, limit: 2 });
+          expect((await store.executions.list(user.id)).items).toHaveLength(2);
+          // Another user's executions take none of this user's slots.
+          await store.executions.create(
+            { userId: other.id, kind: 'script', input: script },
+            { maxActive: 1 },
+          );
+          await store.executions.finish(b.id, { status: 'cancelled' });
+          expect((await admit()).status).toBe('queued');
+          await expect(
+            store.executions.create({ userId: user.id, kind: 'script', input: script }, { maxActive: 0 }),
+          ).rejects.toThrow(RangeError);
+        });
+
+        it('admits inside a caller’s transaction and rolls back with it', async () => {
+          const user = await newUser();
+          const session = await store.sessions.create(user.id, 'chat');
+          await expect(
+            store.transaction(async (tx) => {
+              const message = await tx.messages.append({
+                sessionId: session.id,
+                role: 'user',
+                parts: [{ type: 'text', text: 'hi' }],
+              });
+              await tx.executions.create(
+                {
+                  userId: user.id,
+                  sessionId: session.id,
+                  kind: 'agent',
+                  input: { messageId: message.id, text: 'hi' },
+                },
+                { maxActive: 1 },
+              );
+              await tx.executions.create(
+                {
+                  userId: user.id,
+                  sessionId: session.id,
+                  kind: 'agent',
+                  input: { messageId: message.id, text: 'hi' },
+                },
+                { maxActive: 1 },
+              );
+            }),
+          ).rejects.toBeInstanceOf(ConcurrencyLimitError);
+          expect((await store.messages.list(session.id)).items).toEqual([]);
+          expect(await store.executions.countActive(user.id)).toBe(0);
+        });
+
+        it('never admits past the limit when admissions race on two connections (pools)', async () => {
+          const second = fixture.connectAgain ? createStore(await fixture.connectAgain()) : store;
+          try {
+            const user = await newUser();
+            const limit = 3;
+            const results = await Promise.allSettled(
+              Array.from({ length: 24 }, (_, i) =>
+                (i % 2 === 0 ? store : second).executions.create(
+                  { userId: user.id, kind: 'script', input: script },
+                  { maxActive: limit },
+                ),
+              ),
+            );
+            const admitted = results.filter((r) => r.status === 'fulfilled');
+            const refused = results.filter((r) => r.status === 'rejected');
+            expect(admitted).toHaveLength(limit);
+            for (const r of refused) expect(r.reason).toBeInstanceOf(ConcurrencyLimitError);
+            expect(await store.executions.countActive(user.id)).toBe(limit);
+          } finally {
+            if (second !== store) await second.db.close();
+          }
+        });
+
+        it('pages unfinished executions oldest first, from a given age, across pages', async () => {
+          const user = await newUser();
+          const made: Execution[] = [];
+          for (let i = 0; i < 3; i++) {
+            made.push(await store.executions.create({ userId: user.id, kind: 'script', input: script }));
+            await nextMillisecond();
+          }
+          await store.executions.markRunning(made[1]!.id, 'w', 1);
+          const done = await store.executions.create({ userId: user.id, kind: 'script', input: script });
+          await store.executions.finish(done.id, { status: 'succeeded' });
+          const mine = new Set(made.map((e) => e.id));
+          const { items } = await collectPages(async (cursor) => {
+            const page = await store.executions.unfinished({ olderThanMs: 0, limit: 1, cursor });
+            return { ...page, items: page.items.filter((e) => mine.has(e.id) || e.id === done.id) };
+          });
+          expect(items.map((e) => [e.id, e.status])).toEqual([
+            [made[0]!.id, 'queued'],
+            [made[1]!.id, 'running'],
+            [made[2]!.id, 'queued'],
+          ]);
+          expect(items[0]).toEqual({
+            id: made[0]!.id,
+            userId: user.id,
+            kind: 'script',
+            status: 'queued',
+            createdAt: made[0]!.createdAt,
+          });
+          // Rows younger than the age are left for their API to enqueue.
+          const young = await store.executions.unfinished({ olderThanMs: 60_000, limit: 200 });
+          expect(young.items.filter((e) => mine.has(e.id))).toEqual([]);
+          await expect(store.executions.unfinished({ olderThanMs: -1 })).rejects.toThrow(RangeError);
+          for (const cursor of badCursors) {
+            await expect(store.executions.unfinished({ olderThanMs: 0, cursor })).rejects.toBeInstanceOf(
+              InvalidCursorError,
+            );
+          }
+        });
+
+        it('reads which of several executions have a cancel request', async () => {
+          const user = await newUser();
+          const a = await store.executions.create({ userId: user.id, kind: 'script', input: script });
+          const b = await store.executions.create({ userId: user.id, kind: 'script', input: script });
+          await store.executions.requestCancel(b.id, user.id);
+          expect(await store.executions.cancelRequestedAmong([a.id, b.id, unknownId, 'bad'])).toEqual([b.id]);
+          expect(await store.executions.cancelRequestedAmong([])).toEqual([]);
         });
 
         it('lists newest first with filters and pages', async () => {

@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiError } from '../../src/api/errors.js';
+import { createSubmitter, type SubmissionStep } from '../../src/api/routes/executions/submit.js';
 import type { FileWriteBack } from '../../src/engine/index.js';
 import type { ExecutionEvent } from '../../src/events/types.js';
 import type { ExecutionQueue, JobHandler } from '../../src/queue/types.js';
@@ -344,6 +346,94 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
         status: 'failed',
         error: { code: 'worker_lost' },
       });
+    });
+
+    /** A submission through the API's submitter whose process "dies" at `step`: nothing after it runs. */
+    async function submitAndCrash(owner: User, code: string, step: SubmissionStep): Promise<string> {
+      let crashed!: (id: string) => void;
+      const died = new Promise<string>((resolve) => {
+        crashed = resolve;
+      });
+      let id = '';
+      const submit = createSubmitter(services, {
+        crashAt: async (at) => {
+          if (at !== step) return;
+          crashed(id);
+          await new Promise<void>(() => {});
+        },
+      });
+      void submit(owner.id, async (_tx, admit) => {
+        const execution = await admit({
+          userId: owner.id,
+          kind: 'script',
+          input: { language: 'javascript', code },
+        });
+        id = execution.id;
+        return { execution, extra: null };
+      });
+      return died;
+    }
+
+    const fastReconcile = { heartbeatMs: 100, cancelPollMs: 100, reconcileMs: 100, reconcileAgeMs: 300 };
+
+    for (const step of ['after-row', 'after-event', 'after-enqueue'] as const) {
+      it(`runs every execution whose API died ${step} and frees the user's slots`, async () => {
+        const owner = await services.store.users.create({ name: `crash-${step}` });
+        const limit = services.config.executions.userConcurrency;
+        const ids: string[] = [];
+        for (let i = 0; i < limit; i++) ids.push(await submitAndCrash(owner, `ok:${step}-${i}`, step));
+        // The crashed submissions hold every slot until they end.
+        const healthy = createSubmitter(services);
+        const another = () =>
+          healthy(owner.id, async (_tx, admit) => ({
+            execution: await admit({
+              userId: owner.id,
+              kind: 'script',
+              input: { language: 'javascript', code: 'ok:after' },
+            }),
+            extra: null,
+          }));
+        await expect(another()).rejects.toMatchObject({ statusCode: 429 } satisfies Partial<ApiError>);
+
+        start({ timing: fastReconcile });
+        for (const id of ids) {
+          const events = await eventsUntilTerminal(id);
+          // The stream tells one story: announced once (by the API or, when it died first, by the
+          // reconciler), then run once.
+          expect(events.map((e) => e.type)).toEqual([
+            'execution.queued',
+            'execution.started',
+            'output',
+            'execution.completed',
+          ]);
+          expect((await services.store.executions.get(id))?.status).toBe('succeeded');
+        }
+        expect(await services.store.executions.countActive(owner.id)).toBe(0);
+        const { execution } = await another();
+        expect((await eventsUntilTerminal(execution.id)).at(-1)?.type).toBe('execution.completed');
+      });
+    }
+
+    it('revives the job of a queued execution that a worker dropped (its row not yet visible) and runs it', async () => {
+      const dropped = new Set<string>();
+      // The first delivery of each job finds no row and is dropped: the job completes, the row stays queued.
+      const dropping: ExecutionQueue = {
+        ...services.queue,
+        consume: (handler: JobHandler, options) =>
+          services.queue.consume(async (job, context) => {
+            if (!dropped.has(job.executionId)) {
+              dropped.add(job.executionId);
+              return;
+            }
+            await handler(job, context);
+          }, options),
+      };
+      start({ services: { ...services, queue: dropping }, timing: fastReconcile });
+      const execution = await submit('ok:second-chance');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(dropped.has(execution.id)).toBe(true);
+      expect(terminal(events)).toHaveLength(1);
+      expect(events.at(-1)?.type).toBe('execution.completed');
     });
 
     it('publishes heartbeats and removes them on stop', async () => {

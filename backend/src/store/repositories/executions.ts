@@ -1,5 +1,6 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
 import {
+  inTransaction,
   isUuid,
   jsonParam,
   requireUuid,
@@ -11,6 +12,7 @@ import {
 } from '../sql.js';
 import {
   type AgentInput,
+  ConcurrencyLimitError,
   type Execution,
   type ExecutionError,
   type ExecutionKind,
@@ -20,6 +22,7 @@ import {
   type ScriptInput,
   type TokenUsage,
   terminalStatuses,
+  type UnfinishedExecution,
 } from '../types.js';
 
 interface ExecutionRow {
@@ -44,6 +47,11 @@ interface ExecutionRow {
 const executionColumns =
   'id, user_id, session_id, kind, status, input, result, error, usage, attempt, worker_id, cancel_requested, created_at, started_at, finished_at, duration_ms';
 const kinds: readonly ExecutionKind[] = ['script', 'agent'];
+/**
+ * First key of the per-user advisory lock taken by an admission ("ipaa"), apart from the files'
+ * lock so a submission never waits behind a file write of the same user.
+ */
+const admissionLockNamespace = 0x6970_6161;
 const statuses: readonly ExecutionStatus[] = ['queued', 'running', ...terminalStatuses];
 
 function toExecution(row: ExecutionRow): Execution {
@@ -67,6 +75,34 @@ function toExecution(row: ExecutionRow): Execution {
   };
 }
 
+/** Queued + running executions of a user, counted on the partial index of active rows. */
+async function countActiveOf(db: Queryable, userId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM executions WHERE user_id = $1 AND status IN ('queued', 'running')",
+    [userId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+async function insertExecution(
+  db: Queryable,
+  userId: string,
+  sessionId: string | null,
+  input: { kind: ExecutionKind; input: ScriptInput | AgentInput },
+): Promise<Execution> {
+  // The foreign key only says the session exists; it must also be the same user's.
+  const { rows } = await db.query<ExecutionRow>(
+    `INSERT INTO executions (user_id, session_id, kind, input)
+     SELECT $1, $2::uuid, $3, $4::jsonb
+      WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1)
+     RETURNING ${executionColumns}`,
+    [userId, sessionId, input.kind, jsonParam(input.input)],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`session ${sessionId} does not exist for this user`);
+  return toExecution(row);
+}
+
 export function createExecutionRepository(db: Queryable): ExecutionRepository {
   const get = async (id: string, userId?: string): Promise<Execution | null> => {
     if (!isUuid(id) || (userId !== undefined && !isUuid(userId))) return null;
@@ -81,24 +117,29 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
   };
 
   return {
-    async create(input) {
+    async create(input, options = {}) {
       if (!kinds.includes(input.kind)) throw new RangeError(`unknown execution kind ${String(input.kind)}`);
       if (typeof input.input !== 'object' || input.input === null) {
         throw new TypeError('execution input must be an object');
       }
       const userId = requireUuid(input.userId, 'userId');
       const sessionId = input.sessionId == null ? null : requireUuid(input.sessionId, 'sessionId');
-      // The foreign key only says the session exists; it must also be the same user's.
-      const { rows } = await db.query<ExecutionRow>(
-        `INSERT INTO executions (user_id, session_id, kind, input)
-         SELECT $1, $2::uuid, $3, $4::jsonb
-          WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1)
-         RETURNING ${executionColumns}`,
-        [userId, sessionId, input.kind, jsonParam(input.input)],
-      );
-      const row = rows[0];
-      if (!row) throw new Error(`session ${sessionId} does not exist for this user`);
-      return toExecution(row);
+      const { maxActive } = options;
+      if (maxActive !== undefined && (!Number.isInteger(maxActive) || maxActive < 1))
+        throw new RangeError('maxActive must be a whole number ≥ 1');
+      if (maxActive === undefined) return insertExecution(db, userId, sessionId, input);
+      // The lock is transaction-scoped (no session state, so it holds through PgBouncer's
+      // transaction pooling) and taken before the count: under READ COMMITTED the count's own
+      // snapshot then includes every admission committed by an earlier holder of the lock.
+      return inTransaction(db, async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [
+          admissionLockNamespace,
+          userId,
+        ]);
+        const active = await countActiveOf(tx, userId);
+        if (active >= maxActive) throw new ConcurrencyLimitError(active, maxActive);
+        return insertExecution(tx, userId, sessionId, input);
+      });
     },
 
     get,
@@ -185,11 +226,51 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
 
     async countActive(userId) {
       if (!isUuid(userId)) return 0;
-      const { rows } = await db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM executions WHERE user_id = $1 AND status IN ('queued', 'running')",
-        [userId],
+      return countActiveOf(db, userId);
+    },
+
+    async cancelRequestedAmong(ids) {
+      const valid = ids.filter(isUuid);
+      if (valid.length === 0) return [];
+      const { rows } = await db.query<{ id: string }>(
+        'SELECT id FROM executions WHERE id = ANY($1::uuid[]) AND cancel_requested',
+        [valid],
       );
-      return rows[0]?.n ?? 0;
+      return rows.map((r) => r.id);
+    },
+
+    async unfinished({ olderThanMs, limit: requested, cursor }) {
+      if (!Number.isFinite(olderThanMs) || olderThanMs < 0)
+        throw new RangeError('olderThanMs must be a number ≥ 0');
+      const limit = pageLimit({ limit: requested });
+      const after = cursor === undefined ? null : decodeTimeCursor(cursor);
+      const { rows } = await db.query<{
+        id: string;
+        user_id: string;
+        kind: ExecutionKind;
+        status: 'queued' | 'running';
+        created_at: Date;
+      }>(
+        `SELECT id, user_id, kind, status, created_at FROM executions
+          WHERE status IN ('queued', 'running')
+            AND created_at <= clock_timestamp() - $1 * interval '1 millisecond'
+            AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+          ORDER BY created_at, id
+          LIMIT $4`,
+        [Math.floor(olderThanMs), after?.at ?? null, after?.id ?? null, limit + 1],
+      );
+      return toPage(
+        rows,
+        limit,
+        (row): UnfinishedExecution => ({
+          id: row.id,
+          userId: row.user_id,
+          kind: row.kind,
+          status: row.status,
+          createdAt: toIso(row.created_at),
+        }),
+        (row) => [toIso(row.created_at), row.id],
+      );
     },
 
     async stats(minutes) {

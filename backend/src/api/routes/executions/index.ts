@@ -68,8 +68,8 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
           `${language} is not offered by this platform's workers (${languageRequirement(language)}; they run at '${capabilities.isolation}' level and offer ${capabilities.languages.join(', ')}).`,
         );
       }
-      const { execution } = await app.submitExecution(user.id, async () => ({
-        execution: await store.executions.create({
+      const { execution } = await app.submitExecution(user.id, async (_tx, admit) => ({
+        execution: await admit({
           userId: user.id,
           kind: 'script',
           input: input === undefined ? { language, code } : { language, code, input },

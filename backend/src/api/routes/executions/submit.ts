@@ -2,27 +2,58 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { withTimeout } from '../../../queue/index.js';
 import type { Services } from '../../../services.js';
-import type { Execution } from '../../../store/types.js';
+import {
+  ConcurrencyLimitError,
+  type Execution,
+  type NewExecution,
+  type Repositories,
+} from '../../../store/types.js';
 import { ApiError, unavailable } from '../../errors.js';
 import { redisCallTimeoutMs, redisKnownDown } from '../../redis.js';
 
+/**
+ * Writes a submission's rows inside the admission transaction: `admit` inserts the execution
+ * (refused past the user's concurrency limit), `tx` writes anything that goes with it (the chat
+ * message), all committed together or not at all.
+ */
+export type SubmissionRows<T> = (
+  tx: Repositories,
+  admit: (execution: NewExecution) => Promise<Execution>,
+) => Promise<{ execution: Execution; extra: T }>;
+
 export type SubmitExecution = <T>(
   userId: string,
-  create: () => Promise<{ execution: Execution; extra: T }>,
+  create: SubmissionRows<T>,
 ) => Promise<{ execution: Execution; extra: T }>;
+
+/** The points of a submission where a crash leaves something behind; the fault injection stops there. */
+export type SubmissionStep = 'after-row' | 'after-event' | 'after-enqueue';
+
+export interface SubmitterOptions {
+  /**
+   * Called after each step. Only tests set it: it simulates the process dying at that step (a
+   * promise that never settles; the real API is killed with SIGKILL, see `TEST_CRASH_SUBMISSION_AT`).
+   */
+  crashAt?: (step: SubmissionStep) => Promise<void>;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * Admits a new execution for a user: checks the user's concurrency, runs `create` (which
-     * writes the rows), announces `execution.queued` and enqueues it.
+     * Admits a new execution for a user: writes its rows in one transaction under the database's
+     * per-user admission lock, announces `execution.queued` and enqueues it.
      */
     submitExecution: SubmitExecution;
   }
 }
 
-/** One user's admission checks run one at a time on this replica, so two quick requests cannot both slip under the limit. */
-function createUserLocks() {
+/**
+ * One user's admissions on this replica wait their turn here, in memory, instead of each holding a
+ * pooled connection while it waits for the database's per-user lock: a burst of one user's
+ * requests then takes one connection per replica, not the whole pool (which would turn other
+ * requests away with 503). The limit itself is enforced by the database, across replicas.
+ */
+function createUserTurns() {
   const tails = new Map<string, Promise<void>>();
   return async <T>(userId: string, work: () => Promise<T>): Promise<T> => {
     const previous = tails.get(userId) ?? Promise.resolve();
@@ -42,27 +73,51 @@ function createUserLocks() {
   };
 }
 
-function createSubmitter(services: Services): SubmitExecution {
+/** `TEST_CRASH_SUBMISSION_AT`: the process dies at that step, as under SIGKILL or OOM. */
+function crashFromConfig(services: Services): SubmitterOptions['crashAt'] {
+  const at = services.config.testing.crashSubmissionAt;
+  if (at === 'off') return undefined;
+  services.logger.warn({ at }, 'fault injection on: this API kills itself at every submission');
+  return async (step) => {
+    if (step !== at) return;
+    process.kill(process.pid, 'SIGKILL');
+    await new Promise(() => {});
+  };
+}
+
+/**
+ * A crash at any step leaves a committed, `queued` row (nothing before it is written outside the
+ * transaction); the worker's queue reconciler enqueues such rows once they are older than
+ * `QUEUE_RECONCILE_AGE_MS`, so no submission is left queued forever.
+ */
+export function createSubmitter(services: Services, options: SubmitterOptions = {}): SubmitExecution {
   const { store, queue, events, metrics, config, logger } = services;
-  const withUserLock = createUserLocks();
+  const crashAt = options.crashAt ?? crashFromConfig(services) ?? (async () => {});
+  const limit = config.executions.userConcurrency;
+  const inTurn = createUserTurns();
 
   return async (userId, create) => {
     // Refused before anything is written when the queue cannot take it anyway.
     if (redisKnownDown(services))
       throw unavailable('The execution queue is unavailable; please try again shortly.');
-    const created = await withUserLock(userId, async () => {
-      const active = await store.executions.countActive(userId);
-      if (active >= config.executions.userConcurrency) {
-        throw new ApiError(
-          429,
-          'too_many_executions',
-          `You already have ${active} executions queued or running (the limit is ${config.executions.userConcurrency}); wait for one to finish or cancel one.`,
-          { active, limit: config.executions.userConcurrency },
-        );
-      }
-      return create();
-    });
+    let created: Awaited<ReturnType<typeof create>>;
+    try {
+      created = await inTurn(userId, () =>
+        store.transaction((tx) =>
+          create(tx, (execution) => tx.executions.create(execution, { maxActive: limit })),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConcurrencyLimitError)) throw err;
+      throw new ApiError(
+        429,
+        'too_many_executions',
+        `You already have ${err.active} executions queued or running (the limit is ${limit}); wait for one to finish or cancel one.`,
+        { active: err.active, limit },
+      );
+    }
     const { execution } = created;
+    await crashAt('after-row');
     try {
       // Announced before it is enqueued: a worker may start it at once, and `execution.started`
       // must never precede `execution.queued` in the stream.
@@ -71,6 +126,7 @@ function createSubmitter(services: Services): SubmitExecution {
         redisCallTimeoutMs,
         'event log',
       );
+      await crashAt('after-event');
       await withTimeout(
         queue.enqueue({ executionId: execution.id, userId, kind: execution.kind }),
         redisCallTimeoutMs,
@@ -79,7 +135,7 @@ function createSubmitter(services: Services): SubmitExecution {
     } catch (err) {
       logger.error({ err, executionId: execution.id }, 'could not enqueue an execution');
       const error = { code: 'enqueue_failed', message: 'The execution could not be queued.' };
-      // Best effort: the row must not stay `queued` forever with no job behind it.
+      // Best effort: should this fail too, the queue reconciler still runs the row later.
       const finished = await store.executions
         .finish(execution.id, { status: 'failed', error })
         .catch(() => false);
@@ -92,6 +148,7 @@ function createSubmitter(services: Services): SubmitExecution {
       }
       throw unavailable('The execution queue is unavailable; please try again shortly.');
     }
+    await crashAt('after-enqueue');
     metrics.executionsCreated.inc({ kind: execution.kind });
     return created;
   };

@@ -144,13 +144,14 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       const session = await store.sessions.get(user.id, request.params.id);
       if (!session) throw notFound('The session');
       const { text } = request.body;
-      const result = await app.submitExecution(user.id, async () => {
-        const message = await store.messages.append({
+      // The message and its execution are one transaction: a crash or a refusal leaves neither.
+      const result = await app.submitExecution(user.id, async (tx, admit) => {
+        const message = await tx.messages.append({
           sessionId: session.id,
           role: 'user',
           parts: [{ type: 'text', text }],
         });
-        const execution = await store.executions.create({
+        const execution = await admit({
           userId: user.id,
           sessionId: session.id,
           kind: 'agent',
