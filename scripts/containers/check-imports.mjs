@@ -100,6 +100,11 @@ for (const modules of [join(app, 'node_modules'), join(app, 'backend', 'node_mod
 }
 
 console.log(
-  JSON.stringify({ files: fileCount, packages: [...specifiers].sort(), unresolved, unneeded: unneeded.sort() }),
+  JSON.stringify({
+    files: fileCount,
+    packages: [...specifiers].sort(),
+    unresolved,
+    unneeded: unneeded.sort(),
+  }),
 );
 process.exit(unresolved.length === 0 && unneeded.length === 0 ? 0 : 1);
