@@ -30,7 +30,7 @@ const hookEvents = (o: K8sObject) =>
 const hookWeight = (o: K8sObject) => Number(o.metadata.annotations?.['helm.sh/hook-weight'] ?? 0);
 
 /** Objects a pod spec needs to exist: kind/name. Optional Secret refs are left out: a missing one is fine. */
-export function podReferences(spec: Free): string[] {
+function podReferences(spec: Free): string[] {
   const refs = new Set<string>([`ServiceAccount/${spec.serviceAccountName ?? 'default'}`]);
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
     for (const from of c.envFrom ?? []) {
@@ -63,7 +63,7 @@ function preexisting(env: Environment | undefined, values: Free = {}): Set<strin
 }
 
 /** Problems: each reference of a hook pod that would not exist when the pod is created. */
-export function hookOrderProblems(objects: K8sObject[], existing: Set<string>): string[] {
+function hookOrderProblems(objects: K8sObject[], existing: Set<string>): string[] {
   const problems: string[] = [];
   for (const owner of objects.filter((o) => hookEvents(o).some((e) => preEvents.includes(e)))) {
     const events = hookEvents(owner).filter((e) => preEvents.includes(e));

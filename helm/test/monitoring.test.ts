@@ -20,7 +20,7 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 /** Where Prometheus runs: kube-prometheus-stack's pods in namespace `monitoring` by default. */
-export interface PrometheusAt {
+interface PrometheusAt {
   namespace: Record<string, string>;
   pod: Record<string, string>;
 }
@@ -39,7 +39,7 @@ const admits = (peer: Free, at: PrometheusAt) =>
   matches(peer.podSelector?.matchLabels ?? {}, at.pod);
 
 /** Problems: each monitor endpoint whose pods a NetworkPolicy isolates from Prometheus. */
-export function scrapePathProblems(objects: K8sObject[], at: PrometheusAt = kubePrometheusStack): string[] {
+function scrapePathProblems(objects: K8sObject[], at: PrometheusAt = kubePrometheusStack): string[] {
   const problems: string[] = [];
   const monitors = objects.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor');
   for (const monitor of monitors) {
