@@ -60,7 +60,7 @@ describe('extension points (ci/extensions-values.yaml)', () => {
       expect(find(objects, 'Deployment', `-${c}`).spec.template.spec.serviceAccountName).toBe(name);
     }
     expect(
-      accounts['ipa-ipa-platform-backend'].metadata.annotations['iam.gke.io/gcp-service-account'],
+      accounts['ipa-ipa-platform-backend']?.metadata.annotations['iam.gke.io/gcp-service-account'],
     ).toMatch(/^ipa-api@/);
     // the migration hook keeps its own, made before it
     expect(find(objects, 'Job', '-migrations').spec.template.spec.serviceAccountName).toBe(
