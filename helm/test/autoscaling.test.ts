@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { find, findAll, type K8sObject, render, renderEnvironment } from './support/index.js';
+import {
+  find,
+  findAll,
+  type K8sObject,
+  monitoringApiVersions,
+  render,
+  renderEnvironment,
+} from './support/index.js';
 
 const hpaFor = (objects: K8sObject[], suffix: string) => find(objects, 'HorizontalPodAutoscaler', suffix);
 
@@ -53,22 +60,33 @@ describe('autoscaling', () => {
     expect(find(objects, 'ScaledObject', '-worker').spec.scaleTargetRef.name).toBe('ipa-ipa-platform-worker');
   });
 
-  it('KEDA ScaledObject on the BullMQ wait list of the execution queue', async () => {
+  it('KEDA ScaledObject on the BullMQ wait and active lists of the execution queue, summed', async () => {
     const scaled = find(await renderEnvironment('prod'), 'ScaledObject', '-worker');
     expect(scaled.apiVersion).toBe('keda.sh/v1alpha1');
     expect(scaled.spec).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 20 });
     expect(
       scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds,
     ).toBeGreaterThanOrEqual(300);
-    const [trigger] = scaled.spec.triggers;
-    expect(trigger.type).toBe('redis');
-    expect(trigger.metadata).toMatchObject({
-      address: 'redis.prod.internal:6379',
-      listName: 'ipa:executions:wait',
-      listLength: '4',
-      enableTLS: 'true',
+    const lists = Object.fromEntries(
+      scaled.spec.triggers.map((t: { name: string; metadata: { listName: string } }) => [
+        t.name,
+        t.metadata.listName,
+      ]),
+    );
+    expect(lists).toEqual({ waiting: 'ipa:executions:wait', active: 'ipa:executions:active' });
+    for (const trigger of scaled.spec.triggers) {
+      expect(trigger.type).toBe('redis');
+      expect(trigger.metadata).toMatchObject({ address: 'redis.prod.internal:6379', enableTLS: 'true' });
+      expect(trigger.authenticationRef.name).toBe('ipa-ipa-platform-worker');
+    }
+    expect(scaled.spec.advanced.scalingModifiers).toEqual({
+      formula: 'waiting + active',
+      target: '4',
+      activationTarget: '0',
+      metricType: 'AverageValue',
     });
-    expect(trigger.authenticationRef.name).toBe('ipa-ipa-platform-worker');
+    // a scaler that cannot read the queue keeps the workers there are
+    expect(scaled.spec.fallback).toMatchObject({ behavior: 'currentReplicas', failureThreshold: 3 });
     const auth = find(await renderEnvironment('prod'), 'TriggerAuthentication', '-worker');
     expect(auth.spec.secretTargetRef).toEqual([
       { parameter: 'password', name: 'ipa-platform-secrets', key: 'REDIS_PASSWORD' },
@@ -83,19 +101,21 @@ describe('autoscaling', () => {
         worker: { autoscaling: { enabled: true, signal: 'queue', minReplicas: 1, maxReplicas: 4 } },
       },
     });
-    const trigger = find(objects, 'ScaledObject', '-worker').spec.triggers[0];
+    const scaled = find(objects, 'ScaledObject', '-worker');
+    const trigger = scaled.spec.triggers.find((t: { name: string }) => t.name === 'waiting');
     expect(trigger.metadata).toMatchObject({
       address: 'ipa-ipa-platform-redis:6379',
       listName: 'team-a:executions:wait',
-      listLength: '3',
     });
+    expect(scaled.spec.advanced.scalingModifiers.target).toBe('3');
     expect(trigger.authenticationRef).toBeUndefined();
     expect(find(objects, 'Deployment', '-worker').spec.replicas).toBeUndefined();
   });
 
-  it('KEDA Prometheus alternative on ipa_queue_depth{state="waiting"}', async () => {
+  it('KEDA Prometheus alternative on ipa_queue_depth, waiting and active', async () => {
     const objects = await render({
       environment: 'prod',
+      apiVersions: monitoringApiVersions,
       values: {
         worker: {
           autoscaling: {
@@ -110,7 +130,7 @@ describe('autoscaling', () => {
     });
     const trigger = find(objects, 'ScaledObject', '-worker').spec.triggers[0];
     expect(trigger.type).toBe('prometheus');
-    expect(trigger.metadata.query).toContain('ipa_queue_depth{state="waiting"}');
+    expect(trigger.metadata.query).toContain('ipa_queue_depth{state=~"waiting|active"}');
     expect(trigger.metadata).toMatchObject({
       serverAddress: 'http://prometheus.monitoring:9090',
       threshold: '8',

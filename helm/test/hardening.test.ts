@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  environments,
   type Free,
   find,
   type K8sObject,
+  monitoringApiVersions,
   podSpecs,
   render,
   renderEnvironment,
+  valuesFiles,
 } from './support/index.js';
 
 type Container = { name: string; securityContext?: Free; [k: string]: Free };
@@ -27,7 +28,7 @@ function effective(entry: { container: Container; pod: Container }, key: string)
   return entry.container.securityContext?.[key] ?? entry.pod.securityContext?.[key];
 }
 
-describe.each(environments)('pod hardening (%s)', (env) => {
+describe.each(valuesFiles)('pod hardening (%s)', (env) => {
   const all = async () => containers(await renderEnvironment(env));
 
   it('covers init and test containers too', async () => {
@@ -71,9 +72,14 @@ describe.each(environments)('pod hardening (%s)', (env) => {
     }
   });
 
-  it('seccomp RuntimeDefault', async () => {
+  it("seccomp RuntimeDefault, or for the worker the chart's Localhost profile for bubblewrap", async () => {
     for (const c of await all()) {
-      expect((effective(c, 'seccompProfile') as { type: string })?.type, c.where).toBe('RuntimeDefault');
+      const profile = effective(c, 'seccompProfile') as { type: string; localhostProfile?: string };
+      if (c.where.endsWith('-worker/worker') && profile.type === 'Localhost') {
+        expect(profile.localhostProfile, c.where).toBe('ipa-platform/ipa-worker-bwrap.json');
+      } else {
+        expect(profile?.type, c.where).toBe('RuntimeDefault');
+      }
     }
   });
 
@@ -120,7 +126,7 @@ const restrictedVolumeTypes = [
   'secret',
 ];
 
-describe.each(environments)('Pod Security restricted (%s)', (env) => {
+describe.each(valuesFiles)('Pod Security restricted (%s)', (env) => {
   it('only volume types the restricted profile allows', async () => {
     for (const { owner, spec } of podSpecs(await renderEnvironment(env))) {
       for (const volume of spec.volumes ?? []) {
@@ -145,7 +151,11 @@ describe('worker isolation settings', () => {
   it('optional runtimeClassName for the worker', async () => {
     const without = find(await renderEnvironment('prod'), 'Deployment', '-worker');
     expect(without.spec.template.spec.runtimeClassName).toBeUndefined();
-    const objects = await render({ environment: 'prod', values: { worker: { runtimeClassName: 'gvisor' } } });
+    const objects = await render({
+      environment: 'prod',
+      values: { worker: { runtimeClassName: 'gvisor' } },
+      apiVersions: monitoringApiVersions,
+    });
     expect(find(objects, 'Deployment', '-worker').spec.template.spec.runtimeClassName).toBe('gvisor');
     expect(find(objects, 'Deployment', '-backend').spec.template.spec.runtimeClassName).toBeUndefined();
   });

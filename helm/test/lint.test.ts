@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chartDir, environments, helm, valuesFile } from './support/index.js';
+import { chartDir, ciValuesFiles, environments, helm, valuesFile } from './support/index.js';
 
 const lint = (...extra: string[]) => helm(['lint', '--strict', chartDir, ...extra]);
 const envFile = (env: string) => resolve(chartDir, `values-${env}.yaml`);
@@ -9,6 +9,15 @@ describe('helm lint --strict', () => {
   for (const env of environments) {
     it(`passes with values-${env}.yaml`, async () => {
       const result = await lint('-f', envFile(env));
+      expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+      expect(result.code).toBe(0);
+    });
+  }
+
+  // chart-testing: every ci/ values file lints on its own over values.yaml
+  for (const file of ciValuesFiles) {
+    it(`passes with ${file}`, async () => {
+      const result = await lint('-f', resolve(chartDir, file));
       expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
       expect(result.code).toBe(0);
     });

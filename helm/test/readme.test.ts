@@ -20,7 +20,7 @@ describe('README and values.yaml', () => {
     expect(undocumentedValues(text)).toEqual(['b.c']);
   });
 
-  it('the README value table matches values.yaml (regenerate: npx tsx helm/test/support/values-doc.ts)', () => {
+  it('the README value table matches values.yaml (regenerate: npx tsx scripts/chart-values-table.ts)', () => {
     expect(readmeTable()).toBe(valuesTable());
   });
 

@@ -44,8 +44,8 @@ describe('ConfigMap and Secret', () => {
     const schema = JSON.parse(readFileSync(resolve(chartDir, 'values.schema.json'), 'utf8'));
     const refused: string[] = schema.properties.config.properties.extraSettings.propertyNames.not.enum;
     for (const name of secretSettingNames) expect(refused, name).toContain(name);
-    const api = find(objects, 'Deployment', '-backend').spec.template.spec.containers[0];
-    expect(api.env).toContainEqual({
+    const worker = find(objects, 'Deployment', '-worker').spec.template.spec.containers[0];
+    expect(worker.env).toContainEqual({
       name: 'ANTHROPIC_API_KEY',
       valueFrom: { secretKeyRef: { name: 'ipa-ipa-platform', key: 'ANTHROPIC_API_KEY' } },
     });
@@ -56,7 +56,7 @@ describe('ConfigMap and Secret', () => {
     const objects = await renderEnvironment('prod');
     expect(findAll(objects, 'Secret')).toEqual([]);
     const env = find(objects, 'Deployment', '-worker').spec.template.spec.containers[0].env;
-    for (const name of secretSettingNames) {
+    for (const name of secretSettingNames.filter((n) => n !== 'IPA_ADMIN_TOKEN')) {
       const ref = env.find((e: { name: string }) => e.name === name)?.valueFrom?.secretKeyRef;
       expect(ref?.name, name).toBe('ipa-platform-secrets');
       // the two connection URLs must exist; a missing one stops the pod with a clear event
@@ -79,9 +79,17 @@ describe('ConfigMap and Secret', () => {
       mountPath: '/var/run/secrets/ipa-platform',
       readOnly: true,
     });
+    // only the worker's own keys are projected into its volume
     expect(pod.volumes).toContainEqual({
       name: 'secrets',
-      secret: { secretName: 'ipa-ipa-platform', defaultMode: 0o440 },
+      secret: {
+        secretName: 'ipa-ipa-platform',
+        defaultMode: 0o440,
+        items: [
+          { key: 'DATABASE_URL', path: 'DATABASE_URL' },
+          { key: 'REDIS_URL', path: 'REDIS_URL' },
+        ],
+      },
     });
   });
 
@@ -104,7 +112,7 @@ describe('services and ingress', () => {
     expect(objects.some((o) => o.kind === 'Service' && o.metadata.name.endsWith('-worker'))).toBe(false);
   });
 
-  it('Ingress: / to the frontend, /api to the API, TLS, class and SSE timeouts', async () => {
+  it('Ingress: / to the frontend, /api and /hooks/ to the API, TLS, class and SSE timeouts', async () => {
     const ingress = find(await renderEnvironment('prod'), 'Ingress', '');
     expect(ingress.spec.ingressClassName).toBe('nginx');
     expect(ingress.spec.tls).toEqual([{ secretName: 'ipa-ipa-platform-tls', hosts: ['ipa.example.com'] }]);
@@ -113,11 +121,13 @@ describe('services and ingress', () => {
     );
     expect(paths).toEqual([
       ['/api', 'ipa-ipa-platform-backend'],
+      ['/hooks/', 'ipa-ipa-platform-backend'],
       ['/', 'ipa-ipa-platform-frontend'],
     ]);
     expect(ingress.metadata.annotations).toMatchObject({
       'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
-      'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+      // the longer of the execution (300 s) and agent (180 s) limits, plus a minute
+      'nginx.ingress.kubernetes.io/proxy-read-timeout': '360',
       'cert-manager.io/cluster-issuer': 'letsencrypt',
     });
     expect(find(await renderEnvironment('dev'), 'Ingress', '').spec.tls).toBeUndefined();
@@ -145,13 +155,18 @@ describe('NetworkPolicies', () => {
     });
     expect(component(frontend)).toBe('frontend');
     expect(component(test)).toBe('test');
-    // any other rule is the monitoring scrape, which prod leaves off
-    expect(np.spec.ingress).toHaveLength(1);
+    // the other rule is the monitoring scrape
+    expect(np.spec.ingress).toHaveLength(2);
+    expect(np.spec.ingress[1].from[0].namespaceSelector.matchLabels).toEqual({
+      'kubernetes.io/metadata.name': 'monitoring',
+    });
   });
 
   it('worker egress only to DNS, Redis, PostgreSQL and the model API on 443, never the metadata address', async () => {
     const np = await policy('-worker');
-    expect(np.spec.ingress).toEqual([]);
+    // only Prometheus, on the metrics port
+    expect(np.spec.ingress).toHaveLength(1);
+    expect(np.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }]);
     const egress: Rule[] = np.spec.egress;
     const ports = egress.map((r) => r.ports?.map((p) => `${p.protocol}/${p.port}`).join(','));
     expect(ports).toEqual(['UDP/53,TCP/53', 'TCP/6379', 'TCP/5432', 'TCP/443']);
@@ -214,13 +229,16 @@ describe('hooks, tests and monitoring', () => {
     expect(pod.spec.containers[0].command.at(-1)).toBe('http://ipa-ipa-platform-backend:8000/health/ready');
   });
 
-  it('ServiceMonitor only when the API exists and it is enabled', async () => {
+  it('ServiceMonitor and PodMonitor when enabled', async () => {
     const withApi = await renderEnvironment('prod');
     const monitor = find(withApi, 'ServiceMonitor', '-backend');
     expect(monitor.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }]);
     expect(find(withApi, 'PodMonitor', '-worker').spec.podMetricsEndpoints[0].port).toBe('http');
-    const withoutApi = await render({ environment: 'prod' });
-    expect(withoutApi.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
+    const off = await render({
+      environment: 'prod',
+      values: { metrics: { serviceMonitor: { enabled: false }, prometheusRule: { enabled: false } } },
+    });
+    expect(off.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule')).toBe(false);
   });
 
   it('PrometheusRule alerts on error rate, latency, queue backlog and worker crash loops', async () => {
@@ -244,7 +262,8 @@ describe('hooks, tests and monitoring', () => {
 
   it('the KEDA list is the platform queue wait list', async () => {
     const scaled: K8sObject = find(await renderEnvironment('prod'), 'ScaledObject', '-worker');
-    expect(scaled.spec.triggers[0].metadata.listName).toBe(waitListKey('ipa'));
+    const waiting = scaled.spec.triggers.find((t: { name: string }) => t.name === 'waiting');
+    expect(waiting.metadata.listName).toBe(waitListKey('ipa'));
   });
 });
 

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  environments,
   isCustomResource,
   kubernetesVersions,
+  monitoringApiVersions,
   render,
   renderEnvironment,
   unknownFields,
   validateObject,
+  valuesFiles,
 } from './support/index.js';
 
 describe('rendered objects match the Kubernetes API schemas', () => {
-  for (const env of environments) {
+  for (const env of valuesFiles) {
     for (const version of kubernetesVersions) {
       it(`${env} against Kubernetes ${version}`, async () => {
         const objects = await renderEnvironment(env);
@@ -20,7 +21,7 @@ describe('rendered objects match the Kubernetes API schemas', () => {
     }
   }
 
-  for (const env of environments) {
+  for (const env of valuesFiles) {
     for (const version of kubernetesVersions) {
       it(`${env} has no field unknown to Kubernetes ${version} (strict)`, async () => {
         const objects = (await renderEnvironment(env)).filter((o) => !isCustomResource(o));
@@ -44,9 +45,13 @@ describe('rendered objects match the Kubernetes API schemas', () => {
 
   it('renders for the oldest and newest supported Kubernetes versions', async () => {
     for (const kubeVersion of ['v1.30.0', `v${kubernetesVersions.at(-1)}.0`]) {
-      await expect(render({ environment: 'prod', kubeVersion })).resolves.not.toHaveLength(0);
+      await expect(
+        render({ environment: 'prod', kubeVersion, apiVersions: monitoringApiVersions }),
+      ).resolves.not.toHaveLength(0);
     }
-    await expect(render({ environment: 'prod', kubeVersion: 'v1.29.9' })).rejects.toThrow(/kubeVersion/);
+    await expect(
+      render({ environment: 'prod', kubeVersion: 'v1.29.9', apiVersions: monitoringApiVersions }),
+    ).rejects.toThrow(/kubeVersion/);
   });
 
   it('validates the custom resources against their CRD schemas', async () => {
@@ -78,7 +83,11 @@ describe('rendered objects match the Kubernetes API schemas', () => {
   });
 
   it('renders no hard-coded namespace', async () => {
-    const objects = await render({ environment: 'prod', namespace: 'elsewhere' });
+    const objects = await render({
+      environment: 'prod',
+      namespace: 'elsewhere',
+      apiVersions: monitoringApiVersions,
+    });
     for (const o of objects)
       expect(`${o.kind}/${o.metadata.name}: ${o.metadata.namespace}`).toMatch(/: elsewhere$/);
   });

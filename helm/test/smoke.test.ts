@@ -1,5 +1,7 @@
 /**
- * Smoke test: renders the dev environment with the locally built images and runs its
+ * Smoke test: first the prod-like render's (ci/prod-like-values.yaml) migration hook: its
+ * pre-install objects in hook-weight order, the Job's pod run to completion against a fresh
+ * database. Then renders the dev environment with the locally built images and runs its
  * Deployments (with their ConfigMap and Secret) through `podman kube play`; the API, worker and
  * web app become healthy and a script execution succeeds through the web app's /api proxy.
  *
@@ -13,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../../backend/test/support/services.js';
@@ -97,6 +100,33 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} not ready within ${timeoutMs} ms: ${last}`);
 }
 
+/** The pre-install hooks of a render in the order Helm runs them (hook weight, then kind order). */
+function preInstallHooks(objects: K8sObject[]): K8sObject[] {
+  return objects
+    .filter((o) =>
+      String(o.metadata.annotations?.['helm.sh/hook'] ?? '')
+        .split(',')
+        .includes('pre-install'),
+    )
+    .sort(
+      (a, b) =>
+        Number(a.metadata.annotations['helm.sh/hook-weight'] ?? 0) -
+        Number(b.metadata.annotations['helm.sh/hook-weight'] ?? 0),
+    );
+}
+
+/** Creates a podman secret from a Kubernetes Secret's data (podman 4.3 reads secretKeyRef from it). */
+function podmanSecret(name: string, data: Record<string, string>, created: string[]): void {
+  podman(['secret', 'rm', name]);
+  // podman wants a file or a named pipe; node's stdin pipes are sockets
+  const file = join(tmpdir(), `ipa-chart-smoke-secret-${randomBytes(4).toString('hex')}.json`);
+  writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+  const result = podman(['secret', 'create', name, file]);
+  rmSync(file);
+  expect(result.code, result.out).toBe(0);
+  created.push(name);
+}
+
 const reason = missingPrerequisite();
 if (reason) console.log(`chart smoke test skipped: ${reason}`);
 
@@ -114,6 +144,51 @@ describe.skipIf(reason !== undefined)('dev environment under podman kube play', 
     }
     for (const name of podmanSecrets) podman(['secret', 'rm', name]);
     await dropDatabase?.();
+  });
+
+  it('the prod-like migration hook runs to completion before any pod of the release', async () => {
+    ensurePodmanConfig();
+    const database = await freshPostgresDatabase();
+    const hookManifest = join(tmpdir(), `ipa-chart-smoke-hook-${randomBytes(4).toString('hex')}.yaml`);
+    try {
+      const image = { registry: 'localhost', repository: 'ipa-platform/backend', tag, pullPolicy: 'Never' };
+      const objects = await render({
+        environment: 'ci/prod-like-values.yaml',
+        releaseName: 'smoke',
+        values: { backend: { image } },
+      });
+      const hooks = preInstallHooks(objects);
+      // the ServiceAccount first, then the Job: nothing else of the release exists yet
+      expect(hooks.map((o) => o.kind)).toEqual(['ServiceAccount', 'Job']);
+      // the existing Secret, as the operator creates it before the install
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      podmanSecret('ipa-platform-secrets', { DATABASE_URL: b64(database.url) }, podmanSecrets);
+      const job = hooks.find((o) => o.kind === 'Job')!;
+      const spec = structuredClone(job.spec.template.spec);
+      spec.hostNetwork = true;
+      delete spec.serviceAccountName; // podman has no ServiceAccounts; the render test checks its order
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: job.metadata.name }, spec };
+      writeFileSync(hookManifest, stringify(pod));
+      const played = podman(['kube', 'play', '--replace', hookManifest]);
+      expect(played.code, played.out).toBe(0);
+      const container = `${job.metadata.name}-migrate`;
+      const waited = podman(['wait', container]);
+      expect(waited.out, podman(['logs', container]).out).toBe('0');
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM schema_migrations');
+        expect(Number(rows[0]?.n)).toBeGreaterThan(0);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      if (existsSync(hookManifest)) {
+        podman(['kube', 'down', hookManifest]);
+        rmSync(hookManifest);
+      }
+      await database.drop();
+    }
   });
 
   it('API, worker and web app become healthy and a script execution succeeds through them', async () => {
@@ -141,16 +216,7 @@ describe.skipIf(reason !== undefined)('dev environment under podman kube play', 
       },
     });
     const { runnable, secrets } = forPodman(objects);
-    for (const secret of secrets) {
-      podman(['secret', 'rm', secret.metadata.name]);
-      // podman wants a file or a named pipe; node's stdin pipes are sockets
-      const data = join(tmpdir(), `ipa-chart-smoke-secret-${randomBytes(4).toString('hex')}.json`);
-      writeFileSync(data, JSON.stringify(secret.data), { mode: 0o600 });
-      const created = podman(['secret', 'create', secret.metadata.name, data]);
-      rmSync(data);
-      expect(created.code, created.out).toBe(0);
-      podmanSecrets.push(secret.metadata.name);
-    }
+    for (const secret of secrets) podmanSecret(secret.metadata.name, secret.data, podmanSecrets);
     writeFileSync(manifest, runnable.map((o) => stringify(o)).join('---\n'));
 
     const played = podman(['kube', 'play', '--replace', manifest]);

@@ -9,6 +9,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -19,6 +21,15 @@ const images = {
   backend: `localhost/ipa-platform/backend:${tag}`,
   worker: `localhost/ipa-platform/worker:${tag}`,
   frontend: `localhost/ipa-platform/frontend:${tag}`,
+};
+/** The worker built with `--build-arg PYTHON=true`, which must offer and run Python too. */
+const workerPython = `localhost/ipa-platform/worker-python:${tag}`;
+/** One script per language that prints 42, and what its finished execution must contain. */
+const scripts: Record<string, string> = {
+  javascript: 'console.log(6 * 7); return 6 * 7;',
+  typescript: 'const answer: number = 6 * 7;\nconsole.log(answer);\nreturn answer;',
+  shell: 'echo $((6 * 7))',
+  python: 'print(6 * 7)',
 };
 const ports = { api: 18000, worker: 18001, frontend: 8080 };
 const adminToken = `ipa_containertest_${randomBytes(16).toString('hex')}`;
@@ -68,6 +79,188 @@ async function waitFor(url: string, timeoutMs: number): Promise<number> {
   throw new Error(`${url} not ready after ${timeoutMs} ms`);
 }
 
+type ExecutionState = { status: string; result?: unknown; error?: unknown };
+
+/** Submits a script and waits (≤ 30 s) for its final state. */
+async function submit(
+  api: string,
+  headers: Record<string, string>,
+  language: string,
+  source: string,
+): Promise<ExecutionState> {
+  const created = await fetch(`${api}/executions`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ language, code: source }),
+  });
+  check(
+    `${language} execution accepted at ${new URL(api).port}`,
+    created.status === 202,
+    String(created.status),
+  );
+  const execution = (await created.json()) as { id: string };
+  let state: ExecutionState = { status: 'queued' };
+  for (let i = 0; i < 300 && ['queued', 'running'].includes(state.status); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = (await (await fetch(`${api}/executions/${execution.id}`, { headers })).json()) as ExecutionState;
+  }
+  return state;
+}
+
+async function offeredLanguages(api: string, headers: Record<string, string>): Promise<string[]> {
+  const me = (await (await fetch(`${api}/me`, { headers })).json()) as {
+    platform?: { languages?: string[] };
+  };
+  return me.platform?.languages ?? [];
+}
+
+/** Runs the 42-printing script of every offered language; each must succeed and show 42. */
+async function runEveryLanguage(
+  execute: (language: string, source: string) => Promise<ExecutionState>,
+  languages: string[],
+): Promise<void> {
+  for (const language of languages) {
+    const source = scripts[language];
+    if (!source) {
+      check(`${language} has a script in this test`, false);
+      continue;
+    }
+    const final = await execute(language, source);
+    const text = JSON.stringify(final);
+    check(
+      `${language} script runs in the worker image`,
+      final.status === 'succeeded' && text.includes('42'),
+      text.slice(0, 400),
+    );
+  }
+}
+
+/**
+ * The image carries exactly what backend/dist imports at run time: scripts/containers/check-imports.mjs
+ * runs inside each Node image, resolving and loading every package specifier of dist and listing
+ * installed packages nothing needs.
+ */
+function checkRuntimeImports(): void {
+  for (const image of [images.backend, images.worker, workerPython]) {
+    const result = spawnSync(
+      'podman',
+      [
+        'run',
+        '--rm',
+        '--network=none',
+        '-v',
+        `${path.join(repo, 'scripts/containers/check-imports.mjs')}:/app/backend/dist/check-imports.mjs:ro`,
+        '--entrypoint',
+        'node',
+        image,
+        '/app/backend/dist/check-imports.mjs',
+      ],
+      { encoding: 'utf8' },
+    );
+    let report: { packages?: string[]; unresolved?: string[]; unneeded?: string[] } = {};
+    try {
+      report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
+    } catch {
+      // reported below
+    }
+    check(
+      `${image}: every package backend/dist imports resolves and loads`,
+      result.status !== null && Array.isArray(report.unresolved) && report.unresolved.length === 0,
+      `${report.packages?.length ?? 0} packages; ${JSON.stringify(report.unresolved ?? result.stderr.slice(0, 400))}`,
+    );
+    check(
+      `${image}: no installed package that backend/dist does not need`,
+      Array.isArray(report.unneeded) && report.unneeded.length === 0,
+      JSON.stringify(report.unneeded ?? []).slice(0, 600),
+    );
+  }
+}
+
+/**
+ * Which seccomp filter lets bubblewrap create its namespaces, checked with the worker's own probe
+ * in containers without capabilities, as Kubernetes runs the worker:
+ *  - containerd's RuntimeDefault for a container without CAP_SYS_ADMIN (the chart's profile minus its
+ *    bubblewrap additions, with moby's clone flag filter and clone3 → ENOSYS) refuses, also in a
+ *    user-namespaced container (hostUsers: false): the filter is fixed from the capabilities;
+ *  - the chart's Localhost profile (files/seccomp/ipa-worker-bwrap.json) lets bwrap in, with and
+ *    without a user namespace of the container's own.
+ */
+function checkSeccompProfiles(): void {
+  const chartProfile = JSON.parse(
+    readFileSync(path.join(repo, 'helm/ipa-platform/files/seccomp/ipa-worker-bwrap.json'), 'utf8'),
+  ) as { syscalls: { names: string[]; action: string; args?: unknown[] }[] };
+  const bwrapSyscalls = ['clone', 'clone3', 'mount', 'pivot_root', 'umount2', 'unshare'];
+  const runtimeDefault = structuredClone(chartProfile);
+  runtimeDefault.syscalls = runtimeDefault.syscalls.filter(
+    (s) => !(s.action === 'SCMP_ACT_ALLOW' && !s.args && s.names.every((n) => bwrapSyscalls.includes(n))),
+  );
+  runtimeDefault.syscalls.push(
+    // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET must be clear without CAP_SYS_ADMIN
+    {
+      names: ['clone'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+    },
+    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 } as never,
+  );
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ipa-seccomp-'));
+  const files = {
+    runtimeDefault: path.join(dir, 'runtime-default.json'),
+    chart: path.join(dir, 'chart.json'),
+  };
+  writeFileSync(files.runtimeDefault, JSON.stringify(runtimeDefault));
+  writeFileSync(files.chart, JSON.stringify(chartProfile));
+  const probe =
+    "const m = await import('/app/backend/dist/sandbox/isolation.js'); console.log(JSON.stringify(await m.detectIsolation()));";
+  const userns = ['--uidmap=0:200000:65536', '--gidmap=0:200000:65536'];
+  try {
+    for (const [name, file, extra, want] of [
+      ['containerd RuntimeDefault', files.runtimeDefault, [], 'process'],
+      [
+        'containerd RuntimeDefault, user-namespaced (hostUsers: false)',
+        files.runtimeDefault,
+        userns,
+        'process',
+      ],
+      ["the chart's Localhost profile", files.chart, [], 'bwrap'],
+      ["the chart's Localhost profile, user-namespaced (hostUsers: false)", files.chart, userns, 'bwrap'],
+    ] as const) {
+      const result = spawnSync(
+        'podman',
+        [
+          'run',
+          '--rm',
+          '--network=none',
+          ...hardened.filter((a) => a !== '--network=host'),
+          `--security-opt=seccomp=${file}`,
+          ...extra,
+          '--user=10001:10001',
+          '--entrypoint',
+          'node',
+          images.worker,
+          '--input-type=module',
+          '-e',
+          probe,
+        ],
+        { encoding: 'utf8' },
+      );
+      let report: { level?: string; reason?: string } = {};
+      try {
+        report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
+      } catch {
+        // reported below
+      }
+      check(
+        `bwrap isolation with ${name}: ${want}`,
+        report.level === want,
+        `${report.level}: ${report.reason ?? result.stderr.trim().slice(0, 300)}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const hardened = [
   '--read-only',
   '--cap-drop=all',
@@ -114,20 +307,31 @@ async function main(): Promise<void> {
   ];
 
   const buildStarted = performance.now();
-  for (const [name, file, extra] of [
-    ['backend', 'backend/Dockerfile', []],
-    ['worker', 'backend/Dockerfile.worker', []],
-    ['frontend', 'frontend/Dockerfile', ['--build-arg', `NGINX_IMAGE=${nginxImage}`]],
+  for (const [name, file, extra, image] of [
+    ['backend', 'backend/Dockerfile', [], images.backend],
+    ['worker', 'backend/Dockerfile.worker', [], images.worker],
+    ['frontend', 'frontend/Dockerfile', ['--build-arg', `NGINX_IMAGE=${nginxImage}`], images.frontend],
   ] as const) {
     const t = performance.now();
-    execFileSync('podman', [...common, ...extra, '-f', file, '-t', images[name], '.'], {
+    execFileSync('podman', [...common, ...extra, '-f', file, '-t', image, '.'], {
       cwd: repo,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    console.log(`built ${images[name]} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(`built ${image} (${name}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  {
+    const t = performance.now();
+    execFileSync(
+      'podman',
+      [...common, '--build-arg', 'PYTHON=true', '-f', 'backend/Dockerfile.worker', '-t', workerPython, '.'],
+      { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    console.log(
+      `built ${workerPython} in ${((performance.now() - t) / 1000).toFixed(1)} s (not in the build-time figure)`,
+    );
   }
   figure(
-    `build time of all three images (${process.env.COLD === '1' ? 'cold' : 'with layer cache'})`,
+    `build time of all three images and the Python worker (${process.env.COLD === '1' ? 'cold' : 'with layer cache'})`,
     (performance.now() - buildStarted) / 1000,
     's',
     process.env.COLD === '1' ? 180 : 300,
@@ -135,6 +339,7 @@ async function main(): Promise<void> {
 
   const size = (image: string) =>
     Number(sh('podman', ['image', 'inspect', '--format', '{{.Size}}', image])) / 1e6;
+  console.log(`worker-python image: ${size(workerPython).toFixed(0)} MB`);
   for (const [name, baseImage] of [
     ['backend', nodeImage],
     ['worker', nodeImage],
@@ -163,6 +368,9 @@ async function main(): Promise<void> {
       `revision ${labelRevision} (HEAD ${revision})`,
     );
   }
+
+  checkRuntimeImports();
+  checkSeccompProfiles();
 
   // A database of its own on the host's PostgreSQL.
   const dbName = `ipa_containers_${randomBytes(4).toString('hex')}`;
@@ -218,8 +426,19 @@ async function main(): Promise<void> {
     const isolation = String(
       workerHealth.isolation ?? (workerHealth.sandbox as { isolation?: string })?.isolation,
     );
-    console.log(`worker reports sandbox isolation: ${isolation}`);
-    check('worker reports its isolation level', isolation === 'bwrap' || isolation === 'process', isolation);
+    const isolationReason = String(workerHealth.isolationReason ?? '');
+    console.log(`worker reports sandbox isolation: ${isolation} (${isolationReason})`);
+    check(
+      'worker /health reports its isolation level and why',
+      (isolation === 'bwrap' || isolation === 'process') && isolationReason.length > 0,
+      `${isolation}: ${isolationReason}`,
+    );
+    const workerLog = spawnSync('podman', ['logs', 'ipa-ct-worker'], { encoding: 'utf8' });
+    check(
+      'worker start-up line names the isolation level and the reason',
+      `${workerLog.stdout}${workerLog.stderr}`.includes(`(isolation ${isolation}: ${isolationReason})`),
+      `${workerLog.stdout}${workerLog.stderr}`.trim().split('\n').slice(0, 3).join(' | ').slice(0, 300),
+    );
 
     // Through the web app's proxy: a script that tries to write everywhere.
     const api = `http://127.0.0.1:${ports.frontend}/api/v1`;
@@ -241,27 +460,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(attempts));
       return attempts;`;
     /** Submits a script through the web app's proxy and waits (≤ 30 s) for its final state. */
-    const execute = async (language: string, source: string) => {
-      const created = await fetch(`${api}/executions`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ language, code: source }),
-      });
-      check(
-        `${language} execution accepted through /api proxy`,
-        created.status === 202,
-        String(created.status),
-      );
-      const execution = (await created.json()) as { id: string };
-      let state: { status: string; result?: unknown; error?: unknown } = { status: 'queued' };
-      for (let i = 0; i < 300 && ['queued', 'running'].includes(state.status); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        state = (await (
-          await fetch(`${api}/executions/${execution.id}`, { headers })
-        ).json()) as typeof state;
-      }
-      return state;
-    };
+    const execute = (language: string, source: string) => submit(api, headers, language, source);
     const final = await execute('javascript', code);
     check(
       'script execution succeeded inside the worker container',
@@ -289,17 +488,16 @@ async function main(): Promise<void> {
       'file written in the sandbox is stored and downloadable',
       proof.ok && (await proof.text()) === 'inside',
     );
-    // The default worker image has no python3 (`--build-arg PYTHON=true` adds it): the platform
-    // must not offer Python, and the API must refuse a Python script up front, clearly.
-    const me = (await (await fetch(`${api}/me`, { headers })).json()) as {
-      platform?: { languages?: string[] };
-    };
-    const languages = me.platform?.languages;
+    // Every language the platform offers runs; the default image has no python3 and must say so.
+    const offered = await offeredLanguages(api, headers);
+    const expected =
+      isolation === 'bwrap' ? ['javascript', 'typescript', 'shell'] : ['javascript', 'typescript'];
     check(
-      'the platform offers no Python without python3 in the worker image',
-      Array.isArray(languages) && languages.includes('javascript') && !languages.includes('python'),
-      JSON.stringify(languages),
+      `the default worker offers ${expected.join(', ')} and no Python`,
+      JSON.stringify(offered) === JSON.stringify(expected),
+      JSON.stringify(offered),
     );
+    await runEveryLanguage(execute, offered);
     const python = await fetch(`${api}/executions`, {
       method: 'POST',
       headers,
@@ -337,6 +535,23 @@ async function main(): Promise<void> {
       const exit = sh('podman', ['inspect', '--format', '{{.State.ExitCode}}', name]);
       check(`${name} exits cleanly on SIGTERM`, exit === '0', `exit ${exit}`);
     }
+
+    // The Python build of the worker: Python is offered and runs, beside the other languages.
+    run('ipa-ct-api2', images.backend, { ...env, PORT: String(ports.api) });
+    await waitFor(`http://127.0.0.1:${ports.api}/health/ready`, 30_000);
+    run('ipa-ct-worker-python', workerPython, { ...env, PORT: String(ports.worker) });
+    await waitFor(`http://127.0.0.1:${ports.worker}/health/ready`, 30_000);
+    const direct = `http://127.0.0.1:${ports.api}/api/v1`;
+    const offeredWithPython = await offeredLanguages(direct, headers);
+    check(
+      'the Python worker offers python',
+      offeredWithPython.includes('python'),
+      JSON.stringify(offeredWithPython),
+    );
+    await runEveryLanguage(
+      (language, source) => submit(direct, headers, language, source),
+      offeredWithPython,
+    );
   } finally {
     for (const name of containers) spawnSync('podman', ['rm', '-f', name]);
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});

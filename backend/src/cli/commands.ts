@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import { createExecutors } from '../engine/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createServices } from '../platform.js';
-import { createSandboxOrchestrator } from '../sandbox/index.js';
+import { createSandboxOrchestrator, type ManagedSandboxOrchestrator } from '../sandbox/index.js';
 import type { SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
 import { type Database, migrate, openDatabase, schemaStatus } from '../store/index.js';
@@ -40,7 +40,7 @@ function staticDirOf(config: Config): string | undefined {
   return resolved.dir;
 }
 
-async function createOrchestrator(config: Config, logger: Logger): Promise<SandboxOrchestrator> {
+async function createOrchestrator(config: Config, logger: Logger): Promise<ManagedSandboxOrchestrator> {
   try {
     return await createSandboxOrchestrator({ ...config.sandbox, logger });
   } catch (error) {
@@ -123,8 +123,8 @@ export async function runWorker(config: Config, output: CliOutput): Promise<numb
   });
   const signals = listenForShutdown(logger);
   output.out(
-    `IPA Platform ${platformVersion()} worker ${runtime.workerId} (isolation ${orchestrator.isolation}) ` +
-      `health and metrics on ${server.url}`,
+    `IPA Platform ${platformVersion()} worker ${runtime.workerId} (isolation ${orchestrator.isolation}: ` +
+      `${orchestrator.isolationReason}) health and metrics on ${server.url}`,
   );
   await signals.received;
   try {

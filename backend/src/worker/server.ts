@@ -7,7 +7,8 @@ import type { WorkerRuntime } from './runtime.js';
 export interface WorkerServerOptions {
   services: Services;
   runtime: WorkerRuntime;
-  orchestrator?: SandboxOrchestrator;
+  /** The worker's sandboxes; a managed one also says why it reached its isolation level. */
+  orchestrator?: SandboxOrchestrator & { readonly isolationReason?: string };
   version: string;
   host?: string;
   port?: number;
@@ -95,6 +96,8 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
       },
       workerId: figures.workerId,
       isolation: figures.isolation,
+      // what detection found: why this level and not a stronger one (operators read it first)
+      isolationReason: orchestrator?.isolationReason ?? null,
       pool: figures.pool,
       concurrency: figures.concurrency,
       running: figures.running,

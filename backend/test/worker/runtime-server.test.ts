@@ -80,6 +80,7 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
       version: '9.9.9',
       checks: { database: 'ok', redis: 'ok' },
       isolation: orchestrator.isolation,
+      isolationReason: orchestrator.isolationReason,
       running: 0,
       draining: false,
       workerId: runtime.workerId,

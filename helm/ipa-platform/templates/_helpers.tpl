@@ -34,6 +34,15 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* Annotations of every resource: commonAnnotations, then the object's own (a dict), as a YAML block or nothing. */}}
+{{- define "ipa.annotations" -}}
+{{- $all := merge (deepCopy (default (dict) .own)) (deepCopy (default (dict) .root.Values.commonAnnotations)) -}}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
 {{- define "ipa.labels" -}}
 {{ include "ipa.selectorLabels" . }}
 helm.sh/chart: {{ include "ipa.chart" .root }}
@@ -48,7 +57,8 @@ app.kubernetes.io/part-of: ipa-platform
 {{/* Image reference: registry/repository, then @digest when set, else :tag (default appVersion). */}}
 {{- define "ipa.image" -}}
 {{- $image := .image -}}
-{{- $repository := ternary (printf "%s/%s" $image.registry $image.repository) $image.repository (ne $image.registry "") -}}
+{{- $registry := default $image.registry .root.Values.global.imageRegistry -}}
+{{- $repository := ternary (printf "%s/%s" $registry $image.repository) $image.repository (ne $registry "") -}}
 {{- if $image.digest -}}
 {{- printf "%s@%s" $repository $image.digest -}}
 {{- else -}}
@@ -62,6 +72,69 @@ app.kubernetes.io/part-of: ipa-platform
 {{- else -}}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
+{{- end -}}
+
+{{/* ServiceAccount of one component: its own (made or named), else the shared one. (dict "root" $ "component" "worker") */}}
+{{- define "ipa.componentServiceAccountName" -}}
+{{- $sa := (index .root.Values .component).serviceAccount -}}
+{{- if $sa.create -}}
+{{- default (include "ipa.componentName" .) $sa.name -}}
+{{- else -}}
+{{- default (include "ipa.serviceAccountName" .root) $sa.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The migration hook's ServiceAccount: a named existing one, else the hook-made `<fullname>-migrations`. */}}
+{{- define "ipa.migrations.serviceAccountName" -}}
+{{- default (include "ipa.componentName" (dict "root" . "component" "migrations")) .Values.migrations.serviceAccount.name -}}
+{{- end -}}
+
+{{/* A chart-wide security context with a component's own merged over it. (dict "base" … "own" …) */}}
+{{- define "ipa.securityContext" -}}
+{{- toYaml (mergeOverwrite (deepCopy .base) (deepCopy (default (dict) .own))) -}}
+{{- end -}}
+
+{{/* Bytes of a Kubernetes quantity with a binary suffix (Ki, Mi, Gi, Ti) or none. */}}
+{{- define "ipa.bytes" -}}
+{{- $q := toString . -}}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- $suffix := regexFind "(Ki|Mi|Gi|Ti)$" $q -}}
+{{- if not (regexMatch "^[0-9]+(Ki|Mi|Gi|Ti)?$" $q) -}}
+{{- fail (printf "%q is not a quantity this chart can size from (a whole number with Ki, Mi, Gi or Ti)" $q) -}}
+{{- end -}}
+{{- if $suffix -}}
+{{- mul (int64 (trimSuffix $suffix $q)) (index $units $suffix) -}}
+{{- else -}}
+{{- int64 $q -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The sandbox emptyDir's sizeLimit in Mi: the disk budget plus its headroom, rounded up. */}}
+{{- define "ipa.worker.sandboxSizeMi" -}}
+{{- $s := .Values.worker.sandbox -}}
+{{- $bytes := add (include "ipa.bytes" $s.diskBudget) (include "ipa.bytes" $s.diskHeadroom) -}}
+{{- div (add $bytes 1048575) 1048576 -}}
+{{- end -}}
+
+{{/* The worker's ephemeral-storage request in Mi: the sandbox emptyDir plus /tmp. */}}
+{{- define "ipa.worker.ephemeralStorageMi" -}}
+{{- $tmp := div (add (include "ipa.bytes" .Values.worker.tmpSizeLimit) 1048575) 1048576 -}}
+{{- add (include "ipa.worker.sandboxSizeMi" .) $tmp -}}
+{{- end -}}
+
+{{/* Read/send timeout of event streams: the value, else the longest time limit plus a minute. */}}
+{{- define "ipa.streamTimeoutSeconds" -}}
+{{- $c := .Values.config -}}
+{{- if .Values.ingress.sseTimeoutSeconds -}}
+{{- .Values.ingress.sseTimeoutSeconds -}}
+{{- else -}}
+{{- add (max (int $c.executionTimeoutSeconds) (int $c.agentTimeoutSeconds)) 60 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Request body limit for a proxy in front of the API: MAX_UPLOAD_BYTES plus 1 MiB of multipart framing, in whole MiB. */}}
+{{- define "ipa.bodySizeMi" -}}
+{{- div (add (int64 .Values.config.maxUploadBytes) 1048576 1048575) 1048576 -}}
 {{- end -}}
 
 {{- define "ipa.secretName" -}}
@@ -84,15 +157,41 @@ AZURE_OPENAI_API_KEY: {{ $s.azureOpenaiApiKey | quote }}
 OPENAI_COMPATIBLE_API_KEY: {{ $s.openaiCompatibleApiKey | quote }}
 {{- end -}}
 
-{{/* Names of the secret settings the containers receive: all when an existing Secret is used (optional refs), else the non-empty ones. */}}
+{{/*
+The secret settings each component needs, and nothing else: the API never sees a model key, the
+worker (which runs agent turns and sandboxes) never sees the admin token, the migration job sees
+only the database.
+*/}}
+{{- define "ipa.secretNeeds" -}}
+{{- $models := list "ANTHROPIC_API_KEY" "OPENAI_API_KEY" "AZURE_OPENAI_API_KEY" "OPENAI_COMPATIBLE_API_KEY" -}}
+{{- $needs := dict
+      "backend" (list "IPA_ADMIN_TOKEN" "DATABASE_URL" "REDIS_URL")
+      "worker" (concat (list "DATABASE_URL" "REDIS_URL") $models)
+      "migrations" (list "DATABASE_URL") -}}
+{{- toJson (index $needs .) -}}
+{{- end -}}
+
+{{/* Names of the secret settings one component receives: its needs that exist (all of them with an existing Secret, as optional refs). (dict "root" $ "component" "worker") */}}
 {{- define "ipa.secretKeys" -}}
+{{- $root := .root -}}
+{{- $settings := include "ipa.secretSettings" $root | fromYaml -}}
 {{- $keys := list -}}
-{{- range $name, $value := (include "ipa.secretSettings" . | fromYaml) -}}
-{{- if or $.Values.secrets.existingSecret $value -}}
+{{- range $name := include "ipa.secretNeeds" .component | fromJsonArray -}}
+{{- if or $root.Values.secrets.existingSecret (index $settings $name) -}}
 {{- $keys = append $keys $name -}}
 {{- end -}}
 {{- end -}}
 {{- toJson (sortAlpha $keys) -}}
+{{- end -}}
+
+{{/* The key of a setting inside the Secret: mapped for an existing Secret, else the setting's name. */}}
+{{- define "ipa.secretKey" -}}
+{{- $root := .root -}}
+{{- if $root.Values.secrets.existingSecret -}}
+{{- default .name (index $root.Values.secrets.existingSecretKeys .name) -}}
+{{- else -}}
+{{- .name -}}
+{{- end -}}
 {{- end -}}
 
 {{/* In-cluster PostgreSQL password: the value, else the one already in the cluster, else a new random one (generated once per render). */}}
@@ -130,11 +229,12 @@ OPENAI_COMPATIBLE_API_KEY: {{ $s.openaiCompatibleApiKey | quote }}
 {{/* Environment of every platform container: the ConfigMap, then the secrets, then role settings. */}}
 {{- define "ipa.platformEnv" -}}
 {{- $root := .root -}}
+{{- $component := .component -}}
 envFrom:
   - configMapRef:
       name: {{ include "ipa.configMapName" $root }}
 env:
-{{- $keys := include "ipa.secretKeys" $root | fromJsonArray }}
+{{- $keys := include "ipa.secretKeys" (dict "root" $root "component" $component) | fromJsonArray }}
 {{- range $keys }}
 {{- if eq $root.Values.secrets.deliverAs "files" }}
   - name: {{ . }}_FILE
@@ -144,7 +244,7 @@ env:
     valueFrom:
       secretKeyRef:
         name: {{ include "ipa.secretName" $root }}
-        key: {{ . }}
+        key: {{ include "ipa.secretKey" (dict "root" $root "name" .) }}
         {{- if and $root.Values.secrets.existingSecret (not (has . (list "DATABASE_URL" "REDIS_URL"))) }}
         optional: true
         {{- end }}
@@ -155,13 +255,23 @@ env:
 {{- end }}
 {{- end -}}
 
-{{/* Secret volume for `secrets.deliverAs: files`. */}}
+{{/* Secret volume for `secrets.deliverAs: files`: only the component's own keys. (dict "root" $ "component" "worker" ["secretName" …]) */}}
 {{- define "ipa.secretVolume" -}}
-{{- if eq .Values.secrets.deliverAs "files" }}
+{{- $root := .root -}}
+{{- if eq $root.Values.secrets.deliverAs "files" }}
 - name: secrets
   secret:
-    secretName: {{ include "ipa.secretName" . }}
+    secretName: {{ default (include "ipa.secretName" $root) .secretName }}
     defaultMode: 288 # 0440: owner and group read
+    items:
+      {{- range include "ipa.secretKeys" . | fromJsonArray }}
+      - key: {{ include "ipa.secretKey" (dict "root" $root "name" .) }}
+        path: {{ . }}
+      {{- end }}
+    {{- if $root.Values.secrets.existingSecret }}
+    # like the optional env refs: a model key the existing Secret lacks is skipped
+    optional: true
+    {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -248,6 +358,13 @@ priorityClassName: {{ . }}
 {{- end }}
 {{- end -}}
 
+{{/* User-supplied extra Containers, rendered as given. */}}
+{{- define "ipa.extraContainers" -}}
+{{- range . }}
+- {{ toYaml . | nindent 2 | trim }}
+{{- end }}
+{{- end -}}
+
 {{/* HorizontalPodAutoscaler spec shared by api, worker and frontend: fast scale-up, slow scale-down. */}}
 {{- define "ipa.hpa" -}}
 {{- $a := .autoscaling -}}
@@ -258,6 +375,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "ipa.labels" . | nindent 4 }}
+  {{- with include "ipa.annotations" (dict "root" .root "own" (dict)) }}{{ . | nindent 2 }}{{ end }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
@@ -310,11 +428,19 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "ipa.labels" . | nindent 4 }}
+  {{- with include "ipa.annotations" (dict "root" .root "own" (dict)) }}{{ . | nindent 2 }}{{ end }}
 spec:
   maxUnavailable: {{ .pdb.maxUnavailable }}
   selector:
     matchLabels:
       {{- include "ipa.selectorLabels" . | nindent 6 }}
+{{- end -}}
+
+{{/* A monitoring object asked for on a cluster without the Prometheus operator's CRDs: fail, never drop it silently. */}}
+{{- define "ipa.requireMonitoringApi" -}}
+{{- if not (.root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind)) -}}
+{{- fail (printf "metrics: a %s was asked for, but the cluster does not serve monitoring.coreos.com/v1 %s; install the Prometheus operator's CRDs or turn it off" .kind .kind) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Checks that catch value combinations the schema cannot express. */}}
@@ -333,6 +459,9 @@ spec:
 {{- end -}}
 {{- if and (not .Values.secrets.existingSecret) (not (include "ipa.redisUrl" .)) -}}
 {{- fail "Redis is needed: set secrets.redisUrl, secrets.existingSecret or redis.enabled" -}}
+{{- end -}}
+{{- if and .Values.networkPolicy.enabled .Values.metrics.serviceMonitor.enabled (not .Values.networkPolicy.monitoring.namespaceSelector) -}}
+{{- fail "metrics.serviceMonitor needs networkPolicy.monitoring.namespaceSelector: with NetworkPolicies on, Prometheus could not reach the metrics ports" -}}
 {{- end -}}
 {{- $w := .Values.worker.autoscaling -}}
 {{- if and $w.enabled (eq $w.signal "queue") (eq $w.keda.source "redis") (not $w.keda.redis.address) (not .Values.redis.enabled) -}}

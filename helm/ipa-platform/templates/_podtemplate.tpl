@@ -6,20 +6,19 @@ Call with (dict "root" $ "component" "backend" "values" .Values.backend "role" "
 {{- define "ipa.podTemplate" -}}
 {{- $root := .root -}}
 {{- $values := .values -}}
+{{- $component := .component -}}
 {{- $isWorker := eq .role "worker" -}}
+{{- $containerSecurity := include "ipa.securityContext" (dict "base" $root.Values.containerSecurityContext "own" $values.containerSecurityContext) -}}
 metadata:
   labels:
     {{- include "ipa.labels" . | nindent 4 }}
     {{- with $values.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  annotations:
-    {{- include "ipa.checksums" $root | nindent 4 }}
-    {{- with $values.podAnnotations }}
-    {{- toYaml . | nindent 4 }}
-    {{- end }}
+  {{- $checksums := include "ipa.checksums" $root | fromYaml }}
+  {{- with include "ipa.annotations" (dict "root" $root "own" (merge (deepCopy (default (dict) $values.podAnnotations)) $checksums)) }}{{ . | nindent 2 }}{{ end }}
 spec:
-  serviceAccountName: {{ include "ipa.serviceAccountName" $root }}
+  serviceAccountName: {{ include "ipa.componentServiceAccountName" . }}
   automountServiceAccountToken: {{ $root.Values.serviceAccount.automountServiceAccountToken }}
   enableServiceLinks: false
   {{- with $root.Values.imagePullSecrets }}
@@ -27,31 +26,39 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   securityContext:
-    {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
+    {{- include "ipa.securityContext" (dict "base" $root.Values.podSecurityContext "own" $values.podSecurityContext) | nindent 4 }}
   {{- if $isWorker }}
   terminationGracePeriodSeconds: {{ include "ipa.worker.terminationGracePeriodSeconds" $root }}
   {{- with $values.runtimeClassName }}
   runtimeClassName: {{ . }}
   {{- end }}
+  {{- if not $values.hostUsers }}
+  # a user namespace of its own: the sandbox's nested namespaces map to an unprivileged node uid
+  hostUsers: false
+  {{- end }}
   {{- else }}
   terminationGracePeriodSeconds: {{ include "ipa.backend.terminationGracePeriodSeconds" $root }}
   {{- end }}
   {{- with include "ipa.scheduling" . | trim }}{{ . | nindent 2 }}{{ end }}
-  {{- if and (not $isWorker) $root.Values.migrations.enabled (eq $root.Values.migrations.mode "initContainer") }}
+  {{- $migrateInit := and (not $isWorker) $root.Values.migrations.enabled (eq $root.Values.migrations.mode "initContainer") }}
+  {{- if or $migrateInit $values.initContainers }}
   initContainers:
+    {{- if $migrateInit }}
     - name: migrate
       image: {{ include "ipa.image" (dict "root" $root "image" $values.image) }}
       imagePullPolicy: {{ $values.image.pullPolicy }}
       args: ["migrate"]
       securityContext:
-        {{- toYaml $root.Values.containerSecurityContext | nindent 8 }}
-      {{- include "ipa.platformEnv" (dict "root" $root) | nindent 6 }}
+        {{- $containerSecurity | nindent 8 }}
+      {{- include "ipa.platformEnv" (dict "root" $root "component" "migrations") | nindent 6 }}
       resources:
         {{- toYaml $root.Values.migrations.resources | nindent 8 }}
       volumeMounts:
         - name: tmp
           mountPath: /tmp
         {{- with include "ipa.secretVolumeMount" $root | trim }}{{ . | nindent 8 }}{{ end }}
+    {{- end }}
+    {{- with $values.initContainers }}{{ include "ipa.extraContainers" . | nindent 4 }}{{ end }}
   {{- end }}
   containers:
     - name: {{ .role }}
@@ -59,7 +66,7 @@ spec:
       imagePullPolicy: {{ $values.image.pullPolicy }}
       args: [{{ .role | quote }}]
       securityContext:
-        {{- toYaml $root.Values.containerSecurityContext | nindent 8 }}
+        {{- $containerSecurity | nindent 8 }}
       ports:
         - name: http
           containerPort: {{ .port }}
@@ -68,9 +75,10 @@ spec:
       {{- if $isWorker }}
       {{- $roleEnv = concat $roleEnv (list
             (dict "name" "SANDBOX_ROOT" "value" "/data/sandbox")
+            (dict "name" "SANDBOX_DISK_BUDGET_BYTES" "value" (include "ipa.bytes" $values.sandbox.diskBudget))
             (dict "name" "WORKER_GRACE_SECONDS" "value" (toString $root.Values.config.executionTimeoutSeconds))) }}
       {{- end }}
-      {{- include "ipa.platformEnv" (dict "root" $root "extraEnv" (concat $roleEnv $values.extraEnvVars)) | nindent 6 }}
+      {{- include "ipa.platformEnv" (dict "root" $root "component" $component "extraEnv" (concat $roleEnv $values.extraEnvVars)) | nindent 6 }}
       startupProbe:
         httpGet:
           path: /health/live
@@ -92,8 +100,17 @@ spec:
           sleep:
             seconds: {{ $values.preStopSleepSeconds }}
       {{- end }}
+      {{- $resources := deepCopy $values.resources }}
+      {{- if $isWorker }}
+      {{- /* the node must have room for the sandbox volume and /tmp, or the kubelet evicts the pod */}}
+      {{- $requests := default (dict) $resources.requests }}
+      {{- if not (hasKey $requests "ephemeral-storage") }}
+      {{- $_ := set $requests "ephemeral-storage" (printf "%sMi" (include "ipa.worker.ephemeralStorageMi" $root)) }}
+      {{- end }}
+      {{- $_ := set $resources "requests" $requests }}
+      {{- end }}
       resources:
-        {{- toYaml $values.resources | nindent 8 }}
+        {{- toYaml $resources | nindent 8 }}
       volumeMounts:
         - name: tmp
           mountPath: /tmp
@@ -105,6 +122,7 @@ spec:
         {{- with $values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+    {{- with $values.sidecars }}{{ include "ipa.extraContainers" . | nindent 4 }}{{ end }}
   volumes:
     - name: tmp
       emptyDir:
@@ -112,9 +130,10 @@ spec:
     {{- if $isWorker }}
     - name: sandbox
       emptyDir:
-        sizeLimit: {{ $values.sandbox.sizeLimit }}
+        # the disk budget the worker evicts within, plus headroom for directories in use
+        sizeLimit: {{ include "ipa.worker.sandboxSizeMi" $root }}Mi
     {{- end }}
-    {{- with include "ipa.secretVolume" $root | trim }}{{ . | nindent 4 }}{{ end }}
+    {{- with include "ipa.secretVolume" (dict "root" $root "component" $component) | trim }}{{ . | nindent 4 }}{{ end }}
     {{- with $values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,13 +11,27 @@ const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const chartDir = resolve(repoRoot, 'helm/ipa-platform');
 export const environments = ['dev', 'staging', 'prod'] as const;
-export type Environment = (typeof environments)[number];
+/** The chart-testing values files in ci/, each standalone over values.yaml. */
+export const ciValuesFiles = readdirSync(resolve(chartDir, 'ci'))
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => `ci/${f}` as const)
+  .sort();
+/** Every values file a test must hold for: the three environments and the ci/ files. */
+export const valuesFiles: readonly Environment[] = [...environments, ...ciValuesFiles];
+/** `dev`, `staging`, `prod` (values-<env>.yaml) or a `ci/…yaml` path. */
+export type Environment = (typeof environments)[number] | `ci/${string}`;
+
+/** Path of an environment's values file. */
+export function valuesPathOf(environment: Environment): string {
+  return resolve(chartDir, environment.startsWith('ci/') ? environment : `values-${environment}.yaml`);
+}
 
 /** The CRD APIs a cluster with the Prometheus operator and KEDA serves, as `helm template` needs them. */
 export const monitoringApiVersions = [
   'monitoring.coreos.com/v1/ServiceMonitor',
   'monitoring.coreos.com/v1/PodMonitor',
   'monitoring.coreos.com/v1/PrometheusRule',
+  'gateway.networking.k8s.io/v1/HTTPRoute',
 ];
 
 let helmPath: string | undefined;
@@ -93,7 +107,7 @@ export function valuesFile(values: Record<string, unknown>): string {
 
 function renderArgs(o: RenderOptions): string[] {
   const args = ['template', o.releaseName ?? 'ipa', chartDir, '--namespace', o.namespace ?? 'ipa'];
-  if (o.environment) args.push('-f', resolve(chartDir, `values-${o.environment}.yaml`));
+  if (o.environment) args.push('-f', valuesPathOf(o.environment));
   if (o.values) args.push('-f', valuesFile(o.values));
   for (const v of o.apiVersions ?? []) args.push('--api-versions', v);
   if (o.kubeVersion) args.push('--kube-version', o.kubeVersion);

@@ -1,5 +1,6 @@
 export {
   chartDir,
+  ciValuesFiles,
   type Environment,
   environments,
   type Free,
@@ -18,6 +19,8 @@ export {
   renderRaw,
   repoRoot,
   valuesFile,
+  valuesFiles,
+  valuesPathOf,
 } from './helm.js';
 export {
   isCustomResource,

@@ -3,7 +3,7 @@ import type { K8sObject } from './helm.js';
 /**
  * Validation of rendered objects against the OpenAPI schemas of two Kubernetes minor versions
  * (kubernetes-models 4.5 carries 1.33, kubernetes-models 5.1, installed as k8s-models-1-35,
- * carries 1.35) and against the CRD schemas of KEDA and the Prometheus operator (the
+ * carries 1.35) and against the CRD schemas of KEDA, the Prometheus operator and the Gateway API (the
  * @kubernetes-models CRD packages are generated from the projects' published CRDs).
  */
 export const kubernetesVersions = ['1.33', '1.35'] as const;
@@ -17,6 +17,7 @@ type ModelModule = Record<string, ModelClass | undefined>;
 
 const crdPackages: Record<string, string> = {
   'keda.sh': '@kubernetes-models/keda',
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
   'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
 };
 

@@ -16,7 +16,7 @@ export interface ValueDoc {
 
 export const valuesPath = resolve(chartDir, 'values.yaml');
 export const readmePath = resolve(chartDir, 'README.md');
-const start = '<!-- values:start (generated from values.yaml: npx tsx helm/test/support/values-doc.ts) -->';
+const start = '<!-- values:start (generated from values.yaml: npx tsx scripts/chart-values-table.ts) -->';
 const end = '<!-- values:end -->';
 
 const keyLine = /^(\s*)([A-Za-z0-9_.-]+):(?:\s|$)/;
