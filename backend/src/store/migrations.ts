@@ -116,6 +116,12 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX api_tokens_expiring_idx ON api_tokens (user_id, expires_at) WHERE expires_at IS NOT NULL',
     ],
   },
+  {
+    // A user's sandbox directories on the workers are caches of their stored files; a reset moves
+    // this number, and each worker discards its local copy when it sees it moved.
+    id: '0004_sandbox_reset',
+    statements: ['ALTER TABLE users ADD COLUMN sandbox_generation integer NOT NULL DEFAULT 0'],
+  },
 ];
 
 /**

@@ -148,6 +148,10 @@ export interface UserRepository {
   create(input: { name: string; isAdmin?: boolean }): Promise<User>;
   get(id: string): Promise<User | null>;
   list(page?: PageRequest): Promise<Page<User>>;
+  /** The user's sandbox reset generation (0 for a user who never reset; 0 for an unknown user). */
+  sandboxGeneration(id: string): Promise<number>;
+  /** Moves the reset generation on and returns it; null for an unknown user. */
+  resetSandbox(id: string): Promise<number | null>;
 }
 
 export interface TokenRepository {
