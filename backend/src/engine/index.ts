@@ -7,8 +7,8 @@ import { createScriptExecutor } from './script-executor.js';
 
 export {
   createFileSync,
-  FileLimitError,
   type FileChange,
+  FileLimitError,
   type FileSync,
   type FileSyncOptions,
   type FileSyncReport,

@@ -6,6 +6,7 @@
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
 import type { Logger } from '../observability/logger.js';
+import { maxPathDepth } from '../store/paths.js';
 import {
   dataHeadroomMb,
   defaultOwner,
@@ -14,7 +15,6 @@ import {
   languagesAt,
   sandboxCommand,
 } from './isolation.js';
-import { maxPathDepth } from '../store/paths.js';
 import { languageRequirement } from './languages.js';
 import { SandboxProcess } from './process.js';
 import type { RpcMethod, RpcMethods, RuntimeSettings, SyncLimits } from './protocol.js';
@@ -541,7 +541,9 @@ class Pool implements ManagedSandboxOrchestrator {
                     ? `more than ${maxFiles} files, over the file quota`
                     : undefined;
             if (reason)
-              proc.kill(new SandboxError('quota_exceeded', `the run used ${reason}; the sandbox was stopped`));
+              proc.kill(
+                new SandboxError('quota_exceeded', `the run used ${reason}; the sandbox was stopped`),
+              );
           })
           .finally(() => {
             measuring = false;

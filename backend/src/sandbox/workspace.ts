@@ -104,7 +104,10 @@ export async function discardUserDirectory(root: string, userId: string): Promis
   await run([...asOwner, 'rm', '-rf', '--one-file-system', '--', aside]).catch(() => undefined);
   await fs.rmdir(aside).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT')
-      throw new SandboxError('internal', `a discarded sandbox directory could not be removed (${error.code})`);
+      throw new SandboxError(
+        'internal',
+        `a discarded sandbox directory could not be removed (${error.code})`,
+      );
   });
 }
 

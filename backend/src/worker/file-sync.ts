@@ -145,7 +145,10 @@ export function createFileSync(options: FileSyncOptions): FileSync {
     const local = new Map<string, LocalFile>();
     for (const [relative, size, stamp] of result.files) {
       if (canonical(relative) === undefined) {
-        logger?.warn({ path: relative.slice(0, 200) }, 'file sync: skipping a file whose name the platform does not accept');
+        logger?.warn(
+          { path: relative.slice(0, 200) },
+          'file sync: skipping a file whose name the platform does not accept',
+        );
         continue;
       }
       local.set(relative, { size, stamp });
@@ -183,7 +186,8 @@ export function createFileSync(options: FileSyncOptions): FileSync {
         signal?.throwIfAborted();
         report.removed += await lease.syncDelete(unwanted.slice(i, i + batchSize), { signal });
       }
-      for (const relative of [...known.keys()]) if (!local.has(relative) || !wanted.has(relative)) known.delete(relative);
+      for (const relative of [...known.keys()])
+        if (!local.has(relative) || !wanted.has(relative)) known.delete(relative);
 
       // Same size and an unknown stamp: only the hash says whether the local copy is current.
       const toHash = stored.filter((f) => {
@@ -216,7 +220,10 @@ export function createFileSync(options: FileSyncOptions): FileSync {
           // Larger than a sandbox may hold (SANDBOX_MAX_FILE_BYTES): the sandbox cannot have it.
           if (!(error instanceof SandboxError && error.code === 'too_large')) throw error;
           known.delete(full.path);
-          logger?.warn({ userId, path: full.path }, 'file sync: a stored file is over the sandbox file limit');
+          logger?.warn(
+            { userId, path: full.path },
+            'file sync: a stored file is over the sandbox file limit',
+          );
         }
       }
       return report;
@@ -246,7 +253,8 @@ export function createFileSync(options: FileSyncOptions): FileSync {
           read = await lease.syncRead(relative, { signal });
         } catch (error) {
           // Gone or replaced since the walk: what is there now is seen by the next sync.
-          if (error instanceof SandboxError && (error.code === 'not_found' || error.code === 'invalid_path')) continue;
+          if (error instanceof SandboxError && (error.code === 'not_found' || error.code === 'invalid_path'))
+            continue;
           throw error;
         }
         if (entry && entry.sha256 === read.sha256) {

@@ -56,7 +56,11 @@ describe('workspace', () => {
   it('discards a user directory of any depth without following its links', async () => {
     root = await makeRoot();
     const user = randomUUID();
-    const dir = await ensureUserDirectory(root, user, process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : undefined);
+    const dir = await ensureUserDirectory(
+      root,
+      user,
+      process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : undefined,
+    );
     const outside = path.join(path.dirname(root), 'outside');
     await fs.mkdir(outside);
     await fs.writeFile(path.join(outside, 'canary'), 'keep me', { mode: 0o600 });
@@ -64,7 +68,11 @@ describe('workspace', () => {
     // 3,000 levels: far past PATH_MAX, as a script can make them with relative paths.
     execFileSync(
       process.execPath,
-      ['-e', "const fs=require('fs');process.chdir(process.argv[1]);for(let i=0;i<3000;i++){fs.mkdirSync('d');process.chdir('d')}fs.writeFileSync('f','x')", path.join(dir, 'workspace')],
+      [
+        '-e',
+        "const fs=require('fs');process.chdir(process.argv[1]);for(let i=0;i<3000;i++){fs.mkdirSync('d');process.chdir('d')}fs.writeFileSync('f','x')",
+        path.join(dir, 'workspace'),
+      ],
       { cwd: '/', ...(process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {}) },
     );
     await fs.chmod(path.join(dir, 'outputs'), 0o000);

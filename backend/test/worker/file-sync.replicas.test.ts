@@ -105,7 +105,8 @@ describe('file sync across replicas (PostgreSQL)', () => {
     expect(await storeB.files.usage(userId)).toBe(7);
   });
   it('keeps both of two concurrent edits of one file: the later one beside it as a conflict copy', async () => {
-    const sync = (store: Store) => createFileSync({ files: store.files, quotaBytes: 10_000, quotaFiles: 100 });
+    const sync = (store: Store) =>
+      createFileSync({ files: store.files, quotaBytes: 10_000, quotaFiles: 100 });
     const [syncA, syncB] = [sync(storeA), sync(storeB)];
     const store = (s: Store, writeBack: Awaited<ReturnType<FileSync['collect']>>, tag: string) =>
       s.files.apply(userId, { ...writeBack, conflictTag: tag }, writeBack.quotaBytes);

@@ -35,7 +35,12 @@ describe('file sync', () => {
   }
   async function collect(s: FileSync, id = userId, onClose?: () => void) {
     const taken = await lease(id);
-    return s.collect(taken, { onClose: () => (taken.release(), onClose?.()) });
+    return s.collect(taken, {
+      onClose: () => {
+        taken.release();
+        onClose?.();
+      },
+    });
   }
   /** What the worker does with a write-back when it finishes the execution. */
   async function commit(s: FileSync, id = userId) {

@@ -81,8 +81,7 @@ export class SyncTools {
         // Symlinks, devices, FIFOs and sockets are never synced; nor are names no path may have.
         if (!stat.isFile() || controlOrBackslash.test(name)) continue;
         count++;
-        if (count > limits.maxFiles)
-          return exceeded('files', `there are more than ${limits.maxFiles} files`);
+        if (count > limits.maxFiles) return exceeded('files', `there are more than ${limits.maxFiles} files`);
         batch.push([childRel, Number(stat.size), stampOf(stat)]);
         if (batch.length >= batchEntries) {
           emit(batch);
@@ -117,42 +116,38 @@ export class SyncTools {
   }
 
   write(params: Params<'sync.write'>): Result<'sync.write'> {
-    if (typeof params?.content !== 'string') throw new RuntimeFailure('invalid_request', 'content must be a string');
+    if (typeof params?.content !== 'string')
+      throw new RuntimeFailure('invalid_request', 'content must be a string');
     const segments = fileSegments(params.path);
     const data = Buffer.from(params.content, 'base64');
-    let dir = this.rootReal;
-    for (const segment of segments.slice(0, -1)) {
-      dir = `${dir}/${segment}`;
-      const stat = lstatOrNull(dir);
-      if (stat?.isDirectory()) continue;
-      // The database wins: a symlink or file where a folder belongs is replaced, never followed.
-      if (stat) fs.unlinkSync(dir);
-      fs.mkdirSync(dir, { mode: 0o700 });
-    }
-    const target = `${dir}/${segments.at(-1)}`;
-    if (lstatOrNull(target)?.isDirectory()) fs.rmSync(target, { recursive: true, force: true });
-    const temporary = `${dir}/.ipa-sync-${randomBytes(6).toString('hex')}`;
-    const fd = fs.openSync(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    let written: fs.BigIntStats;
-    try {
-      fs.writeFileSync(fd, data);
-      written = fs.fstatSync(fd, { bigint: true });
-    } catch (error) {
+    const name = segments.at(-1) as string;
+    const written = this.pinned(segments.slice(0, -1), true, () => {
+      if (lstatOrNull(name)?.isDirectory()) fs.rmSync(name, { recursive: true, force: true });
+      const temporary = `.ipa-sync-${randomBytes(6).toString('hex')}`;
+      const fd = fs.openSync(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      let written: fs.BigIntStats;
+      try {
+        fs.writeFileSync(fd, data);
+        written = fs.fstatSync(fd, { bigint: true });
+      } catch (error) {
+        fs.closeSync(fd);
+        fs.rmSync(temporary, { force: true });
+        throw error;
+      }
       fs.closeSync(fd);
-      fs.rmSync(temporary, { force: true });
-      throw error;
-    }
-    fs.closeSync(fd);
-    try {
-      // rename replaces a file or symlink at the target itself; it never writes through one.
-      fs.renameSync(temporary, target);
-    } catch (error) {
-      fs.rmSync(temporary, { force: true });
-      throw error;
-    }
-    const now = lstatOrNull(target);
-    // Swapped again meanwhile: an empty stamp makes the next sync look at the file afresh.
-    return { stamp: now && now.ino === written.ino ? stampOf(now) : '' };
+      try {
+        // rename replaces a file or symlink at the target itself; it never writes through one.
+        fs.renameSync(temporary, name);
+      } catch (error) {
+        fs.rmSync(temporary, { force: true });
+        throw error;
+      }
+      const now = lstatOrNull(name);
+      // Swapped again meanwhile: an empty stamp makes the next sync look at the file afresh.
+      return { stamp: now && now.ino === written.ino ? stampOf(now) : '' };
+    });
+    if (!written) throw new RuntimeFailure('not_found', 'a folder was replaced while the files were synced');
+    return written;
   }
 
   delete(params: Params<'sync.delete'>): Result<'sync.delete'> {
@@ -160,18 +155,27 @@ export class SyncTools {
     let removed = 0;
     for (const p of params.paths) {
       const segments = fileSegments(p);
-      const abs = `${this.rootReal}/${segments.join('/')}`;
-      const stat = lstatOrNull(abs);
-      if (!stat || stat.isDirectory()) continue;
-      // unlink removes the entry itself: a symlink's target is never touched.
-      fs.unlinkSync(abs);
+      const gone = this.pinned(segments.slice(0, -1), false, () => {
+        const name = segments.at(-1) as string;
+        const stat = lstatOrNull(name);
+        if (!stat || stat.isDirectory()) return false;
+        // unlink removes the entry itself: a symlink's target is never touched.
+        fs.unlinkSync(name);
+        return true;
+      });
+      if (gone !== true) continue;
       removed++;
+      // The folders the file leaves empty go too (rmdir never follows a link: ENOTDIR).
       for (let depth = segments.length - 1; depth > 1; depth--) {
-        try {
-          fs.rmdirSync(`${this.rootReal}/${segments.slice(0, depth).join('/')}`);
-        } catch {
-          break; // not empty (or not a folder): the folders above are not empty either
-        }
+        const emptied = this.pinned(segments.slice(0, depth - 1), false, () => {
+          try {
+            fs.rmdirSync(segments[depth - 1] as string);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        if (emptied !== true) break;
       }
     }
     return { removed };
@@ -180,28 +184,62 @@ export class SyncTools {
   /** Opens a regular file without following any link in its path, and reads it whole. */
   private readFile(input: unknown): { state: SyncFileState; content: Buffer } {
     const segments = fileSegments(input);
-    let dir = this.rootReal;
-    for (const segment of segments.slice(0, -1)) {
-      dir = `${dir}/${segment}`;
-      if (!lstatOrNull(dir)?.isDirectory())
-        throw new RuntimeFailure('not_found', `${JSON.stringify(segments.join('/'))} is not a file`);
-    }
-    const abs = `${dir}/${segments.at(-1)}`;
-    const before = lstatOrNull(abs);
-    if (!before?.isFile()) throw new RuntimeFailure('not_found', `${JSON.stringify(segments.join('/'))} is not a file`);
-    // O_NONBLOCK: a FIFO swapped in after the lstat must not block the runtime on open.
-    const fd = fs.openSync(abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    const rel = segments.join('/');
+    const name = segments.at(-1) as string;
+    const read = this.pinned(segments.slice(0, -1), false, () => {
+      const before = lstatOrNull(name);
+      if (!before?.isFile()) return undefined;
+      // O_NONBLOCK: a FIFO swapped in after the lstat must not block the runtime on open.
+      const fd = fs.openSync(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      try {
+        const stat = fs.fstatSync(fd, { bigint: true });
+        if (!stat.isFile() || stat.ino !== before.ino || stat.dev !== before.dev) return undefined;
+        if (stat.size > BigInt(this.maxFileBytes))
+          throw new RuntimeFailure('too_large', `${JSON.stringify(rel)} is over the file size limit`);
+        const content = fs.readFileSync(fd);
+        const sha256 = createHash('sha256').update(content).digest('hex');
+        return { state: { path: rel, size: content.length, stamp: stampOf(stat), sha256 }, content };
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+    if (!read)
+      throw new RuntimeFailure(
+        'not_found',
+        `${JSON.stringify(rel)} is not a file (or changed while it was read)`,
+      );
+    return read;
+  }
+
+  /**
+   * Runs `work` with the working directory pinned to the folder `segments` names. Each folder is
+   * entered by its name relative to the one already entered, and checked to be the very folder
+   * lstat saw (device and inode), so a folder swapped for a symlink on the way is never followed:
+   * what `work` opens by plain name resolves inside that folder, whatever happens to the path
+   * above it meanwhile. With `create`, missing folders are made and a symlink or file where a
+   * folder belongs is replaced. Returns undefined when the path is not (or no longer) there.
+   */
+  private pinned<T>(segments: string[], create: boolean, work: () => T): T | undefined {
+    const home = process.cwd();
     try {
-      const stat = fs.fstatSync(fd, { bigint: true });
-      if (!stat.isFile() || stat.ino !== before.ino || stat.dev !== before.dev)
-        throw new RuntimeFailure('not_found', `${JSON.stringify(segments.join('/'))} changed while it was read`);
-      if (stat.size > BigInt(this.maxFileBytes))
-        throw new RuntimeFailure('too_large', `${JSON.stringify(segments.join('/'))} is over the file size limit`);
-      const content = fs.readFileSync(fd);
-      const sha256 = createHash('sha256').update(content).digest('hex');
-      return { state: { path: segments.join('/'), size: content.length, stamp: stampOf(stat), sha256 }, content };
+      process.chdir(this.rootReal);
+      for (const segment of segments) {
+        let stat = lstatOrNull(segment);
+        if (!stat?.isDirectory()) {
+          if (!create) return undefined;
+          if (stat) fs.unlinkSync(segment);
+          fs.mkdirSync(segment, { mode: 0o700 });
+          stat = lstatOrNull(segment);
+          if (!stat?.isDirectory()) return undefined;
+        }
+        process.chdir(segment);
+        const here = fs.statSync('.', { bigint: true });
+        if (here.ino !== stat.ino || here.dev !== stat.dev)
+          throw new RuntimeFailure('not_found', 'a folder was replaced while the files were synced');
+      }
+      return work();
     } finally {
-      fs.closeSync(fd);
+      process.chdir(home);
     }
   }
 }
@@ -216,7 +254,13 @@ function fileSegments(input: unknown): string[] {
 
 function checkLimits(limits: SyncLimits | undefined): SyncLimits {
   const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0;
-  if (!limits || !ok(limits.maxFiles) || !ok(limits.maxDepth) || !ok(limits.maxPathLength) || !ok(limits.maxSegmentLength))
+  if (
+    !limits ||
+    !ok(limits.maxFiles) ||
+    !ok(limits.maxDepth) ||
+    !ok(limits.maxPathLength) ||
+    !ok(limits.maxSegmentLength)
+  )
     throw new RuntimeFailure('invalid_request', 'limits must be positive integers');
   return limits;
 }

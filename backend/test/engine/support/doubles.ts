@@ -6,6 +6,8 @@ import path from 'node:path';
 import { loadConfig } from '../../../src/config/index.js';
 import type { EventType } from '../../../src/events/types.js';
 import { createSandboxOrchestrator, SandboxError } from '../../../src/sandbox/index.js';
+import { RuntimeFailure } from '../../../src/sandbox/runtime/paths.mjs';
+import { SyncTools } from '../../../src/sandbox/runtime/sync.mjs';
 import type {
   CallOptions,
   CodeRunResult,
@@ -23,8 +25,6 @@ import {
   type Store,
   type StoredFile,
 } from '../../../src/store/types.js';
-import { RuntimeFailure } from '../../../src/sandbox/runtime/paths.mjs';
-import { SyncTools } from '../../../src/sandbox/runtime/sync.mjs';
 import type { ExecutionContext } from '../../../src/worker/executor.js';
 
 /**
@@ -179,7 +179,9 @@ function resolveInside(root: string, relative: string): string {
 }
 
 /** The lease's sync calls, answered by the sandbox runtime's SyncTools on `dir` in this process. */
-function syncCalls(dir: string): Pick<SandboxLease, 'syncScan' | 'syncHash' | 'syncRead' | 'syncWrite' | 'syncDelete'> {
+function syncCalls(
+  dir: string,
+): Pick<SandboxLease, 'syncScan' | 'syncHash' | 'syncRead' | 'syncWrite' | 'syncDelete'> {
   const tools = () => new SyncTools(dir, 50 * 1024 * 1024);
   const call = async <T>(work: () => T): Promise<T> => {
     try {
@@ -198,7 +200,8 @@ function syncCalls(dir: string): Pick<SandboxLease, 'syncScan' | 'syncHash' | 's
       }),
     syncHash: (paths) => call(() => tools().hash({ paths }).files),
     syncRead: (p) => call(() => tools().read({ path: p })),
-    syncWrite: (p, content) => call(() => tools().write({ path: p, content: content.toString('base64') }).stamp),
+    syncWrite: (p, content) =>
+      call(() => tools().write({ path: p, content: content.toString('base64') }).stamp),
     syncDelete: (paths) => call(() => tools().delete({ paths }).removed),
   };
 }
