@@ -521,24 +521,25 @@ class Pool implements ManagedSandboxOrchestrator {
     if (extra.watchQuota) {
       // Between the runtime's own checks a script could fill the disk; the worker watches too,
       // with a walk that never follows a link (usage.ts). The first reading is the baseline
-      // (taken late so a quick run costs no disk walk): only growth past a quota after it counts;
-      // the runtime checks the total when the run ends.
+      // (taken late so a quick run costs no disk walk): only growth past the byte quota after it
+      // counts; the runtime checks the total when the run ends. More files or deeper folders than
+      // allowed always stop the run: the directory starts from stored files, which are within both.
       const maxFiles = this.options.userQuotaFiles ?? defaultQuotaFiles;
-      let baseline: { bytes: number; files: number } | undefined;
+      let baseline: number | undefined;
       let measuring = false;
       quota = setInterval(() => {
         if (measuring) return;
         measuring = true;
         void directoryUsage(slot.dir, this.walkLimits)
           .then((used) => {
-            baseline ??= used;
+            baseline ??= used.bytes;
             const reason =
               used.exceeded === 'depth'
                 ? `folders nested more than ${maxPathDepth} levels deep`
-                : used.bytes > this.options.userQuotaBytes && used.bytes > baseline.bytes
-                  ? `${used.bytes} bytes of disk, over the quota of ${this.options.userQuotaBytes}`
-                  : used.files > maxFiles && used.files > baseline.files
-                    ? `more than ${maxFiles} files, over the file quota`
+                : used.exceeded === 'files'
+                  ? `more than ${maxFiles} files, over the file quota`
+                  : used.bytes > this.options.userQuotaBytes && used.bytes > baseline
+                    ? `${used.bytes} bytes of disk, over the quota of ${this.options.userQuotaBytes}`
                     : undefined;
             if (reason)
               proc.kill(

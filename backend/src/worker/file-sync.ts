@@ -44,6 +44,8 @@ export interface FileSyncReport {
 export interface FileWriteBack extends FileChangeSet {
   readonly userId: string;
   readonly quotaBytes: number;
+  /** Files the user may keep; absent: no limit on the count. */
+  readonly quotaFiles?: number;
   /** Each change, as its `file.changed` event announces it. */
   readonly changes: readonly FileChange[];
   /** Records the changes as in step (when stored) and lets go of what was held. Idempotent. */
@@ -276,6 +278,7 @@ export function createFileSync(options: FileSyncOptions): FileSync {
       return {
         userId,
         quotaBytes,
+        quotaFiles: options.quotaFiles,
         writes,
         deletes,
         bases,

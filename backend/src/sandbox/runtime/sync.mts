@@ -220,7 +220,7 @@ export class SyncTools {
    * folder belongs is replaced. Returns undefined when the path is not (or no longer) there.
    */
   private pinned<T>(segments: string[], create: boolean, work: () => T): T | undefined {
-    const home = process.cwd();
+    const home = currentDirectory(`${this.rootReal}/workspace`);
     try {
       process.chdir(this.rootReal);
       for (const segment of segments) {
@@ -239,8 +239,21 @@ export class SyncTools {
       }
       return work();
     } finally {
-      process.chdir(home);
+      try {
+        process.chdir(home);
+      } catch {
+        process.chdir(this.rootReal);
+      }
     }
+  }
+}
+
+/** The working directory, or `fallback` when a script left it where no path reaches (too deep). */
+function currentDirectory(fallback: string): string {
+  try {
+    return process.cwd();
+  } catch {
+    return fallback;
   }
 }
 
