@@ -1,7 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidEventIdError } from '../events/index.js';
-import { InvalidCursorError, InvalidPathError, QuotaExceededError } from '../store/index.js';
+import {
+  FileCountExceededError,
+  InvalidCursorError,
+  InvalidPathError,
+  QuotaExceededError,
+} from '../store/index.js';
 
 /** The one error shape of the API: `{error: {code, message, details?}}`. */
 export interface ErrorBody {
@@ -155,6 +160,15 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   if (err instanceof InvalidPathError) {
     return { status: 400, body: errorBody('invalid_path', err.message) };
+  }
+  if (err instanceof FileCountExceededError) {
+    return {
+      status: 413,
+      body: errorBody('quota_exceeded', 'This would pass the number of files you may keep.', {
+        usedFiles: err.usedFiles,
+        limitFiles: err.quotaFiles,
+      }),
+    };
   }
   if (err instanceof QuotaExceededError) {
     return {

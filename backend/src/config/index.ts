@@ -104,7 +104,11 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       : ({ kind: 'pglite', dir: path.join(dataDir, 'db') } as const),
     redis: raw.REDIS_URL ? { url: raw.REDIS_URL, prefix: raw.REDIS_PREFIX } : undefined,
     adminToken: raw.IPA_ADMIN_TOKEN,
-    files: { maxUploadBytes: raw.MAX_UPLOAD_BYTES, userQuotaBytes: raw.USER_QUOTA_BYTES },
+    files: {
+      maxUploadBytes: raw.MAX_UPLOAD_BYTES,
+      userQuotaBytes: raw.USER_QUOTA_BYTES,
+      userQuotaFiles: raw.USER_QUOTA_FILES,
+    },
     executions: {
       timeoutMs: raw.EXECUTION_TIMEOUT_SECONDS * 1000,
       userConcurrency: raw.USER_CONCURRENCY,
@@ -132,6 +136,7 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       maxFileBytes: raw.SANDBOX_MAX_FILE_BYTES,
       maxProcs: raw.SANDBOX_MAX_PROCS,
       userQuotaBytes: raw.USER_QUOTA_BYTES,
+      userQuotaFiles: raw.USER_QUOTA_FILES,
       envAllowlist: raw.SANDBOX_ENV_ALLOWLIST.split(',')
         .map((n) => n.trim())
         .filter((n) => n && !secretSettingNames.includes(n as SettingName)),

@@ -104,6 +104,11 @@ export const settings = {
     '209715200',
     'Total size of one user’s files.',
   ),
+  USER_QUOTA_FILES: setting(
+    int(1, 10_000_000).default(10_000),
+    '10000',
+    'Number of files one user may keep; a run that leaves more fails quota_exceeded and nothing of it is stored.',
+  ),
   EXECUTION_TIMEOUT_SECONDS: setting(
     int(1, 86_400).default(300),
     '300',

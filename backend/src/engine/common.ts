@@ -1,6 +1,6 @@
 import { SandboxError, type SandboxLease, type SandboxOrchestrator } from '../sandbox/types.js';
 import { abortCodeOf, type ExecutionContext, type ExecutionOutcome } from '../worker/executor.js';
-import type { FileSync, FileWriteBack } from '../worker/file-sync.js';
+import { FileLimitError, type FileSync, type FileWriteBack } from '../worker/file-sync.js';
 
 /** Pieces both executors share: failures, aborts, the lease and the collection of changed files. */
 
@@ -20,7 +20,10 @@ export function abortOutcome(signal: AbortSignal): ExecutionOutcome {
 
 /** A sandbox error as an execution failure; undefined for anything else. */
 export function sandboxFailure(error: unknown): ExecutionOutcome | undefined {
+  if (error instanceof FileLimitError) return failed(error.code, error.message);
   if (!(error instanceof SandboxError)) return undefined;
+  // The quota watcher stopped the run: the same failure as files over the quota at the end.
+  if (error.code === 'quota_exceeded') return failed('quota_exceeded', error.message);
   if (error.code === 'timeout')
     return { status: 'timed_out', error: { code: 'timeout', message: error.message } };
   const code = error.code === 'crashed' ? 'sandbox_crashed' : `sandbox_${error.code}`;
@@ -54,5 +57,5 @@ export function collectFiles(
   context: ExecutionContext,
   lease: SandboxLease,
 ): Promise<FileWriteBack> {
-  return fileSync.collect(context.execution.userId, { onClose: () => lease.release() });
+  return fileSync.collect(lease, { onClose: () => lease.release() });
 }

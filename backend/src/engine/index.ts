@@ -8,6 +8,7 @@ import { createScriptExecutor } from './script-executor.js';
 export {
   createFileSync,
   type FileChange,
+  FileLimitError,
   type FileSync,
   type FileSyncOptions,
   type FileSyncReport,
@@ -39,8 +40,9 @@ export function createExecutors(options: ExecutorsOptions): Executor[] {
     options.fileSync ??
     createFileSync({
       files: services.store.files,
-      userDir: (userId) => orchestrator.userDir(userId),
       quotaBytes: services.config.files.userQuotaBytes,
+      quotaFiles: services.config.files.userQuotaFiles,
+      resetGeneration: (userId) => services.store.users.sandboxGeneration(userId),
       logger: services.logger,
     });
   return [

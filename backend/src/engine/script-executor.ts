@@ -48,7 +48,7 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           );
       };
       try {
-        await fileSync.prepare(execution.userId, { signal });
+        await fileSync.prepare(lease, { signal });
         const run = await lease.run(
           {
             language: input.language,

@@ -13,17 +13,13 @@ export {
   type SandboxOrchestratorOptions,
   sandboxEnvironment,
 } from './orchestrator.js';
-export type { RpcMethods } from './protocol.js';
+export type { RpcMethods, SyncFileState, SyncLimitExceeded, SyncLimits } from './protocol.js';
 export * from './types.js';
+export { type DirectoryUsage, directoryUsage } from './usage.js';
 export {
   assertUserId,
-  diffSnapshots,
+  discardUserDirectory,
   ensureUserDirectory,
-  type FileFingerprint,
-  type FileSnapshot,
-  type SnapshotDiff,
-  snapshotUserFiles,
   userDirectory,
   userFolders,
-  userUsageBytes,
 } from './workspace.js';

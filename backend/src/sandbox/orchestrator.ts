@@ -6,6 +6,7 @@
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
 import type { Logger } from '../observability/logger.js';
+import { maxPathDepth } from '../store/paths.js';
 import {
   dataHeadroomMb,
   defaultOwner,
@@ -16,7 +17,7 @@ import {
 } from './isolation.js';
 import { languageRequirement } from './languages.js';
 import { SandboxProcess } from './process.js';
-import type { RpcMethod, RpcMethods, RuntimeSettings } from './protocol.js';
+import type { RpcMethod, RpcMethods, RuntimeSettings, SyncLimits } from './protocol.js';
 import { locateRuntime } from './runtime-entry.js';
 import {
   type CallOptions,
@@ -28,10 +29,12 @@ import {
   type SandboxLease,
   type SandboxOrchestrator,
   type ScriptLanguage,
+  type SyncScanResult,
 } from './types.js';
+import { directoryUsage } from './usage.js';
 import {
   assertUserId,
-  directoryUsageBytes,
+  discardUserDirectory,
   ensureUserDirectory,
   type SandboxOwner,
   userDirectory,
@@ -49,6 +52,8 @@ export interface SandboxOrchestratorOptions {
   maxFileBytes: number;
   maxProcs: number;
   userQuotaBytes: number;
+  /** Files a user may keep (USER_QUOTA_FILES); the runtime's walks and the quota watcher stop past it. */
+  userQuotaFiles?: number;
   envAllowlist: readonly string[];
   logger?: Logger;
   /** Where allowlisted variables are read from (default: process.env). */
@@ -79,6 +84,7 @@ const cancelGraceMs = 500;
 const runGraceMs = 500;
 const openFiles = 256;
 const tmpCapBytes = 64 * 1024 * 1024;
+const defaultQuotaFiles = 10_000;
 
 export function sandboxEnvironment(
   allowlist: readonly string[],
@@ -372,6 +378,7 @@ class Pool implements ManagedSandboxOrchestrator {
         maxLineBytes: this.maxLineBytes,
         languages: [...this.languages],
         ownPidNamespace: this.isolation === 'bwrap',
+        walkLimits: this.walkLimits,
       } satisfies RuntimeSettings);
     const command = sandboxCommand({
       level: this.isolation,
@@ -512,22 +519,36 @@ class Pool implements ManagedSandboxOrchestrator {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let quota: NodeJS.Timeout | undefined;
     if (extra.watchQuota) {
-      // Between the runtime's own checks a script could fill the disk; the worker watches too.
-      // The first reading is the baseline (taken late so a quick run costs no disk walk): only
-      // growth past the quota after it counts; the runtime checks the total when the run ends.
+      // Between the runtime's own checks a script could fill the disk; the worker watches too,
+      // with a walk that never follows a link (usage.ts). The first reading is the baseline
+      // (taken late so a quick run costs no disk walk): only growth past the byte quota after it
+      // counts; the runtime checks the total when the run ends. More files or deeper folders than
+      // allowed always stop the run: the directory starts from stored files, which are within both.
+      const maxFiles = this.options.userQuotaFiles ?? defaultQuotaFiles;
       let baseline: number | undefined;
+      let measuring = false;
       quota = setInterval(() => {
-        void directoryUsageBytes(slot.dir).then((used) => {
-          baseline ??= used;
-          if (used > this.options.userQuotaBytes && used > baseline) {
-            proc.kill(
-              new SandboxError(
-                'quota_exceeded',
-                `the run used ${used} bytes of disk, over the quota of ${this.options.userQuotaBytes}; the sandbox was stopped`,
-              ),
-            );
-          }
-        });
+        if (measuring) return;
+        measuring = true;
+        void directoryUsage(slot.dir, this.walkLimits)
+          .then((used) => {
+            baseline ??= used.bytes;
+            const reason =
+              used.exceeded === 'depth'
+                ? `folders nested more than ${maxPathDepth} levels deep`
+                : used.exceeded === 'files'
+                  ? `more than ${maxFiles} files, over the file quota`
+                  : used.bytes > this.options.userQuotaBytes && used.bytes > baseline
+                    ? `${used.bytes} bytes of disk, over the quota of ${this.options.userQuotaBytes}`
+                    : undefined;
+            if (reason)
+              proc.kill(
+                new SandboxError('quota_exceeded', `the run used ${reason}; the sandbox was stopped`),
+              );
+          })
+          .finally(() => {
+            measuring = false;
+          });
       }, this.options.quotaCheckMs ?? 250);
     }
     try {
@@ -547,6 +568,25 @@ class Pool implements ManagedSandboxOrchestrator {
 
   get callTimeoutMs(): number {
     return this.options.callTimeoutMs ?? 30_000;
+  }
+
+  /** Bounds of every walk over a user's tree (a file over the quota is enough to stop at). */
+  get walkLimits(): { maxFiles: number; maxDepth: number } {
+    return { maxFiles: (this.options.userQuotaFiles ?? defaultQuotaFiles) + 1, maxDepth: maxPathDepth };
+  }
+
+  /**
+   * Ends the slot's sandbox process and removes the user's local directory (a cache of the
+   * stored files); the next call starts a fresh process on a fresh directory.
+   */
+  async discard(slot: Slot): Promise<void> {
+    const proc = slot.proc ?? (await slot.starting?.catch(() => undefined));
+    if (proc) {
+      slot.stopping.add(proc);
+      if (slot.proc === proc) slot.proc = undefined;
+      await proc.stop(500);
+    }
+    await discardUserDirectory(this.options.root, slot.userId);
   }
 }
 
@@ -595,6 +635,37 @@ class Lease implements SandboxLease {
 
   async delete(path: string, options?: CallOptions): Promise<void> {
     await this.rpc('fs.delete', { path }, options);
+  }
+
+  async syncScan(limits: SyncLimits, options: CallOptions = {}): Promise<SyncScanResult> {
+    const files: SyncScanResult['files'] = [];
+    const onEvent = (event: SandboxEvent) => {
+      if (event.kind === 'sync.files' && Array.isArray(event.files)) files.push(...event.files);
+    };
+    const { exceeded } = await this.rpc('sync.scan', { limits }, { ...options, onEvent });
+    return { files, exceeded };
+  }
+
+  async syncHash(paths: string[], options?: CallOptions) {
+    return (await this.rpc('sync.hash', { paths }, options)).files;
+  }
+
+  syncRead(path: string, options?: CallOptions) {
+    return this.rpc('sync.read', { path }, options);
+  }
+
+  async syncWrite(path: string, content: Buffer, options?: CallOptions): Promise<string> {
+    return (await this.rpc('sync.write', { path, content: content.toString('base64') }, options)).stamp;
+  }
+
+  async syncDelete(paths: string[], options?: CallOptions): Promise<number> {
+    return (await this.rpc('sync.delete', { paths }, options)).removed;
+  }
+
+  discardFiles(): Promise<void> {
+    if (this.released)
+      return Promise.reject(new SandboxError('invalid_request', 'this sandbox lease was already released'));
+    return this.pool.discard(this.slot);
   }
 
   async run(

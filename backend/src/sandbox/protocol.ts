@@ -35,7 +35,42 @@ export interface RpcMethods {
     };
     result: CodeRunResult;
   };
+  /**
+   * The file sync (worker/file-sync.ts), run here so every path resolves in the sandbox's own
+   * mount namespace and with its uid. `sync.scan` streams the regular files as `sync.files`
+   * events (bounded lines) and stops at the first limit it meets.
+   */
+  'sync.scan': { params: { limits: SyncLimits }; result: { files: number; exceeded?: SyncLimitExceeded } };
+  /** SHA-256 and stamp of each file (null: not a regular file any more). */
+  'sync.hash': { params: { paths: string[] }; result: { files: Array<SyncFileState | null> } };
+  'sync.read': { params: { path: string }; result: SyncFileState & { content: string } };
+  /** Writes a whole file (base64) through a temporary file renamed into place. */
+  'sync.write': { params: { path: string; content: string }; result: { stamp: string } };
+  /** Removes files (never what a symlink points to) and the folders they leave empty. */
+  'sync.delete': { params: { paths: string[] }; result: { removed: number } };
   shutdown: { params: Record<string, never>; result: { bye: true } };
+}
+
+/** What the sync accepts in a user's directory; past any of them the scan stops. */
+export interface SyncLimits {
+  maxFiles: number;
+  /** Segments of a path, the top-level folder included. */
+  maxDepth: number;
+  maxPathLength: number;
+  maxSegmentLength: number;
+}
+
+export interface SyncLimitExceeded {
+  limit: 'files' | 'depth' | 'path';
+  message: string;
+}
+
+/** One regular file as the sync sees it: `stamp` changes whenever its content may have. */
+export interface SyncFileState {
+  path: string;
+  size: number;
+  stamp: string;
+  sha256: string;
 }
 
 export type RpcMethod = keyof RpcMethods;
@@ -95,4 +130,6 @@ export interface RuntimeSettings {
   languages: ScriptLanguage[];
   /** The runtime is alone in its pid namespace (bwrap): it may end every other process in it. */
   ownPidNamespace: boolean;
+  /** Bounds of the runtime's own walks (quota checks, changed files): they stop past these. */
+  walkLimits?: Pick<SyncLimits, 'maxFiles' | 'maxDepth'>;
 }

@@ -3,6 +3,8 @@
  * user; a lease gives one caller exclusive use of that user's process until it is released.
  */
 
+import type { SyncFileState, SyncLimitExceeded, SyncLimits } from './protocol.js';
+
 export type IsolationLevel = 'bwrap' | 'process';
 
 export interface PoolFigures {
@@ -25,7 +27,9 @@ export interface PoolFigures {
 export type SandboxEvent =
   | { kind: 'output'; stream: 'stdout' | 'stderr'; data: string }
   | { kind: 'file.changed'; path: string; change: 'created' | 'modified' | 'deleted' }
-  | { kind: 'progress'; message: string };
+  | { kind: 'progress'; message: string }
+  /** A batch of `sync.scan`: path, size and stamp of regular files. */
+  | { kind: 'sync.files'; files: Array<[path: string, size: number, stamp: string]> };
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -76,8 +80,30 @@ export interface SandboxLease {
     input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
     options?: CallOptions,
   ): Promise<CodeRunResult>;
+  /**
+   * The file sync's calls (`worker/file-sync.ts`), answered inside the sandbox so every path
+   * resolves in its mount namespace, with its uid, and no link is followed.
+   */
+  syncScan(limits: SyncLimits, options?: CallOptions): Promise<SyncScanResult>;
+  syncHash(paths: string[], options?: CallOptions): Promise<Array<SyncFileState | null>>;
+  syncRead(path: string, options?: CallOptions): Promise<SyncFileState & { content: string }>;
+  /** Writes a whole file; returns its stamp ('' when it changed again at once). */
+  syncWrite(path: string, content: Buffer, options?: CallOptions): Promise<string>;
+  syncDelete(paths: string[], options?: CallOptions): Promise<number>;
+  /**
+   * Ends the user's sandbox process and removes the local directory (a cache of the stored
+   * files) at any depth; the next call starts a fresh process on a fresh directory.
+   */
+  discardFiles(): Promise<void>;
   /** Gives the process back to the pool (kept warm for the same user). */
   release(): void;
+}
+
+export interface SyncScanResult {
+  /** Regular files: path, size, stamp. */
+  files: Array<[path: string, size: number, stamp: string]>;
+  /** The walk stopped at this limit; `files` is then incomplete. */
+  exceeded?: SyncLimitExceeded;
 }
 
 export interface SandboxOrchestrator {

@@ -1,9 +1,10 @@
 /**
- * Per-user sandbox directories on the host: `<root>/<user-id>/{uploads,workspace,outputs}`, and
- * the snapshots the worker diffs around a call to find the files a run changed.
+ * Per-user sandbox directories on the host: `<root>/<user-id>/{uploads,workspace,outputs}`.
+ * What is inside a user's directory belongs to the sandbox: the worker reads and writes it only
+ * through the sandbox (`worker/file-sync.ts`, the runtime's `sync.*` methods).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SandboxError } from './types.js';
@@ -75,99 +76,44 @@ async function adoptTree(dir: string, owner: SandboxOwner): Promise<void> {
   }
 }
 
-export interface FileFingerprint {
-  size: number;
-  sha256: string;
-  mtimeMs: number;
-}
-
-/** Relative path (`uploads/a.csv`) → fingerprint of every regular file under the user's directory. */
-export type FileSnapshot = Map<string, FileFingerprint>;
-
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /**
- * Fingerprints the user's regular files; symlinks, devices, FIFOs and sockets are skipped (they
- * are never synced). Pass the previous snapshot to skip hashing files whose size and mtime did
- * not change.
+ * Removes a user's whole local directory, at any depth, without following a link in it: the
+ * directory is first renamed aside (rename acts on the entry itself, and `<root>` belongs to the
+ * worker, so nothing in it can be swapped), then GNU `rm -rf --one-file-system` — which never
+ * follows symlinks and handles any depth — empties it as the directory's owner, so the removal
+ * has no more privilege than the sandbox itself. The caller stops the user's sandbox first.
  */
-export async function snapshotUserFiles(
-  root: string,
-  userId: string,
-  previous?: FileSnapshot,
-): Promise<FileSnapshot> {
+export async function discardUserDirectory(root: string, userId: string): Promise<void> {
   const dir = userDirectory(root, userId);
-  const snapshot: FileSnapshot = new Map();
-  const stack: Array<[string, string]> = [[dir, '']];
-  while (stack.length > 0) {
-    const [abs, rel] = stack.pop() as [string, string];
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(abs, { withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    for (const entry of entries) {
-      const childAbs = path.join(abs, entry.name);
-      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) stack.push([childAbs, childRel]);
-      else if (entry.isFile()) {
-        const stat = await fs.lstat(childAbs).catch(() => undefined);
-        if (!stat?.isFile()) continue;
-        const before = previous?.get(childRel);
-        const sha256 =
-          before && before.size === stat.size && before.mtimeMs === stat.mtimeMs
-            ? before.sha256
-            : await hashFile(childAbs).catch(() => undefined);
-        if (sha256 === undefined) continue;
-        snapshot.set(childRel, { size: stat.size, sha256, mtimeMs: stat.mtimeMs });
-      }
-    }
+  const stat = await fs.lstat(dir).catch(() => undefined);
+  if (!stat) return;
+  const aside = path.join(root, `.discarded-${userId.toLowerCase()}-${randomBytes(6).toString('hex')}`);
+  await fs.rename(dir, aside);
+  if (!stat.isDirectory()) {
+    await fs.rm(aside, { force: true });
+    return;
   }
-  return snapshot;
+  const asOwner =
+    process.getuid?.() === 0 && stat.uid !== 0
+      ? ['setpriv', `--reuid=${stat.uid}`, `--regid=${stat.gid}`, '--clear-groups', '--']
+      : [];
+  // A folder its owner made unreadable (chmod 000) would stop rm: the owner may open it again.
+  // chmod -R never follows symlinks met during the walk.
+  await run([...asOwner, 'chmod', '-R', 'u+rwx', '--', aside]).catch(() => undefined);
+  // rm cannot remove `aside` itself as the owner (the parent is the worker's); its content it can.
+  await run([...asOwner, 'rm', '-rf', '--one-file-system', '--', aside]).catch(() => undefined);
+  await fs.rmdir(aside).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT')
+      throw new SandboxError(
+        'internal',
+        `a discarded sandbox directory could not be removed (${error.code})`,
+      );
+  });
 }
 
-export interface SnapshotDiff {
-  created: string[];
-  modified: string[];
-  deleted: string[];
-}
-
-/** What changed between two snapshots, each list sorted. */
-export function diffSnapshots(before: FileSnapshot, after: FileSnapshot): SnapshotDiff {
-  const created: string[] = [];
-  const modified: string[] = [];
-  const deleted: string[] = [];
-  for (const [file, now] of after) {
-    const then = before.get(file);
-    if (!then) created.push(file);
-    else if (then.sha256 !== now.sha256 || then.size !== now.size) modified.push(file);
-  }
-  for (const file of before.keys()) if (!after.has(file)) deleted.push(file);
-  return { created: created.sort(), modified: modified.sort(), deleted: deleted.sort() };
-}
-
-/** Bytes held by the user's regular files (what counts against the quota). */
-export async function userUsageBytes(root: string, userId: string): Promise<number> {
-  return directoryUsageBytes(userDirectory(root, userId));
-}
-
-export async function directoryUsageBytes(dir: string): Promise<number> {
-  let total = 0;
-  const stack = [dir];
-  while (stack.length > 0) {
-    const current = stack.pop() as string;
-    const entries = await fs.readdir(current, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const child = path.join(current, entry.name);
-      if (entry.isDirectory()) stack.push(child);
-      else if (entry.isFile()) total += (await fs.lstat(child).catch(() => undefined))?.size ?? 0;
-    }
-  }
-  return total;
+function run(argv: string[]): Promise<void> {
+  const [command, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { timeout: 120_000 }, (error) => (error ? reject(error) : resolve()));
+  });
 }

@@ -124,6 +124,12 @@ export const migrations: readonly Migration[] = [
       "CREATE INDEX executions_unfinished_idx ON executions (created_at, id) WHERE status IN ('queued', 'running')",
     ],
   },
+  {
+    // A user's sandbox directories on the workers are caches of their stored files; a reset moves
+    // this number, and each worker discards its local copy when it sees it moved.
+    id: '0004_sandbox_reset',
+    statements: ['ALTER TABLE users ADD COLUMN sandbox_generation integer NOT NULL DEFAULT 0'],
+  },
 ];
 
 /**

@@ -5,8 +5,10 @@
  */
 export const topLevelFolders = ['uploads', 'workspace', 'outputs'] as const;
 
-const maxPathLength = 1024;
-const maxSegmentLength = 255;
+export const maxPathLength = 1024;
+export const maxSegmentLength = 255;
+/** Segments of a path, the top-level folder included: deeper trees are not synced or stored. */
+export const maxPathDepth = 64;
 
 export class InvalidPathError extends Error {
   constructor(
@@ -39,6 +41,8 @@ export function normalizeFilePath(input: string, options: { allowFolder?: boolea
   if (!top || !(topLevelFolders as readonly string[]).includes(top)) {
     throw new InvalidPathError(input, `must start with ${topLevelFolders.join('/, ')}/`);
   }
+  if (segments.length > maxPathDepth)
+    throw new InvalidPathError(input, `more than ${maxPathDepth} levels of folders`);
   if (segments.length === 1 && !options.allowFolder)
     throw new InvalidPathError(input, 'names a folder, not a file');
   return segments.join('/');

@@ -150,6 +150,10 @@ export interface UserRepository {
   create(input: { name: string; isAdmin?: boolean }): Promise<User>;
   get(id: string): Promise<User | null>;
   list(page?: PageRequest): Promise<Page<User>>;
+  /** The user's sandbox reset generation (0 for a user who never reset; 0 for an unknown user). */
+  sandboxGeneration(id: string): Promise<number>;
+  /** Moves the reset generation on and returns it; null for an unknown user. */
+  resetSandbox(id: string): Promise<number | null>;
 }
 
 export interface TokenRepository {
@@ -303,13 +307,24 @@ export interface FileRepository {
    * Creates or replaces a file. Rejects with QuotaExceededError when the user's total would pass
    * `quotaBytes`; nothing is written then.
    */
-  put(userId: string, path: string, content: Buffer, quotaBytes: number): Promise<StoredFile>;
+  put(
+    userId: string,
+    path: string,
+    content: Buffer,
+    quotaBytes: number,
+    quotaFiles?: number,
+  ): Promise<StoredFile>;
   /**
    * Writes and deletes several files as one change: all of it or, on QuotaExceededError, none.
    * Only growth past `quotaBytes` is refused, so a user over a lowered quota may still shrink.
    * Returns the paths that met a concurrent change (see `FileChangeSet.bases`).
    */
-  apply(userId: string, change: FileChangeSet, quotaBytes: number): Promise<{ conflicts: FileConflict[] }>;
+  apply(
+    userId: string,
+    change: FileChangeSet,
+    quotaBytes: number,
+    quotaFiles?: number,
+  ): Promise<{ conflicts: FileConflict[] }>;
   delete(userId: string, path: string): Promise<boolean>;
   /** Bytes used by a user. */
   usage(userId: string): Promise<number>;
@@ -371,5 +386,19 @@ export class QuotaExceededError extends Error {
         : `quota exceeded: ${usedBytes} of ${quotaBytes} bytes used, ${requestedBytes} more requested`,
     );
     this.name = 'QuotaExceededError';
+  }
+}
+
+/** A write that would leave the user more files than `quotaFiles` (USER_QUOTA_FILES). */
+export class FileCountExceededError extends QuotaExceededError {
+  constructor(
+    readonly usedFiles: number,
+    readonly quotaFiles: number,
+    usedBytes: number,
+    quotaBytes: number,
+  ) {
+    super(usedBytes, quotaBytes);
+    this.message = `file quota exceeded: ${usedFiles} files would pass the limit of ${quotaFiles}`;
+    this.name = 'FileCountExceededError';
   }
 }

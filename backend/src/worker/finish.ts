@@ -2,6 +2,7 @@ import {
   type ExecutionError,
   type ExecutionRepository,
   type FileConflict,
+  FileCountExceededError,
   QuotaExceededError,
   type Store,
   type TerminalStatus,
@@ -47,6 +48,7 @@ export async function finishWithFiles(
         files.userId,
         { ...files, conflictTag: id.slice(0, 8) },
         files.quotaBytes,
+        files.quotaFiles,
       );
       if (!(await tx.executions.finish(id, ending))) throw new AlreadyFinishedError();
       return applied;
@@ -63,7 +65,10 @@ export async function finishWithFiles(
       status: 'failed',
       error: {
         code: 'quota_exceeded',
-        message: `the execution's files need ${needed} bytes but the user's quota is ${files.quotaBytes} bytes; no file was saved`,
+        message:
+          error instanceof FileCountExceededError
+            ? `the execution would leave ${error.usedFiles} files but the user may keep ${error.quotaFiles}; no file was saved`
+            : `the execution's files need ${needed} bytes but the user's quota is ${files.quotaBytes} bytes; no file was saved`,
       },
     };
     return { done: await store.executions.finish(id, overQuota), ending: overQuota, stored: [] };

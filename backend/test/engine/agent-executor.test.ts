@@ -69,7 +69,7 @@ describe.each([
     fake = await startFakeModelServer(args.script);
     const config = testConfig({ ...providerEnv(args.api ?? 'anthropic', fake.url), ...args.env });
     const metrics = createMetrics('worker');
-    const fileSync = createFileSync({ files: store.files, userDir: sandbox.userDir, quotaBytes: 1e6 });
+    const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
     const executor = createAgentExecutor({ orchestrator: sandbox, fileSync, metrics, retryBaseDelayMs: 5 });
     const text = args.text ?? 'please save hello';
     const message = await store.messages.append({ sessionId, role: 'user', parts: [{ type: 'text', text }] });
@@ -409,7 +409,7 @@ describe.each([
 
   it('fails at once naming the variables to set when no provider is configured', async () => {
     const config = testConfig();
-    const fileSync = createFileSync({ files: store.files, userDir: sandbox.userDir, quotaBytes: 1e6 });
+    const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
     const executor = createAgentExecutor({ orchestrator: sandbox, fileSync });
     const context = testContext({
       execution: { kind: 'agent', input: { messageId: randomUUID(), text: 'hi' }, sessionId, userId },
@@ -433,7 +433,7 @@ describe.each([
 
   it('names the missing variable when MODEL_PROVIDER is set without its key', async () => {
     const config = testConfig({ MODEL_PROVIDER: 'azure', AZURE_OPENAI_API_KEY: 'k' });
-    const fileSync = createFileSync({ files: store.files, userDir: sandbox.userDir, quotaBytes: 1e6 });
+    const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
     const executor = createAgentExecutor({ orchestrator: sandbox, fileSync });
     const context = testContext({
       execution: { kind: 'agent', input: { messageId: randomUUID(), text: 'hi' }, sessionId, userId },
@@ -455,7 +455,7 @@ describe.each([
     ]) {
       const server = await startFakeModelServer([{ blocks: [{ type: 'text', text: 'hi from chat' }] }]);
       const config = testConfig(env(server.url));
-      const fileSync = createFileSync({ files: store.files, userDir: sandbox.userDir, quotaBytes: 1e6 });
+      const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
       const executor = createAgentExecutor({ orchestrator: sandbox, fileSync });
       const context = testContext({
         execution: { kind: 'agent', input: { messageId: randomUUID(), text: 'hi' }, sessionId, userId },

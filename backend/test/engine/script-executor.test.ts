@@ -39,7 +39,7 @@ describe.each([
   ) {
     const fileSync = createFileSync({
       files: store.files,
-      userDir: sandbox.userDir,
+      quotaFiles: 10_000,
       quotaBytes: options.quotaBytes ?? config.files.userQuotaBytes,
     });
     const executor = createScriptExecutor({ orchestrator: sandbox, fileSync });

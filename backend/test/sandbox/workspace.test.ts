@@ -5,10 +5,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   assertUserId,
-  diffSnapshots,
+  directoryUsage,
+  discardUserDirectory,
   ensureUserDirectory,
-  snapshotUserFiles,
-  userUsageBytes,
 } from '../../src/sandbox/index.js';
 import { makeRoot, removeRoot } from './support.js';
 
@@ -37,31 +36,50 @@ describe('workspace', () => {
     }
   });
 
-  it('snapshots regular files and diffs them, skipping links and special files', async () => {
+  it('measures usage without following links and stops at the limits', async () => {
     root = await makeRoot();
-    const user = randomUUID();
-    const dir = await ensureUserDirectory(root, user);
+    const dir = await ensureUserDirectory(root, randomUUID());
+    const outside = path.join(path.dirname(root), 'outside');
+    await fs.mkdir(outside);
+    await fs.writeFile(path.join(outside, 'big'), Buffer.alloc(100_000));
     await fs.writeFile(path.join(dir, 'uploads/a.csv'), 'a,b\n1,2\n');
     await fs.writeFile(path.join(dir, 'workspace/keep.txt'), 'same');
-    await fs.writeFile(path.join(dir, 'workspace/gone.txt'), 'bye');
-    await fs.symlink('/etc/passwd', path.join(dir, 'workspace/link'));
+    await fs.symlink(outside, path.join(dir, 'workspace/linked-folder'));
+    await fs.symlink(path.join(outside, 'big'), path.join(dir, 'workspace/linked-file'));
     execFileSync('mkfifo', [path.join(dir, 'workspace/pipe')]);
-    const before = await snapshotUserFiles(root, user);
-    expect([...before.keys()].sort()).toEqual(['uploads/a.csv', 'workspace/gone.txt', 'workspace/keep.txt']);
-    expect(before.get('uploads/a.csv')).toMatchObject({
-      size: 8,
-      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
-    });
-    await fs.writeFile(path.join(dir, 'uploads/a.csv'), 'a,b\n1,3\n');
-    await fs.rm(path.join(dir, 'workspace/gone.txt'));
-    await fs.mkdir(path.join(dir, 'outputs/charts'));
-    await fs.writeFile(path.join(dir, 'outputs/charts/c.svg'), '<svg/>');
-    const after = await snapshotUserFiles(root, user, before);
-    expect(diffSnapshots(before, after)).toEqual({
-      created: ['outputs/charts/c.svg'],
-      modified: ['uploads/a.csv'],
-      deleted: ['workspace/gone.txt'],
-    });
-    expect(await userUsageBytes(root, user)).toBe(8 + 4 + 6);
+    expect(await directoryUsage(dir, { maxFiles: 100, maxDepth: 10 })).toEqual({ bytes: 12, files: 2 });
+    expect((await directoryUsage(dir, { maxFiles: 1, maxDepth: 10 })).exceeded).toBe('files');
+    await fs.mkdir(path.join(dir, 'outputs/a/b/c/d'), { recursive: true });
+    expect((await directoryUsage(dir, { maxFiles: 100, maxDepth: 4 })).exceeded).toBe('depth');
+  });
+
+  it('discards a user directory of any depth without following its links', async () => {
+    root = await makeRoot();
+    const user = randomUUID();
+    const dir = await ensureUserDirectory(
+      root,
+      user,
+      process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : undefined,
+    );
+    const outside = path.join(path.dirname(root), 'outside');
+    await fs.mkdir(outside);
+    await fs.writeFile(path.join(outside, 'canary'), 'keep me', { mode: 0o600 });
+    await fs.symlink(outside, path.join(dir, 'workspace/link'));
+    // 3,000 levels: far past PATH_MAX, as a script can make them with relative paths.
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        "const fs=require('fs');process.chdir(process.argv[1]);for(let i=0;i<3000;i++){fs.mkdirSync('d');process.chdir('d')}fs.writeFileSync('f','x')",
+        path.join(dir, 'workspace'),
+      ],
+      { cwd: '/', ...(process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {}) },
+    );
+    await fs.chmod(path.join(dir, 'outputs'), 0o000);
+    await discardUserDirectory(root, user);
+    expect(await fs.readdir(root)).toEqual([]);
+    expect(await fs.readFile(path.join(outside, 'canary'), 'utf8')).toBe('keep me');
+    // Discarding what is not there is a no-op.
+    await discardUserDirectory(root, user);
   });
 });

@@ -5,6 +5,7 @@ import {
   createStore,
   type Database,
   type Execution,
+  FileCountExceededError,
   InvalidCursorError,
   InvalidPathError,
   type Message,
@@ -278,6 +279,18 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           for (const cursor of badCursors) {
             await expect(store.users.list({ cursor }), cursor).rejects.toBeInstanceOf(InvalidCursorError);
           }
+        });
+
+        it('moves a user’s sandbox reset generation on, one user at a time', async () => {
+          const [user, other] = [await newUser(), await newUser()];
+          expect(await store.users.sandboxGeneration(user.id)).toBe(0);
+          expect(await store.users.resetSandbox(user.id)).toBe(1);
+          expect(await store.users.resetSandbox(user.id)).toBe(2);
+          expect(await store.users.sandboxGeneration(user.id)).toBe(2);
+          expect(await store.users.sandboxGeneration(other.id)).toBe(0);
+          expect(await store.users.resetSandbox(unknownId)).toBeNull();
+          expect(await store.users.resetSandbox('42')).toBeNull();
+          expect(await store.users.sandboxGeneration('42')).toBe(0);
         });
       });
 
@@ -1107,6 +1120,36 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.files.usage(user.id)).toBe(100);
           await store.files.put(user.id, 'uploads/c', bytes(900), quota);
           expect(await store.files.usage(user.id)).toBe(quota);
+        });
+
+        it('keeps the file-count quota in put and apply; replacing or deleting is always allowed', async () => {
+          const user = await newUser();
+          await store.files.put(user.id, 'uploads/a', bytes(1), quota, 2);
+          await store.files.put(user.id, 'uploads/b', bytes(1), quota, 2);
+          const refused = await store.files
+            .put(user.id, 'uploads/c', bytes(1), quota, 2)
+            .catch((e: unknown) => e);
+          expect(refused).toBeInstanceOf(FileCountExceededError);
+          expect(refused).toBeInstanceOf(QuotaExceededError);
+          expect(refused).toMatchObject({ usedFiles: 3, quotaFiles: 2 });
+          // Replacing an existing file does not add one.
+          await store.files.put(user.id, 'uploads/a', bytes(2), quota, 2);
+          await expect(
+            store.files.apply(
+              user.id,
+              { writes: [{ path: 'outputs/x', content: bytes(1) }], deletes: [] },
+              quota,
+              2,
+            ),
+          ).rejects.toBeInstanceOf(FileCountExceededError);
+          // A change that deletes one and writes one stays at two.
+          await store.files.apply(
+            user.id,
+            { writes: [{ path: 'outputs/x', content: bytes(1) }], deletes: ['uploads/b'] },
+            quota,
+            2,
+          );
+          expect((await store.files.list(user.id)).map((f) => f.path)).toEqual(['outputs/x', 'uploads/a']);
         });
 
         it('keeps the quota when writes of one user race', async () => {

@@ -75,7 +75,7 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
         sandbox ??= (async () => {
           const taken = await orchestrator.acquire(execution.userId, { signal });
           try {
-            await fileSync.prepare(execution.userId, { signal });
+            await fileSync.prepare(taken, { signal });
             return taken;
           } catch (error) {
             taken.release();

@@ -156,11 +156,11 @@ export class FileTools {
   }
 
   usage(): number {
-    return scanFiles(this.rootReal).bytes;
+    return this.scan().bytes;
   }
 
   scan() {
-    return scanFiles(this.rootReal);
+    return scanFiles(this.rootReal, this.settings.walkLimits);
   }
 
   private writeBuffer(path: string, data: Buffer, changed: FileChange): number {

@@ -8,9 +8,11 @@ import type { SandboxEvent } from '../types.js';
 import { OutputBudget, runChild, runJavaScript } from './code.mjs';
 import { FileTools } from './files.mjs';
 import { changesBetween, RuntimeFailure } from './paths.mjs';
+import { SyncTools } from './sync.mjs';
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as RuntimeSettings;
 const files = new FileTools(settings);
+const sync = new SyncTools(files.rootReal, settings.maxFileBytes);
 const running = new Map<number, AbortController>();
 let activeRun: OutputBudget | undefined;
 
@@ -47,6 +49,16 @@ async function dispatch(request: RpcRequest, signal: AbortSignal): Promise<unkno
       return files.edit(params, changed);
     case 'fs.delete':
       return files.delete(params, changed);
+    case 'sync.scan':
+      return sync.scan(params, (batch) => event(request.id, { kind: 'sync.files', files: batch }));
+    case 'sync.hash':
+      return sync.hash(params);
+    case 'sync.read':
+      return sync.read(params);
+    case 'sync.write':
+      return sync.write(params);
+    case 'sync.delete':
+      return sync.delete(params);
     case 'code.run':
       return runCode(request as RpcRequest<'code.run'>, signal);
     case 'shutdown':

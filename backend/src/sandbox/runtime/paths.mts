@@ -172,13 +172,22 @@ export interface FileScan {
 
 const maxTrackedFiles = 10_000;
 
-/** Walks `dir` once: bytes held by regular files (symlinks hold none) and their fingerprints. */
-export function scanFiles(dir: string): FileScan {
+/**
+ * Walks `dir` once: bytes held by regular files (symlinks hold none) and their fingerprints.
+ * The walk stops past `limits` (files, folder depth), so a tree of a million files or ten
+ * thousand levels costs bounded time; the worker's sync reports such a tree, this walk only
+ * must not hang on it (its figures are then a lower bound and no changes are reported).
+ */
+export function scanFiles(
+  dir: string,
+  limits: { maxFiles: number; maxDepth: number } = { maxFiles: maxTrackedFiles, maxDepth: 64 },
+): FileScan {
   let bytes = 0;
+  let count = 0;
   let files: Map<string, string> | undefined = new Map();
-  const stack: Array<[string, string]> = [[dir, '']];
+  const stack: Array<[string, string, number]> = [[dir, '', 0]];
   while (stack.length > 0) {
-    const [current, rel] = stack.pop() as [string, string];
+    const [current, rel, depth] = stack.pop() as [string, string, number];
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(current, { withFileTypes: true });
@@ -188,8 +197,11 @@ export function scanFiles(dir: string): FileScan {
     for (const entry of entries) {
       const p = `${current}/${entry.name}`;
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) stack.push([p, childRel]);
-      else if (entry.isFile()) {
+      if (entry.isDirectory()) {
+        if (depth + 1 >= limits.maxDepth) return { bytes, files: undefined };
+        stack.push([p, childRel, depth + 1]);
+      } else if (entry.isFile()) {
+        if (++count > limits.maxFiles) return { bytes, files: undefined };
         try {
           const stat = fs.lstatSync(p);
           bytes += stat.size;

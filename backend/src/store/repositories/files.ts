@@ -3,6 +3,7 @@ import { conflictCopyPath, normalizeFilePath } from '../paths.js';
 import { inTransaction, isUuid, requireUuid, toBuffer, toIso, toNumber } from '../sql.js';
 import {
   type FileConflict,
+  FileCountExceededError,
   type FileRepository,
   type Queryable,
   QuotaExceededError,
@@ -45,13 +46,14 @@ async function lockAndMeasure(
   tx: Queryable,
   userId: string,
   paths: readonly string[],
-): Promise<{ total: number; byPath: Map<string, { size: number; sha256: string }> }> {
+): Promise<{ total: number; count: number; byPath: Map<string, { size: number; sha256: string }> }> {
   await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [fileLockNamespace, userId]);
   const { rows } = await tx.query<{
     used: string | number;
+    count: string | number;
     current: Record<string, [string | number, string]> | null;
   }>(
-    `SELECT COALESCE(sum(size), 0) AS used,
+    `SELECT COALESCE(sum(size), 0) AS used, count(*) AS count,
             json_object_agg(path, json_build_array(size, sha256)) FILTER (WHERE path = ANY($2::text[])) AS current
        FROM files WHERE user_id = $1`,
     [userId, paths],
@@ -59,6 +61,7 @@ async function lockAndMeasure(
   const current = Object.entries(rows[0]?.current ?? {});
   return {
     total: toNumber(rows[0]?.used ?? 0),
+    count: toNumber(rows[0]?.count ?? 0),
     byPath: new Map(current.map(([path, [size, sha256]]) => [path, { size: toNumber(size), sha256 }])),
   };
 }
@@ -80,8 +83,9 @@ async function upsert(tx: Queryable, userId: string, path: string, bytes: Buffer
   return toStoredFile(rows[0]!);
 }
 
-function checkQuotaArgument(quotaBytes: number): void {
+function checkQuotaArgument(quotaBytes: number, quotaFiles = Number.POSITIVE_INFINITY): void {
   if (!Number.isFinite(quotaBytes) || quotaBytes < 0) throw new RangeError('quotaBytes must be ≥ 0');
+  if (Number.isNaN(quotaFiles) || quotaFiles < 0) throw new RangeError('quotaFiles must be ≥ 0');
 }
 
 function asBuffer(content: unknown): Buffer {
@@ -117,23 +121,25 @@ export function createFileRepository(db: Queryable): FileRepository {
       return row ? { ...toStoredFile(row), content: toBuffer(row.content) } : null;
     },
 
-    async put(userId, path, content, quotaBytes) {
+    async put(userId, path, content, quotaBytes, quotaFiles = Number.POSITIVE_INFINITY) {
       requireUuid(userId, 'userId');
       const canonical = normalizeFilePath(path);
-      checkQuotaArgument(quotaBytes);
+      checkQuotaArgument(quotaBytes, quotaFiles);
       const bytes = asBuffer(content);
       return inTransaction(db, async (tx) => {
         const used = await lockAndMeasure(tx, userId, [canonical]);
         const growth = bytes.length - (used.byPath.get(canonical)?.size ?? 0);
         if (growth > 0 && used.total + growth > quotaBytes)
           throw new QuotaExceededError(used.total, quotaBytes, growth);
+        if (!used.byPath.has(canonical) && used.count + 1 > quotaFiles)
+          throw new FileCountExceededError(used.count + 1, quotaFiles, used.total, quotaBytes);
         return upsert(tx, userId, canonical, bytes);
       });
     },
 
-    async apply(userId, change, quotaBytes) {
+    async apply(userId, change, quotaBytes, quotaFiles = Number.POSITIVE_INFINITY) {
       requireUuid(userId, 'userId');
-      checkQuotaArgument(quotaBytes);
+      checkQuotaArgument(quotaBytes, quotaFiles);
       const tag = change.conflictTag ?? 'copy';
       const writes = new Map(change.writes.map((w) => [normalizeFilePath(w.path), asBuffer(w.content)]));
       const deletes = change.deletes.map((p) => normalizeFilePath(p)).filter((p) => !writes.has(p));
@@ -169,6 +175,11 @@ export function createFileRepository(db: Queryable): FileRepository {
         for (const [path, bytes] of toWrite) projected += bytes.length - (used.byPath.get(path)?.size ?? 0);
         if (projected > quotaBytes && projected > used.total)
           throw new QuotaExceededError(used.total, quotaBytes, projected - used.total);
+        // Like bytes, only growth in the number of files past the quota is refused.
+        let count = used.count - toDelete.length;
+        for (const path of toWrite.keys()) if (!used.byPath.has(path)) count++;
+        if (count > quotaFiles && count > used.count)
+          throw new FileCountExceededError(count, quotaFiles, used.total, quotaBytes);
         if (toDelete.length > 0)
           await tx.query('DELETE FROM files WHERE user_id = $1 AND path = ANY($2::text[])', [
             userId,

@@ -55,5 +55,23 @@ export function createUserRepository(db: Queryable): UserRepository {
       );
       return toPage(rows, limit, toUser, (row) => [toIso(row.created_at), row.id]);
     },
+
+    async sandboxGeneration(id) {
+      if (!isUuid(id)) return 0;
+      const { rows } = await db.query<{ sandbox_generation: number }>(
+        'SELECT sandbox_generation FROM users WHERE id = $1',
+        [id],
+      );
+      return rows[0]?.sandbox_generation ?? 0;
+    },
+
+    async resetSandbox(id) {
+      if (!isUuid(id)) return null;
+      const { rows } = await db.query<{ sandbox_generation: number }>(
+        'UPDATE users SET sandbox_generation = sandbox_generation + 1 WHERE id = $1 RETURNING sandbox_generation',
+        [id],
+      );
+      return rows[0]?.sandbox_generation ?? null;
+    },
   };
 }

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { loadConfig } from '../../../src/config/index.js';
 import type { EventType } from '../../../src/events/types.js';
 import { createSandboxOrchestrator, SandboxError } from '../../../src/sandbox/index.js';
+import { RuntimeFailure } from '../../../src/sandbox/runtime/paths.mjs';
+import { SyncTools } from '../../../src/sandbox/runtime/sync.mjs';
 import type {
   CallOptions,
   CodeRunResult,
@@ -176,6 +178,34 @@ function resolveInside(root: string, relative: string): string {
   return full;
 }
 
+/** The lease's sync calls, answered by the sandbox runtime's SyncTools on `dir` in this process. */
+function syncCalls(
+  dir: string,
+): Pick<SandboxLease, 'syncScan' | 'syncHash' | 'syncRead' | 'syncWrite' | 'syncDelete'> {
+  const tools = () => new SyncTools(dir, 50 * 1024 * 1024);
+  const call = async <T>(work: () => T): Promise<T> => {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof RuntimeFailure) throw new SandboxError(error.kind, error.message);
+      throw error;
+    }
+  };
+  return {
+    syncScan: (limits) =>
+      call(() => {
+        const files: Array<[string, number, string]> = [];
+        const { exceeded } = tools().scan({ limits }, (batch) => files.push(...batch));
+        return { files, exceeded };
+      }),
+    syncHash: (paths) => call(() => tools().hash({ paths }).files),
+    syncRead: (p) => call(() => tools().read({ path: p })),
+    syncWrite: (p, content) =>
+      call(() => tools().write({ path: p, content: content.toString('base64') }).stamp),
+    syncDelete: (paths) => call(() => tools().delete({ paths }).removed),
+  };
+}
+
 /** A sandbox orchestrator double: fs methods on the user's directory, JavaScript in a child process. */
 function processSandbox(root: string, languages: readonly ScriptLanguage[]): SandboxOrchestrator {
   const double: SandboxOrchestrator = {
@@ -227,6 +257,13 @@ function processSandbox(root: string, languages: readonly ScriptLanguage[]): San
           await fs.rm(resolveInside(dir, p));
         },
         run: (input, options) => runNode(path.join(dir, 'workspace'), input, options),
+        // The runtime's own sync code, run here on the host directory (this double has no sandbox).
+        ...syncCalls(dir),
+        async discardFiles() {
+          await fs.rm(dir, { recursive: true, force: true });
+          for (const folder of ['uploads', 'workspace', 'outputs'])
+            await fs.mkdir(path.join(dir, folder), { recursive: true });
+        },
         release() {
           if (released) throw new Error('lease released twice');
           released = true;
@@ -299,6 +336,12 @@ function recording(inner: SandboxOrchestrator): SandboxDouble {
         edit: (p, a, b, o) => record('edit', p, () => lease.edit(p, a, b, o)),
         delete: (p, o) => record('delete', p, () => lease.delete(p, o)),
         run: (input, o) => lease.run(input, o),
+        syncScan: (limits, o) => lease.syncScan(limits, o),
+        syncHash: (paths, o) => lease.syncHash(paths, o),
+        syncRead: (p, o) => lease.syncRead(p, o),
+        syncWrite: (p, c, o) => lease.syncWrite(p, c, o),
+        syncDelete: (paths, o) => lease.syncDelete(paths, o),
+        discardFiles: () => lease.discardFiles(),
         release() {
           double.released++;
           lease.release();

@@ -18,7 +18,7 @@ const maxFilesPerUpload = 20;
  */
 export const fileRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store, config } = app.services;
-  const { maxUploadBytes, userQuotaBytes } = config.files;
+  const { maxUploadBytes, userQuotaBytes, userQuotaFiles } = config.files;
 
   // Multipart is accepted here only: everywhere else it is an unsupported media type.
   await app.register(fastifyMultipart, {
@@ -113,7 +113,9 @@ export const fileRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       const items = [];
       for (const target of targets) {
-        items.push(await store.files.put(user.id, target.path, target.content, userQuotaBytes));
+        items.push(
+          await store.files.put(user.id, target.path, target.content, userQuotaBytes, userQuotaFiles),
+        );
       }
       return reply.code(201).send({ items });
     },
@@ -190,7 +192,7 @@ export const fileRoutes: FastifyPluginAsyncZod = async (app) => {
         const filePath = normalizeFilePath(request.params['*']);
         const body = request.body;
         const content = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-        const stored = await store.files.put(user.id, filePath, content, userQuotaBytes);
+        const stored = await store.files.put(user.id, filePath, content, userQuotaBytes, userQuotaFiles);
         return reply.code(201).send(stored);
       },
     );
