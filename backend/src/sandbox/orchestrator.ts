@@ -5,6 +5,8 @@
  * user at a time serialises a user's executions. Crashed, hung or protocol-breaking processes
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
+import { randomUUID } from 'node:crypto';
+import type { EgressContext, SandboxEgress } from '../egress/proxy.js';
 import type { Logger } from '../observability/logger.js';
 import {
   dataHeadroomMb,
@@ -60,6 +62,8 @@ export interface SandboxOrchestratorOptions {
   callTimeoutMs?: number;
   /** How often the user's disk usage is checked while code runs. */
   quotaCheckMs?: number;
+  /** The egress proxy: each sandbox process gets its own socket of it. */
+  egress?: SandboxEgress;
 }
 
 export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
@@ -102,6 +106,8 @@ interface Slot {
   lastUsed: number;
   /** Processes this pool stopped on purpose: their exit is not a crash. */
   stopping: Set<SandboxProcess>;
+  /** The live process's egress socket key. */
+  egressKey?: string;
 }
 
 interface Waiter {
@@ -373,7 +379,10 @@ class Pool implements ManagedSandboxOrchestrator {
         languages: [...this.languages],
         ownPidNamespace: this.isolation === 'bwrap',
       } satisfies RuntimeSettings);
+    const egressKey = randomUUID();
+    const egressSocket = await this.options.egress?.open(egressKey);
     const command = sandboxCommand({
+      egressSocket,
       level: this.isolation,
       bwrapPath: this.report.bwrapPath,
       tmpBytes: this.report.bwrapTmpSize ? Math.min(this.options.userQuotaBytes, tmpCapBytes) : undefined,
@@ -399,6 +408,7 @@ class Pool implements ManagedSandboxOrchestrator {
     });
     this.counts.starts++;
     void proc.exited.then(() => this.onExit(slot, proc));
+    if (egressSocket) void proc.exited.then(() => this.options.egress?.close(egressKey));
     const timer = setTimeout(
       () =>
         proc.kill(
@@ -420,6 +430,7 @@ class Pool implements ManagedSandboxOrchestrator {
       clearTimeout(timer);
     }
     slot.proc = proc;
+    slot.egressKey = egressKey;
     return proc;
   }
 
@@ -545,6 +556,12 @@ class Pool implements ManagedSandboxOrchestrator {
     proc.kill(new SandboxError('timeout', 'the sandbox was replaced after a timed-out run'));
   }
 
+  /** Gives the sandbox's egress socket to one run; the returned function takes it back. */
+  attachEgress(slot: Slot, context: EgressContext | undefined): () => void {
+    if (!context || !slot.egressKey || !this.options.egress) return () => {};
+    return this.options.egress.attach(slot.egressKey, context);
+  }
+
   get callTimeoutMs(): number {
     return this.options.callTimeoutMs ?? 30_000;
   }
@@ -597,10 +614,7 @@ class Lease implements SandboxLease {
     await this.rpc('fs.delete', { path }, options);
   }
 
-  async run(
-    input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
-    options: CallOptions = {},
-  ): Promise<CodeRunResult> {
+  async run(input: Parameters<SandboxLease['run']>[0], options: CallOptions = {}): Promise<CodeRunResult> {
     if (!this.pool.languages.includes(input.language)) {
       throw new SandboxError(
         'unsupported_language',
@@ -625,6 +639,7 @@ class Lease implements SandboxLease {
     }
     const started = performance.now();
     let truncated = false;
+    const detachEgress = this.pool.attachEgress(this.slot, input.egress);
     const onEvent = (event: SandboxEvent) => {
       if (event.kind === 'output' && event.data.startsWith('\n[output truncated')) truncated = true;
       options.onEvent?.(event);
@@ -649,6 +664,8 @@ class Lease implements SandboxLease {
         };
       }
       throw error;
+    } finally {
+      detachEgress();
     }
   }
 
