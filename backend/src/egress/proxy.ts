@@ -144,15 +144,6 @@ export class EgressProxy implements SandboxEgress {
     const server = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 });
     const listener: Listener = { server, path: socketPath, connections: 0 };
     server.on('connection', (socket: net.Socket) => {
-      if (listener.connections >= this.options.maxConnections) {
-        socket.end(
-          refusalBytes(
-            429,
-            `egress refused: this sandbox already has ${this.options.maxConnections} open connections (EGRESS_MAX_CONNECTIONS)`,
-          ),
-        );
-        return;
-      }
       listener.connections++;
       socket.once('close', () => listener.connections--);
     });
@@ -232,6 +223,10 @@ export class EgressProxy implements SandboxEgress {
     return attachment.bytes <= this.options.maxBytesPerExecution;
   }
 
+  private tooMany(): string {
+    return `egress refused: this sandbox already has ${this.options.maxConnections} open connections (EGRESS_MAX_CONNECTIONS)`;
+  }
+
   record(record: EgressRecord): void {
     try {
       this.options.onRecord?.(record);
@@ -250,6 +245,10 @@ export class EgressProxy implements SandboxEgress {
       respondRefusal(res, 403, 'egress refused: no execution is running in this sandbox');
       return;
     }
+    if (listener.connections > this.options.maxConnections) {
+      respondRefusal(res, 429, this.tooMany());
+      return;
+    }
     await forwardRequest(this, attachment, req, res);
   }
 
@@ -264,6 +263,10 @@ export class EgressProxy implements SandboxEgress {
     client.on('error', () => {});
     if (!attachment) {
       client.end(refusalBytes(403, 'egress refused: no execution is running in this sandbox'));
+      return;
+    }
+    if (listener.connections > this.options.maxConnections) {
+      client.end(refusalBytes(429, this.tooMany()));
       return;
     }
     const { context } = attachment;

@@ -94,4 +94,49 @@ describe.runIf(bwrap)('egress from a bwrap sandbox', () => {
     );
     expect(out.stdout).toContain('"url":"/py"');
   });
+
+  it('refuses a host, a raw IP and a port the policy does not allow, naming the setting', async () => {
+    const out = await run(
+      'javascript',
+      `const texts = [];
+       for (const url of ['http://other.test:${servers.httpPort}/', 'http://127.0.0.1:${servers.httpPort}/', 'http://api.test:1/']) {
+         const r = await fetch(url);
+         texts.push([r.status, r.headers.get('x-ipa-egress'), await r.text()]);
+       }
+       return texts;`,
+    );
+    const [host, ip, port] = out.result.result as [number, string, string][];
+    expect(host?.slice(0, 2)).toEqual([403, 'refused']);
+    expect(host?.[2]).toMatch(/other\.test.*EGRESS_ALLOW/);
+    expect(ip?.[2]).toMatch(/127\.0\.0\.1.*raw IP/);
+    expect(port?.[2]).toMatch(/api\.test:1 .*EGRESS_ALLOW/);
+    expect(servers.seen.some((s) => s.host.startsWith('other.test') || s.host.startsWith('127.'))).toBe(
+      false,
+    );
+  });
+
+  it.runIf(findExecutable('curl'))('refuses a CONNECT to a disallowed host', async () => {
+    const out = await run(
+      'shell',
+      `curl -sS -k https://other.test:${servers.httpsPort}/ 2>&1; echo "exit=$?"`,
+    );
+    expect(out.stdout).toMatch(/403/);
+    expect(out.stdout).not.toMatch(/exit=0/);
+    expect(
+      records.some((r) => r.method === 'CONNECT' && r.host === 'other.test' && r.outcome === 'refused'),
+    ).toBe(true);
+  });
+
+  it('has no other route out: a direct socket to the test server fails', async () => {
+    const out = await run(
+      'javascript',
+      `const net = require('node:net');
+       return await new Promise((resolve) => {
+         const s = net.connect(${servers.httpPort}, '127.0.0.1');
+         s.on('connect', () => { s.destroy(); resolve('connected'); });
+         s.on('error', (e) => resolve(e.code));
+       });`,
+    );
+    expect(out.result.result).toBe('ECONNREFUSED');
+  });
 });
