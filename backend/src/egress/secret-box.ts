@@ -29,7 +29,8 @@ export class SecretBox {
       const key = Buffer.from(entry.slice(at + 1), 'base64');
       if (at < 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))
         throw new SecretKeyError('IPA_SECRETS_KEY entries are id:base64-key (id of letters, digits, _ . -)');
-      if (key.length !== 32) throw new SecretKeyError(`IPA_SECRETS_KEY key "${id}" is not 32 bytes of base64`);
+      if (key.length !== 32)
+        throw new SecretKeyError(`IPA_SECRETS_KEY key "${id}" is not 32 bytes of base64`);
       if (this.keys.has(id)) throw new SecretKeyError(`IPA_SECRETS_KEY names key "${id}" twice`);
       this.keys.set(id, key);
     }
@@ -56,7 +57,10 @@ export class SecretBox {
 
   open(sealed: Sealed, owner: string, name: string): string {
     const key = this.keys.get(sealed.keyId);
-    if (!key) throw new SecretKeyError(`secret ${name} is encrypted under key "${sealed.keyId}", which IPA_SECRETS_KEY no longer lists`);
+    if (!key)
+      throw new SecretKeyError(
+        `secret ${name} is encrypted under key "${sealed.keyId}", which IPA_SECRETS_KEY no longer lists`,
+      );
     const raw = Buffer.from(sealed.ciphertext, 'base64');
     const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(`${owner}\n${name}`));
