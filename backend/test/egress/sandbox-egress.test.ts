@@ -46,8 +46,8 @@ describe.runIf(bwrap)('egress from a bwrap sandbox', () => {
         { language, code, timeoutMs: 10_000, egress: contextFor(user, allowList) },
         {
           onEvent: (e) => {
-            if (e.kind !== "output") return;
-            if (e.stream === "stdout") stdout += e.data;
+            if (e.kind !== 'output') return;
+            if (e.stream === 'stdout') stdout += e.data;
             else stderr += e.data;
           },
         },
