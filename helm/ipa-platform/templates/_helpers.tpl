@@ -82,6 +82,7 @@ ANTHROPIC_API_KEY: {{ $s.anthropicApiKey | quote }}
 OPENAI_API_KEY: {{ $s.openaiApiKey | quote }}
 AZURE_OPENAI_API_KEY: {{ $s.azureOpenaiApiKey | quote }}
 OPENAI_COMPATIBLE_API_KEY: {{ $s.openaiCompatibleApiKey | quote }}
+IPA_SECRETS_KEY: {{ $s.secretsKey | quote }}
 {{- end -}}
 
 {{/* Names of the secret settings the containers receive: all when an existing Secret is used (optional refs), else the non-empty ones. */}}
