@@ -125,6 +125,14 @@ describe('user secrets', () => {
     const log = await platform.services.store.egress.listRequests(run.id);
     expect(log.map((e) => e.outcome)).toEqual(['allowed', 'refused', 'refused']);
     expect(JSON.stringify(log)).not.toContain(canary);
+    // Counted by outcome, and the refusals are in the audit log.
+    const metrics = await platform.services.metrics.registry.metrics();
+    expect(metrics).toMatch(/ipa_egress_requests_total\{outcome="refused"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/ipa_egress_requests_total\{outcome="allowed"[^}]*\} [1-9]/);
+    const audit = await platform.services.store.audit.list({ limit: 100 });
+    const refusals = audit.items.filter((e) => e.action === 'egress.refused' && e.target === `execution:${run.id}`);
+    expect(refusals).toHaveLength(2);
+    expect(JSON.stringify(audit)).not.toContain(canary);
   });
 
   it("user X's secret is not usable by user Y", async () => {
