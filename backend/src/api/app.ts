@@ -12,6 +12,7 @@ import { registerSpa, sendSpaPage, wantsSpaPage } from './plugins/spa.js';
 import { createDependencyProbe } from './probe.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth/index.js';
+import { egressRoutes } from './routes/egress/index.js';
 import { executionRoutes } from './routes/executions/index.js';
 import { submitPlugin } from './routes/executions/submit.js';
 import { fileRoutes } from './routes/files/index.js';
@@ -98,6 +99,7 @@ export async function buildApiApp(services: Services, options: ApiOptions = {}):
         await signedIn.register(executionRoutes, { keepAliveMs: options.sseKeepAliveMs });
         await signedIn.register(fileRoutes);
         await signedIn.register(adminRoutes);
+        await signedIn.register(egressRoutes);
       });
     },
     { prefix: '/api/v1' },

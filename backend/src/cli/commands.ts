@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { ensureAdmin, startApiServer } from '../api/index.js';
 import type { Config } from '../config/index.js';
+import { createEgress, type Egress } from '../egress/service.js';
 import { createExecutors } from '../engine/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createServices } from '../platform.js';
@@ -40,9 +41,22 @@ function staticDirOf(config: Config): string | undefined {
   return resolved.dir;
 }
 
-async function createOrchestrator(config: Config, logger: Logger): Promise<ManagedSandboxOrchestrator> {
+async function createOrchestrator(
+  config: Config,
+  logger: Logger,
+  egress: Egress,
+): Promise<ManagedSandboxOrchestrator> {
   try {
-    return await createSandboxOrchestrator({ ...config.sandbox, logger });
+    const orchestrator = await createSandboxOrchestrator({ ...config.sandbox, logger, egress: egress.proxy });
+    const rotated = await egress.secrets.rotate();
+    if (rotated > 0) logger.info({ rotated }, 'user secrets re-encrypted under the current key');
+    // The proxy outlives the sandboxes it serves and stops with them.
+    const shutdown = orchestrator.shutdown.bind(orchestrator);
+    orchestrator.shutdown = async () => {
+      await shutdown();
+      await egress.shutdown();
+    };
+    return orchestrator;
   } catch (error) {
     throw new StartupError([
       `the sandbox cannot start: ${error instanceof Error ? error.message : String(error)}`,
@@ -110,9 +124,10 @@ export async function runWorker(config: Config, output: CliOutput): Promise<numb
   const logger = createLogger(config.logLevel, 'ipa.worker');
   const { services, orchestrator, runtime, server } = await withServices(config, logger, async (services) => {
     await requireCurrentSchema(services.store.db);
-    const orchestrator = await createOrchestrator(config, logger);
+    const egress = createEgress({ config, store: services.store, metrics: services.metrics, logger });
+    const orchestrator = await createOrchestrator(config, logger, egress);
     try {
-      const executors = createExecutors({ services, orchestrator });
+      const executors = createExecutors({ services, orchestrator, egress });
       const runtime = startWorkerRuntime({ services, executors, orchestrator });
       const server = await startWorkerServer({ services, runtime, orchestrator, version: platformVersion() });
       return { services, orchestrator, runtime, server };
@@ -193,8 +208,9 @@ export async function runStandalone(config: Config, output: CliOutput): Promise<
   let orchestrator: SandboxOrchestrator | undefined;
   const started = await withServices(config, logger, async (services) => {
     await migrate(services.store.db);
-    orchestrator = await createOrchestrator(config, logger);
-    const executors = createExecutors({ services, orchestrator });
+    const egress = createEgress({ config, store: services.store, metrics: services.metrics, logger });
+    orchestrator = await createOrchestrator(config, logger, egress);
+    const executors = createExecutors({ services, orchestrator, egress });
     const worker = startWorkerRuntime({ services, executors, orchestrator });
     runtime = worker;
     const sandbox = orchestrator;

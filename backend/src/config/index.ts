@@ -141,6 +141,15 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
         .map((n) => n.trim())
         .filter((n) => n && !secretSettingNames.includes(n as SettingName)),
     },
+    egress: {
+      allow: raw.EGRESS_ALLOW,
+      allowCidrs: raw.EGRESS_ALLOW_CIDRS.split(/[\s,]+/).filter(Boolean),
+      denyCidrs: raw.EGRESS_DENY_CIDRS.split(/[\s,]+/).filter(Boolean),
+      maxConnections: raw.EGRESS_MAX_CONNECTIONS,
+      maxBytesPerExecution: raw.EGRESS_MAX_BYTES,
+      requestTimeoutMs: raw.EGRESS_REQUEST_TIMEOUT_MS,
+      secretsKey: raw.IPA_SECRETS_KEY,
+    },
     model: {
       provider: raw.MODEL_PROVIDER,
       name: raw.MODEL_NAME,

@@ -202,6 +202,38 @@ export const settings = {
     'LANG,TZ',
     'Worker environment variables copied into sandboxes (secrets are never copied).',
   ),
+  EGRESS_ALLOW: setting(
+    z.string().default(''),
+    '— (no egress)',
+    'Destinations sandboxes may reach through the egress proxy: host names (`api.example.com`, `*.example.com`) with optional ports (`host:443|8443`; default 443 and 80), comma-separated. Users and automations can only narrow it.',
+  ),
+  EGRESS_ALLOW_CIDRS: setting(
+    z.string().default(''),
+    '—',
+    'Address ranges an allowed name may resolve to although they are private, loopback, link-local or reserved (comma-separated CIDRs).',
+  ),
+  EGRESS_DENY_CIDRS: setting(
+    z.string().default(''),
+    '—',
+    "More ranges egress never connects to, e.g. the cluster's pod and service ranges (comma-separated CIDRs).",
+  ),
+  EGRESS_MAX_CONNECTIONS: setting(int(1, 10_000).default(16), '16', 'Open egress connections per sandbox.'),
+  EGRESS_MAX_BYTES: setting(
+    int(1024, Number.MAX_SAFE_INTEGER).default(100 * 1024 * 1024),
+    '104857600 (100 MiB)',
+    'Bytes an execution may send and receive through the egress proxy.',
+  ),
+  EGRESS_REQUEST_TIMEOUT_MS: setting(
+    int(100, 3_600_000).default(30_000),
+    '30000',
+    'Longest time of one proxied request or tunnel.',
+  ),
+  IPA_SECRETS_KEY: setting(
+    z.string().min(1).optional(),
+    '— (user secrets disabled)',
+    'Keys that encrypt user secrets at rest (AES-256-GCM): `id:base64-32-bytes`, comma-separated; the first encrypts, the others still decrypt until rotation re-encrypts their secrets.',
+    true,
+  ),
   MODEL_PROVIDER: setting(
     z.enum(['anthropic', 'openai', 'azure', 'openai-compatible']).optional(),
     '— (first provider whose key is set)',

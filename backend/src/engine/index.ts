@@ -1,3 +1,4 @@
+import type { Egress } from '../egress/service.js';
 import type { SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
 import type { Executor } from '../worker/executor.js';
@@ -27,6 +28,8 @@ export { createScriptExecutor, type ScriptExecutorOptions } from './script-execu
 export interface ExecutorsOptions {
   services: Pick<Services, 'config' | 'store' | 'metrics' | 'logger'>;
   orchestrator: SandboxOrchestrator;
+  /** The worker's egress proxy and secrets; without it executions have no network. */
+  egress?: Egress;
   /** Defaults to one built from the store, the orchestrator's directories and the user quota. */
   fileSync?: FileSync;
   /** Tuning of the agent executor (retry delays, tool result size, fetch). */
@@ -46,9 +49,10 @@ export function createExecutors(options: ExecutorsOptions): Executor[] {
       logger: services.logger,
     });
   return [
-    createScriptExecutor({ orchestrator, fileSync, logger: services.logger }),
+    createScriptExecutor({ orchestrator, fileSync, logger: services.logger, egress: options.egress }),
     createAgentExecutor({
       ...options.agent,
+      egress: options.egress,
       orchestrator,
       fileSync,
       metrics: services.metrics,

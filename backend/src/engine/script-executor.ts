@@ -1,3 +1,4 @@
+import type { Egress } from '../egress/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { SandboxEvent, SandboxOrchestrator } from '../sandbox/types.js';
 import type { ScriptInput } from '../store/types.js';
@@ -9,6 +10,8 @@ export interface ScriptExecutorOptions {
   orchestrator: SandboxOrchestrator;
   fileSync: FileSync;
   logger?: Logger;
+  /** Egress of the runs (policy, secrets); without it a run has no network. */
+  egress?: Egress;
 }
 
 /**
@@ -55,6 +58,7 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
             code: input.code,
             input: input.input,
             timeoutMs: config.executions.timeoutMs,
+            egress: options.egress?.contextFor(execution),
           },
           { signal, onEvent },
         );

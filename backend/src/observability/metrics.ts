@@ -51,6 +51,12 @@ export function createMetrics(role: string) {
       buckets: secondsBuckets,
       registers: [registry],
     }),
+    egressRequests: new Counter({
+      name: 'ipa_egress_requests_total',
+      help: 'Requests and tunnels through the egress proxy, by outcome (allowed|refused|failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     modelTokens: new Counter({
       name: 'ipa_model_tokens_total',
       help: 'Model tokens by provider, model and direction (input|output)',

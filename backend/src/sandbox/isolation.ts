@@ -28,6 +28,8 @@ const systemDirs = ['/usr', '/lib', '/lib64', '/lib32', '/bin', '/sbin'];
 /** The sandbox's own view. */
 export const insideRuntimeDir = '/sandbox/runtime';
 export const insideUserDir = '/sandbox/user';
+/** The egress proxy's socket inside a bwrap sandbox (the runtime reads it from IPA_EGRESS_SOCKET). */
+export const insideEgressSocket = '/sandbox/egress.sock';
 
 export function findExecutable(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
@@ -231,6 +233,8 @@ export function sandboxCommand(input: {
   limits: SandboxLimits;
   env: Record<string, string>;
   settings: (insideUserDir: string) => string;
+  /** Host path of this sandbox's egress proxy socket, if it has one. */
+  egressSocket?: string;
 }): SandboxCommand {
   const execPath = process.execPath;
   let argv: string[];
@@ -241,15 +245,27 @@ export function sandboxCommand(input: {
       insideRuntimeDir,
       path.relative(input.runtime.dir, input.runtime.file),
     );
+    const egress: { env: Record<string, string>; mount: string[] } = input.egressSocket
+      ? {
+          env: { IPA_EGRESS_SOCKET: insideEgressSocket },
+          mount: ['--bind', input.egressSocket, insideEgressSocket],
+        }
+      : { env: {}, mount: [] };
     argv = [
       ...privilegeDrop(input.owner),
-      ...bwrapArgs(input.bwrapPath ?? 'bwrap', execPath, { ...input.env, HOME: inside }, input.tmpBytes),
+      ...bwrapArgs(
+        input.bwrapPath ?? 'bwrap',
+        execPath,
+        { ...input.env, ...egress.env, HOME: inside },
+        input.tmpBytes,
+      ),
       '--ro-bind',
       input.runtime.dir,
       insideRuntimeDir,
       '--bind',
       input.userDir,
       inside,
+      ...egress.mount,
       '--chdir',
       `${inside}/workspace`,
       '--',
@@ -281,7 +297,14 @@ export function sandboxCommand(input: {
     ];
   }
   const [command, ...args] = argv;
-  return { command: command as string, args, env: { ...input.env, HOME: inside }, insideUserDir: inside };
+  const egressEnv: Record<string, string> =
+    input.level === 'process' && input.egressSocket ? { IPA_EGRESS_SOCKET: input.egressSocket } : {};
+  return {
+    command: command as string,
+    args,
+    env: { ...input.env, ...egressEnv, HOME: inside },
+    insideUserDir: inside,
+  };
 }
 
 const headroomSteps = [0, 256, 512, 1024, 2048];

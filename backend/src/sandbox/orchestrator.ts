@@ -5,6 +5,8 @@
  * user at a time serialises a user's executions. Crashed, hung or protocol-breaking processes
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
+import { randomUUID } from 'node:crypto';
+import type { EgressContext, SandboxEgress } from '../egress/proxy.js';
 import type { Logger } from '../observability/logger.js';
 import { maxPathDepth } from '../store/paths.js';
 import {
@@ -65,6 +67,8 @@ export interface SandboxOrchestratorOptions {
   callTimeoutMs?: number;
   /** How often the user's disk usage is checked while code runs. */
   quotaCheckMs?: number;
+  /** The egress proxy: each sandbox process gets its own socket of it. */
+  egress?: SandboxEgress;
 }
 
 export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
@@ -108,6 +112,8 @@ interface Slot {
   lastUsed: number;
   /** Processes this pool stopped on purpose: their exit is not a crash. */
   stopping: Set<SandboxProcess>;
+  /** The live process's egress socket key. */
+  egressKey?: string;
 }
 
 interface Waiter {
@@ -380,7 +386,10 @@ class Pool implements ManagedSandboxOrchestrator {
         ownPidNamespace: this.isolation === 'bwrap',
         walkLimits: this.walkLimits,
       } satisfies RuntimeSettings);
+    const egressKey = randomUUID();
+    const egressSocket = await this.options.egress?.open(egressKey);
     const command = sandboxCommand({
+      egressSocket,
       level: this.isolation,
       bwrapPath: this.report.bwrapPath,
       tmpBytes: this.report.bwrapTmpSize ? Math.min(this.options.userQuotaBytes, tmpCapBytes) : undefined,
@@ -406,6 +415,7 @@ class Pool implements ManagedSandboxOrchestrator {
     });
     this.counts.starts++;
     void proc.exited.then(() => this.onExit(slot, proc));
+    if (egressSocket) void proc.exited.then(() => this.options.egress?.close(egressKey));
     const timer = setTimeout(
       () =>
         proc.kill(
@@ -427,6 +437,7 @@ class Pool implements ManagedSandboxOrchestrator {
       clearTimeout(timer);
     }
     slot.proc = proc;
+    slot.egressKey = egressKey;
     return proc;
   }
 
@@ -566,6 +577,12 @@ class Pool implements ManagedSandboxOrchestrator {
     proc.kill(new SandboxError('timeout', 'the sandbox was replaced after a timed-out run'));
   }
 
+  /** Gives the sandbox's egress socket to one run; the returned function takes it back. */
+  attachEgress(slot: Slot, context: EgressContext | undefined): () => void {
+    if (!context || !slot.egressKey || !this.options.egress) return () => {};
+    return this.options.egress.attach(slot.egressKey, context);
+  }
+
   get callTimeoutMs(): number {
     return this.options.callTimeoutMs ?? 30_000;
   }
@@ -668,10 +685,7 @@ class Lease implements SandboxLease {
     return this.pool.discard(this.slot);
   }
 
-  async run(
-    input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
-    options: CallOptions = {},
-  ): Promise<CodeRunResult> {
+  async run(input: Parameters<SandboxLease['run']>[0], options: CallOptions = {}): Promise<CodeRunResult> {
     if (!this.pool.languages.includes(input.language)) {
       throw new SandboxError(
         'unsupported_language',
@@ -696,6 +710,7 @@ class Lease implements SandboxLease {
     }
     const started = performance.now();
     let truncated = false;
+    const detachEgress = this.pool.attachEgress(this.slot, input.egress);
     const onEvent = (event: SandboxEvent) => {
       if (event.kind === 'output' && event.data.startsWith('\n[output truncated')) truncated = true;
       options.onEvent?.(event);
@@ -720,6 +735,8 @@ class Lease implements SandboxLease {
         };
       }
       throw error;
+    } finally {
+      detachEgress();
     }
   }
 

@@ -1,3 +1,5 @@
+import type { EgressContext } from '../egress/proxy.js';
+
 /**
  * The sandbox seam as the worker sees it. The orchestrator owns one sandbox process per active
  * user; a lease gives one caller exclusive use of that user's process until it is released.
@@ -77,7 +79,14 @@ export interface SandboxLease {
   ): Promise<{ replacements: number }>;
   delete(path: string, options?: CallOptions): Promise<void>;
   run(
-    input: { language: ScriptLanguage; code: string; input?: unknown; timeoutMs: number },
+    input: {
+      language: ScriptLanguage;
+      code: string;
+      input?: unknown;
+      timeoutMs: number;
+      /** Whose run this is for the egress proxy; without it the run has no egress. */
+      egress?: EgressContext;
+    },
     options?: CallOptions,
   ): Promise<CodeRunResult>;
   /**

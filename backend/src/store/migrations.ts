@@ -130,6 +130,59 @@ export const migrations: readonly Migration[] = [
     id: '0004_sandbox_reset',
     statements: ['ALTER TABLE users ADD COLUMN sandbox_generation integer NOT NULL DEFAULT 0'],
   },
+  },
+  {
+    // Egress: user secrets (encrypted values, never readable through the API), the user and
+    // automation levels of the egress allowlist, and one row per proxied request.
+    id: '0006_egress_secrets',
+    statements: [
+      `CREATE TABLE user_secrets (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
+        hosts jsonb NOT NULL CHECK (jsonb_typeof(hosts) = 'array'),
+        header_name text CHECK (length(header_name) BETWEEN 1 AND 200),
+        header_template text CHECK (length(header_template) BETWEEN 1 AND 1000),
+        query_param text CHECK (length(query_param) BETWEEN 1 AND 200),
+        key_id text NOT NULL,
+        ciphertext text NOT NULL,
+        created_at timestamptz(3) NOT NULL DEFAULT now(),
+        updated_at timestamptz(3) NOT NULL DEFAULT now(),
+        UNIQUE (user_id, name),
+        CHECK ((header_name IS NOT NULL AND header_template IS NOT NULL AND query_param IS NULL)
+          OR (header_name IS NULL AND header_template IS NULL AND query_param IS NOT NULL))
+      )`,
+      'CREATE INDEX user_secrets_key_idx ON user_secrets (key_id)',
+      // NULL rules = this level does not narrow the one above it.
+      `CREATE TABLE user_egress (
+        user_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        rules jsonb NOT NULL CHECK (jsonb_typeof(rules) = 'array'),
+        updated_at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE automation_egress (
+        automation_id uuid PRIMARY KEY,
+        owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        rules jsonb NOT NULL CHECK (jsonb_typeof(rules) = 'array'),
+        updated_at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE egress_requests (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        execution_id uuid REFERENCES executions (id) ON DELETE CASCADE,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        host text NOT NULL,
+        port integer NOT NULL,
+        method text NOT NULL,
+        status integer,
+        bytes_sent bigint NOT NULL DEFAULT 0,
+        bytes_received bigint NOT NULL DEFAULT 0,
+        duration_ms integer NOT NULL DEFAULT 0,
+        outcome text NOT NULL CHECK (outcome IN ('allowed', 'refused', 'failed')),
+        reason text,
+        at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX egress_requests_execution_idx ON egress_requests (execution_id, at, id)',
+    ],
+  },
 ];
 
 /**

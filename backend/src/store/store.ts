@@ -1,4 +1,5 @@
 import { createAuditRepository } from './repositories/audit.js';
+import { createEgressRepository } from './repositories/egress.js';
 import { createExecutionRepository } from './repositories/executions.js';
 import { createFileRepository } from './repositories/files.js';
 import { createMessageRepository } from './repositories/messages.js';
@@ -25,5 +26,6 @@ function repositoriesOver(db: Queryable): Repositories {
     executions: createExecutionRepository(db),
     files: createFileRepository(db),
     audit: createAuditRepository(db),
+    egress: createEgressRepository(db),
   };
 }

@@ -17,6 +17,7 @@ import {
   schemaStatus,
   type User,
 } from '../../src/store/index.js';
+import { egressContract } from './egress.contract.js';
 
 export interface DatabaseFixture {
   /** A new, empty database (no schema yet). */
@@ -1307,6 +1308,10 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.files.get('bad', 'uploads/secret.txt')).toBeNull();
           expect(await store.files.usage('bad')).toBe(0);
         });
+      });
+
+      describe('egress', () => {
+        egressContract(() => store, newUser);
       });
 
       describe('audit log', () => {

@@ -155,6 +155,7 @@ ANTHROPIC_API_KEY: {{ $s.anthropicApiKey | quote }}
 OPENAI_API_KEY: {{ $s.openaiApiKey | quote }}
 AZURE_OPENAI_API_KEY: {{ $s.azureOpenaiApiKey | quote }}
 OPENAI_COMPATIBLE_API_KEY: {{ $s.openaiCompatibleApiKey | quote }}
+IPA_SECRETS_KEY: {{ $s.secretsKey | quote }}
 {{- end -}}
 
 {{/*

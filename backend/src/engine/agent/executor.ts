@@ -6,6 +6,8 @@ import {
   streamText,
   type ToolSet,
 } from 'ai';
+import { requestThroughProxy } from '../../egress/request.js';
+import type { Egress } from '../../egress/service.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { SandboxLease, SandboxOrchestrator } from '../../sandbox/types.js';
@@ -16,10 +18,12 @@ import { abortOutcome, collectFiles, failed, sandboxFailure } from '../common.js
 import { loadTurnHistory, toModelMessages } from './history.js';
 import { type ProviderName, resolveModel } from './providers.js';
 import { retryingFetch } from './retry.js';
-import { createTools } from './tools.js';
+import { createTools, type ToolEnvironment } from './tools.js';
 
 export interface AgentExecutorOptions {
   orchestrator: SandboxOrchestrator;
+  /** Egress of the turn's code and `http_request` calls; without it the agent has no network. */
+  egress?: Egress;
   fileSync: FileSync;
   metrics?: Metrics;
   logger?: Logger;
@@ -30,6 +34,20 @@ export interface AgentExecutorOptions {
   maxToolResultChars?: number;
   /** Replaces the global fetch under the retry layer (tests observe requests with it). */
   fetch?: typeof fetch;
+}
+
+function egressOf(
+  egress: Egress | undefined,
+  execution: { id: string; userId: string },
+  maxBodyChars: number,
+): ToolEnvironment['egress'] {
+  if (!egress) return undefined;
+  const context = egress.contextFor(execution);
+  return {
+    context,
+    request: (request, signal) =>
+      requestThroughProxy(egress.proxy, context, request, { maxBodyChars, signal }),
+  };
 }
 
 const systemPrompt = `You are the agent of the IPA Platform. You work for one user inside their private sandbox.
@@ -107,6 +125,7 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
             onOutput: (stream, data) => {
               void context.emit('output', { stream, data }).catch(() => undefined);
             },
+            egress: egressOf(options.egress, execution, options.maxToolResultChars ?? 100_000),
           }),
           metrics,
         });

@@ -1,5 +1,7 @@
 import { type ToolSet, tool } from 'ai';
 import { z } from 'zod';
+import type { EgressContext } from '../../egress/proxy.js';
+import type { OutboundAnswer, OutboundRequest } from '../../egress/request.js';
 import type { SandboxLease, ScriptLanguage } from '../../sandbox/types.js';
 
 /**
@@ -17,6 +19,11 @@ export interface ToolEnvironment {
   maxResultChars: number;
   /** Streams the output of `run_code` as `output` events. */
   onOutput: (stream: 'stdout' | 'stderr', data: string) => void;
+  /** The turn's egress (policy, secrets) for `run_code` and `http_request`; absent: no network. */
+  egress?: {
+    context: EgressContext;
+    request: (request: OutboundRequest, signal: AbortSignal | undefined) => Promise<OutboundAnswer>;
+  };
 }
 
 const pathField = z
@@ -89,7 +96,7 @@ export function createTools(env: ToolEnvironment): ToolSet {
         let stderr = '';
         const lease = await env.lease();
         const result = await lease.run(
-          { language, code, input, timeoutMs: env.runTimeoutMs },
+          { language, code, input, timeoutMs: env.runTimeoutMs, egress: env.egress?.context },
           {
             signal: abortSignal,
             onEvent: (event) => {
@@ -112,6 +119,27 @@ export function createTools(env: ToolEnvironment): ToolSet {
           stderr: err.text,
           outputTruncated: result.outputTruncated || out.truncated || err.truncated,
         };
+      },
+    });
+  }
+  const egress = env.egress;
+  if (egress) {
+    tools.http_request = tool({
+      description:
+        "Make an HTTP request to an allowed host (the installation's, user's and automation's egress allowlists apply). To authenticate, name a stored secret in `secrets`: its value is added by the platform only on requests to the hosts it is bound to, and you never see it.",
+      inputSchema: z
+        .object({
+          method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
+          url: z.string().url(),
+          headers: z.record(z.string(), z.string()).optional(),
+          body: z.string().optional(),
+          secrets: z.array(z.string().min(1).max(64)).max(10).optional(),
+        })
+        .strict(),
+      execute: async (request, { abortSignal }) => {
+        const answer = await egress.request(request, abortSignal);
+        const clipped = clip(answer.body, env.maxResultChars);
+        return { ...answer, body: clipped.text, truncated: answer.truncated || clipped.truncated };
       },
     });
   }

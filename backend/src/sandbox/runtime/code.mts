@@ -15,6 +15,7 @@ import { formatWithOptions } from 'node:util';
 import vm from 'node:vm';
 import type { RpcMethods, RuntimeSettings } from '../protocol.js';
 import type { CodeRunResult } from '../types.js';
+import { egressEnvironment, egressFetch } from './egress.mjs';
 import { RuntimeFailure } from './paths.mjs';
 
 type RunParams = RpcMethods['code.run']['params'];
@@ -135,6 +136,10 @@ export async function runJavaScript(
     btoa,
     performance,
     crypto: globalThis.crypto,
+    fetch: egressFetch,
+    Request,
+    Response,
+    Headers,
   };
   const context = freshContext(globals);
   const source = params.wrapped ? params.code : `(async () => {\n${params.code}\n})()`;
@@ -215,6 +220,7 @@ export async function runChild(
       PATH: '/usr/local/bin:/usr/bin:/bin',
       HOME: process.env.HOME ?? cwd,
       LANG: process.env.LANG ?? 'C.UTF-8',
+      ...(await egressEnvironment()),
     },
   });
   // The whole process group goes, so background jobs of the script do not outlive the run.

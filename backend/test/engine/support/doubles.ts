@@ -156,6 +156,7 @@ export function memoryStore(): Store & {
     sessions: unused as Store['sessions'],
     executions: unused as Store['executions'],
     audit: unused as Store['audit'],
+    egress: unused as Store['egress'],
     files: memoryFiles(),
     messages: memoryMessages(),
     // No rollback: the in-memory repositories write at once.

@@ -1,9 +1,22 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { formatRule, parseAllowList } from '../../../egress/policy.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { currentUser } from '../../plugins/auth.js';
 import { liveWorkers } from '../../redis.js';
 import { errors, scriptLanguages, userSchema } from '../../schemas/common.js';
+
+function egressSummary(config: { egress: { allow: string } }, isolation: 'bwrap' | 'process') {
+  const allow = parseAllowList(config.egress.allow).map(formatRule);
+  return {
+    enforced: isolation === 'bwrap',
+    allow,
+    note:
+      isolation === 'bwrap'
+        ? 'Sandboxes reach the network only through the egress proxy and its allowlists.'
+        : 'Sandboxes run at process level: the egress allowlist cannot be enforced there, code can reach the network directly; secrets still go only through the proxy.',
+  };
+}
 
 export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, options) => {
   const { store, config } = app.services;
@@ -22,6 +35,12 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
               isolation: z.enum(['bwrap', 'process']),
               languages: z.array(z.enum(scriptLanguages)),
               version: z.string(),
+              egress: z.object({
+                /** The proxy is the only way out (bwrap); at `process` level code can bypass it. */
+                enforced: z.boolean(),
+                allow: z.array(z.string()),
+                note: z.string(),
+              }),
             }),
           }),
           ...errors(401),
@@ -39,7 +58,12 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
       return {
         user,
         quota: { usedBytes, limitBytes: config.files.userQuotaBytes },
-        platform: { isolation, languages, version: options.version },
+        platform: {
+          isolation,
+          languages,
+          version: options.version,
+          egress: egressSummary(config, isolation),
+        },
       };
     },
   );
