@@ -130,7 +130,6 @@ export const migrations: readonly Migration[] = [
     id: '0004_sandbox_reset',
     statements: ['ALTER TABLE users ADD COLUMN sandbox_generation integer NOT NULL DEFAULT 0'],
   },
-  },
   {
     // Egress: user secrets (encrypted values, never readable through the API), the user and
     // automation levels of the egress allowlist, and one row per proxied request.
