@@ -5,6 +5,7 @@
  * user at a time serialises a user's executions. Crashed, hung or protocol-breaking processes
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
+import { SourceMap } from 'node:module';
 import type { Logger } from '../observability/logger.js';
 import {
   dataHeadroomMb,
@@ -17,6 +18,7 @@ import {
 import { languageRequirement } from './languages.js';
 import { SandboxProcess } from './process.js';
 import type { RpcMethod, RpcMethods, RuntimeSettings } from './protocol.js';
+import { hostPathRedactor, type Redact } from './redact.js';
 import { locateRuntime } from './runtime-entry.js';
 import {
   type CallOptions,
@@ -27,6 +29,7 @@ import {
   type SandboxEvent,
   type SandboxLease,
   type SandboxOrchestrator,
+  type ScriptErrorInfo,
   type ScriptLanguage,
 } from './types.js';
 import {
@@ -60,6 +63,8 @@ export interface SandboxOrchestratorOptions {
   callTimeoutMs?: number;
   /** How often the user's disk usage is checked while code runs. */
   quotaCheckMs?: number;
+  /** The data directory (`DATA_DIR`): named in no message a user sees. */
+  dataDir?: string;
 }
 
 export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
@@ -539,10 +544,18 @@ class Pool implements ManagedSandboxOrchestrator {
     }
   }
 
-  recycle(slot: Slot): void {
+  recycle(slot: Slot, why: string): void {
     const proc = slot.proc;
-    if (!proc) return;
-    proc.kill(new SandboxError('timeout', 'the sandbox was replaced after a timed-out run'));
+    if (!proc?.alive) return;
+    slot.stopping.add(proc);
+    proc.kill(new SandboxError('timeout', why));
+  }
+
+  redactorFor(userDir: string): Redact {
+    return hostPathRedactor(
+      { root: this.options.root, runtimeDir: this.runtime.dir, dataDir: this.options.dataDir },
+      userDir,
+    );
   }
 
   get callTimeoutMs(): number {
@@ -554,6 +567,8 @@ class Lease implements SandboxLease {
   readonly userId: string;
   readonly isolation: IsolationLevel;
   private released = false;
+  /** Every text this lease hands out passes here: no host path reaches the user. */
+  private readonly redact: Redact;
 
   constructor(
     private readonly pool: Pool,
@@ -561,20 +576,42 @@ class Lease implements SandboxLease {
   ) {
     this.userId = slot.userId;
     this.isolation = pool.isolation;
+    this.redact = pool.redactorFor(slot.dir);
   }
 
-  private rpc<M extends RpcMethod>(
+  private async rpc<M extends RpcMethod>(
     method: M,
     params: RpcMethods[M]['params'],
     options: CallOptions = {},
     watchQuota = false,
-  ) {
-    if (this.released)
-      return Promise.reject(new SandboxError('invalid_request', 'this sandbox lease was already released'));
-    return this.pool.call(this.slot, method, params, options, {
-      hardTimeoutMs: options.timeoutMs ?? this.pool.callTimeoutMs,
-      watchQuota,
-    });
+  ): Promise<RpcMethods[M]['result']> {
+    if (this.released) throw new SandboxError('invalid_request', 'this sandbox lease was already released');
+    const onEvent = options.onEvent;
+    try {
+      return await this.pool.call(
+        this.slot,
+        method,
+        params,
+        {
+          ...options,
+          onEvent: onEvent && ((event) => onEvent(this.redactEvent(event))),
+        },
+        { hardTimeoutMs: options.timeoutMs ?? this.pool.callTimeoutMs, watchQuota },
+      );
+    } catch (error) {
+      if (error instanceof SandboxError) {
+        const redacted = new SandboxError(error.code, this.redact(error.message));
+        redacted.stack = `${redacted.name}: ${redacted.message}`;
+        throw redacted;
+      }
+      throw error;
+    }
+  }
+
+  private redactEvent(event: SandboxEvent): SandboxEvent {
+    if (event.kind === 'output') return { ...event, data: this.redact(event.data) };
+    if (event.kind === 'progress') return { ...event, message: this.redact(event.message) };
+    return event;
   }
 
   list(path: string, options?: CallOptions) {
@@ -612,34 +649,70 @@ class Lease implements SandboxLease {
       throw new SandboxError('invalid_request', 'timeoutMs must be a positive number');
     let code = input.code;
     let wrapped = false;
+    let toSource: ((line: number, column: number) => { line: number; column: number }) | undefined;
     if (input.language === 'typescript') {
       // Types are stripped here, in the worker, so the runtime needs no compiler: it stays a few
       // dependency-free files that can be mounted read-only, and cannot spawn esbuild's binary.
       const stripped = await stripTypes(code);
       if ('error' in stripped) {
-        options.onEvent?.({ kind: 'output', stream: 'stderr', data: `${stripped.error}\n` });
-        return { exitCode: 1, durationMs: 0, timedOut: false, outputTruncated: false };
+        const error = { ...stripped.error, message: this.redact(stripped.error.message) };
+        const where = error.line ? ` (script.ts:${error.line}${error.column ? `:${error.column}` : ''})` : '';
+        options.onEvent?.({ kind: 'output', stream: 'stderr', data: `${error.message}${where}\n` });
+        return { exitCode: 1, durationMs: 0, timedOut: false, outputTruncated: false, error };
       }
       code = stripped.code;
+      toSource = stripped.toSource;
       wrapped = true;
     }
     const started = performance.now();
     let truncated = false;
     const onEvent = (event: SandboxEvent) => {
       if (event.kind === 'output' && event.data.startsWith('\n[output truncated')) truncated = true;
+      // A TypeScript run's frames point into the stripped code: shown at the user's own lines.
+      if (toSource && event.kind === 'output' && event.stream === 'stderr') {
+        const map = toSource;
+        event = {
+          ...event,
+          data: event.data.replace(/script\.js:(\d+):(\d+)/g, (_, l: string, c: string) => {
+            const at = map(Number(l), Number(c));
+            return `script.ts:${at.line}:${at.column}`;
+          }),
+        };
+      }
       options.onEvent?.(event);
     };
     try {
-      const result = await this.rpc(
+      const { leftovers, ...result } = await this.rpc(
         'code.run',
         { language: input.language, code, input: input.input, timeoutMs: input.timeoutMs, wrapped },
         { ...options, onEvent, timeoutMs: input.timeoutMs + runGraceMs },
         true,
       );
-      // A timed-out script may have left work behind (pending callbacks, children): start afresh.
-      if (result.timedOut) this.pool.recycle(this.slot);
+      // A timed-out script may have left work behind (pending callbacks, children), and a run
+      // that ended with timers, handles or listeners still alive did: the process is replaced
+      // (the replacement starts now, off the caller's path), so none of it outlives the run.
+      if (result.timedOut) this.pool.recycle(this.slot, 'the sandbox was replaced after a timed-out run');
+      else if (leftovers && leftovers.length > 0)
+        this.pool.recycle(
+          this.slot,
+          `the sandbox was replaced: the run left ${leftovers.slice(0, 5).join(', ')} running`,
+        );
+      if (result.error) {
+        const at =
+          toSource && result.error.line !== undefined
+            ? toSource(result.error.line, result.error.column ?? 1)
+            : undefined;
+        result.error = {
+          ...result.error,
+          ...(at ? { line: at.line, column: at.column } : {}),
+          message: this.redact(result.error.message),
+        };
+      }
       return result;
     } catch (error) {
+      // A cancelled run may have left work behind too.
+      if (error instanceof SandboxError && error.code === 'cancelled')
+        this.pool.recycle(this.slot, 'the sandbox was replaced after a cancelled run');
       if (error instanceof SandboxError && error.code === 'timeout') {
         return {
           exitCode: null,
@@ -659,16 +732,42 @@ class Lease implements SandboxLease {
   }
 }
 
-async function stripTypes(source: string): Promise<{ code: string } | { error: string }> {
+type ToSource = (line: number, column: number) => { line: number; column: number };
+
+async function stripTypes(
+  source: string,
+): Promise<{ code: string; toSource: ToSource } | { error: ScriptErrorInfo }> {
   const { transform } = await import('esbuild');
   try {
     const out = await transform(`(async () => {\n${source}\n})()`, {
       loader: 'ts',
       target: 'node20',
       sourcefile: 'script.ts',
+      sourcemap: 'external',
     });
-    return { code: out.code };
+    let map: SourceMap | undefined;
+    const toSource: ToSource = (line, column) => {
+      map ??= new SourceMap(JSON.parse(out.map));
+      // Both 1-based; the source map is 0-based and its source starts with the wrapper's line.
+      const entry = map.findEntry(line - 1, column - 1) as { originalLine?: number; originalColumn?: number };
+      return entry.originalLine === undefined
+        ? { line, column }
+        : { line: entry.originalLine, column: (entry.originalColumn ?? 0) + 1 };
+    };
+    return { code: out.code, toSource };
   } catch (error) {
-    return { error: `TypeScript error: ${(error as Error).message}` };
+    // esbuild's own message can name files of the host: only the first diagnostic's text and
+    // position are kept (the wrapper's first line shifts the user's lines by one).
+    const first = (
+      error as { errors?: Array<{ text?: string; location?: { line: number; column: number } | null }> }
+    ).errors?.[0];
+    if (!first?.text) return { error: { message: `TypeScript error: ${(error as Error).message}` } };
+    const at = first.location;
+    return {
+      error: {
+        message: `TypeScript error: ${first.text}`,
+        ...(at && at.line > 1 ? { line: at.line - 1, column: at.column + 1 } : {}),
+      },
+    };
   }
 }

@@ -25,6 +25,13 @@ interface Pending {
 }
 
 const stderrKept = 8192;
+/**
+ * How V8 and the C++ runtime say an allocation failed under the data limit: the heap limit
+ * ("JavaScript heap out of memory", "Reached heap limit"), a failed page or zone allocation
+ * ("Fatal process out of memory: …") and `new` in native code (std::bad_alloc).
+ */
+const outOfMemory =
+  /heap out of memory|Allocation failed|Fatal process out of memory|std::bad_alloc|Out of memory/i;
 
 export class SandboxProcess {
   readonly child: ChildProcess;
@@ -132,11 +139,9 @@ export class SandboxProcess {
 
   private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
     const tail = this.stderrTail.trim();
-    const hint = /heap out of memory|Allocation failed|allocation failed/i.test(tail)
-      ? ' (memory limit reached)'
-      : signal === 'SIGXFSZ'
-        ? ' (file size limit reached)'
-        : '';
+    if (outOfMemory.test(tail))
+      return `the sandbox process ran out of memory (memory limit reached) and was ${signal ? `killed by ${signal}` : `ended with code ${code}`}`;
+    const hint = signal === 'SIGXFSZ' ? ' (file size limit reached)' : '';
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
     const last = tail ? `: ${tail.split('\n').slice(-3).join(' | ').slice(0, 500)}` : '';
     return `the sandbox process ${how}${hint}${last}`;

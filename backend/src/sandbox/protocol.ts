@@ -33,10 +33,16 @@ export interface RpcMethods {
       /** The code is already a complete expression yielding a promise (TypeScript stripped by the worker). */
       wrapped?: boolean;
     };
-    result: CodeRunResult;
+    result: CodeRunReply;
   };
   shutdown: { params: Record<string, never>; result: { bye: true } };
 }
+
+/**
+ * `code.run`'s answer: the result the caller sees, plus what the script left alive when its run
+ * ended (timers, handles, listeners); the worker replaces a process that reports any.
+ */
+export type CodeRunReply = CodeRunResult & { leftovers?: string[] };
 
 export type RpcMethod = keyof RpcMethods;
 

@@ -40,10 +40,19 @@ export interface FsEntry {
   size: number;
 }
 
+/** Where a script's error points in the user's own code (lines and columns from 1). */
+export interface ScriptErrorInfo {
+  message: string;
+  line?: number;
+  column?: number;
+}
+
 export interface CodeRunResult {
   exitCode: number | null;
   /** JSON value the script returned / printed as its result, if any. */
   result?: unknown;
+  /** The script's own error (syntax, thrown, TypeScript), when it failed with one. */
+  error?: ScriptErrorInfo;
   durationMs: number;
   timedOut: boolean;
   outputTruncated: boolean;
