@@ -128,6 +128,8 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       maxFileBytes: raw.SANDBOX_MAX_FILE_BYTES,
       maxProcs: raw.SANDBOX_MAX_PROCS,
       userQuotaBytes: raw.USER_QUOTA_BYTES,
+      uidRange: raw.SANDBOX_UID_RANGE,
+      dataDir,
       envAllowlist: raw.SANDBOX_ENV_ALLOWLIST.split(',')
         .map((n) => n.trim())
         .filter((n) => n && !secretSettingNames.includes(n as SettingName)),

@@ -6,10 +6,10 @@
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
 import { SourceMap } from 'node:module';
+import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import {
   dataHeadroomMb,
-  defaultOwner,
   detectIsolation,
   type IsolationReport,
   languagesAt,
@@ -20,6 +20,7 @@ import { SandboxProcess } from './process.js';
 import type { RpcMethod, RpcMethods, RuntimeSettings } from './protocol.js';
 import { hostPathRedactor, type Redact } from './redact.js';
 import { locateRuntime } from './runtime-entry.js';
+import { assertTraversable } from './traversal.js';
 import {
   type CallOptions,
   type CodeRunResult,
@@ -32,8 +33,10 @@ import {
   type ScriptErrorInfo,
   type ScriptLanguage,
 } from './types.js';
+import { UidPool } from './uids.js';
 import {
   assertUserId,
+  directoryOwnerUid,
   directoryUsageBytes,
   ensureUserDirectory,
   type SandboxOwner,
@@ -65,6 +68,8 @@ export interface SandboxOrchestratorOptions {
   quotaCheckMs?: number;
   /** The data directory (`DATA_DIR`): named in no message a user sees. */
   dataDir?: string;
+  /** uids/gids a root worker gives its live sandboxes, one each (`SANDBOX_UID_RANGE`). */
+  uidRange?: { first: number; last: number };
 }
 
 export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
@@ -72,6 +77,14 @@ export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
   readonly isolationReason: string;
   /** Host pid of the user's live sandbox process, if any (operations, tests). */
   processIdOf(userId: string): number | undefined;
+  /**
+   * Every live sandbox runs under a uid of its own (a root worker). When false (a non-root
+   * worker, e.g. in a pod) all sandboxes share the worker's uid: at `process` level they can
+   * signal each other; at `bwrap` level the pid namespace stops it.
+   */
+  readonly separateUids: boolean;
+  /** The uid of the user's live sandbox, when the pool assigns them (operations, tests). */
+  uidOf(userId: string): number | undefined;
 }
 
 // Names that must never reach a sandbox even if an operator allowlists them by mistake.
@@ -107,6 +120,8 @@ interface Slot {
   lastUsed: number;
   /** Processes this pool stopped on purpose: their exit is not a crash. */
   stopping: Set<SandboxProcess>;
+  /** The uid/gid of the slot's current process (root worker). */
+  owner?: SandboxOwner;
 }
 
 interface Waiter {
@@ -121,6 +136,13 @@ export async function createSandboxOrchestrator(
 ): Promise<ManagedSandboxOrchestrator> {
   const report = chooseIsolation(options, await detectIsolation());
   const runtime = await locateRuntime();
+  if (process.getuid?.() === 0) {
+    await assertTraversable([
+      { what: "the sandboxes' root", path: options.root, setting: 'SANDBOX_ROOT (or DATA_DIR)' },
+      { what: 'the sandbox runtime', path: runtime.dir },
+      { what: 'the Node binary', path: path.dirname(process.execPath) },
+    ]);
+  }
   const headroom = await dataHeadroomMb(options.memoryMb);
   const pool = new Pool(options, report, runtime, headroom);
   options.logger?.info(
@@ -155,7 +177,8 @@ class Pool implements ManagedSandboxOrchestrator {
   readonly languages: readonly ScriptLanguage[];
   private readonly slots = new Map<string, Slot>();
   private readonly waiters: Waiter[] = [];
-  private readonly owner: SandboxOwner | undefined = defaultOwner();
+  /** Set when the worker is root: every live sandbox gets a uid of its own from the range. */
+  private readonly uids: UidPool | undefined;
   private readonly env: Record<string, string>;
   private readonly maxLineBytes: number;
   private readonly healthTimer: NodeJS.Timeout;
@@ -181,6 +204,10 @@ class Pool implements ManagedSandboxOrchestrator {
     this.isolationReason = report.reason;
     this.languages = languagesAt(report.level);
     this.env = sandboxEnvironment(options.envAllowlist, options.env ?? process.env);
+    this.uids =
+      process.getuid?.() === 0
+        ? new UidPool(options.uidRange ?? { first: 100_000, last: 165_535 })
+        : undefined;
     // A file travels base64-encoded inside one line: room for the largest file plus framing.
     this.maxLineBytes = Math.max(1024 * 1024, Math.ceil((options.maxFileBytes * 4) / 3) + 64 * 1024);
     const interval = options.pingIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(options.idleMs / 2)));
@@ -270,6 +297,9 @@ class Pool implements ManagedSandboxOrchestrator {
       await this.ensureProcess(slot);
     } catch (error) {
       this.releaseSlot(slot);
+      // A start failure's text can name host folders: redacted like everything a lease returns.
+      if (error instanceof SandboxError)
+        throw new SandboxError(error.code, this.redactorFor(slot.dir)(error.message));
       throw error;
     }
     return new Lease(this, slot);
@@ -367,7 +397,37 @@ class Pool implements ManagedSandboxOrchestrator {
     // The directory is made ready (created, owned) with every process it is mounted into, not on
     // every acquire: a warm acquire skips the walk over the user's tree. What user code does to
     // the three folders meanwhile is repaired by the file sync before every execution.
-    await ensureUserDirectory(this.options.root, slot.userId, this.owner);
+    const owner = await this.ownerFor(slot.userId);
+    try {
+      return await this.startAs(slot, owner);
+    } catch (error) {
+      if (owner) this.uids?.release(owner.uid);
+      throw error;
+    }
+  }
+
+  /**
+   * A uid no other live sandbox has: the one that owns the user's directory already when it is
+   * free (nothing to hand over), else the user's own slot in the range or the next free one.
+   */
+  private async ownerFor(userId: string): Promise<SandboxOwner | undefined> {
+    if (!this.uids) return undefined;
+    const current = await directoryOwnerUid(this.options.root, userId);
+    const uid = this.uids.take(userId, current);
+    return { uid, gid: uid };
+  }
+
+  /** Sandboxes of this pool have uids of their own (the worker is root). */
+  get separateUids(): boolean {
+    return this.uids !== undefined;
+  }
+
+  uidOf(userId: string): number | undefined {
+    return this.slots.get(userId.toLowerCase())?.owner?.uid;
+  }
+
+  private async startAs(slot: Slot, owner: SandboxOwner | undefined): Promise<SandboxProcess> {
+    await ensureUserDirectory(this.options.root, slot.userId, owner);
     const settings = (root: string): string =>
       JSON.stringify({
         root,
@@ -384,7 +444,7 @@ class Pool implements ManagedSandboxOrchestrator {
       tmpBytes: this.report.bwrapTmpSize ? Math.min(this.options.userQuotaBytes, tmpCapBytes) : undefined,
       runtime: this.runtime,
       userDir: slot.dir,
-      owner: this.owner,
+      owner,
       limits: {
         memoryMb: this.options.memoryMb,
         dataHeadroomMb: this.dataHeadroomMb,
@@ -403,7 +463,13 @@ class Pool implements ManagedSandboxOrchestrator {
       maxOutputBytes: this.options.maxOutputBytes,
     });
     this.counts.starts++;
-    void proc.exited.then(() => this.onExit(slot, proc));
+    // The uid is free again only once the process (and with bwrap its whole namespace) is gone.
+    void proc.exited.then(() => {
+      if (owner) this.uids?.release(owner.uid);
+      if (slot.owner === owner) slot.owner = undefined;
+      this.onExit(slot, proc);
+    });
+    slot.owner = owner;
     const timer = setTimeout(
       () =>
         proc.kill(

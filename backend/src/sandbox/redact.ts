@@ -45,9 +45,9 @@ export function hostPathRedactor(paths: HostPaths, userDir?: string): Redact {
   pairs.sort((a, b) => b[0].length - a[0].length);
   if (pairs.length === 0) return (text) => text;
   // A path matches whole: `/app` is not redacted inside `/apple`.
-  const escape = (p: string) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const literal = (p: string) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const pattern = new RegExp(
-    `(${pairs.map(([from]) => escape(from)).join('|')})(?![^/\\s:'"\`),;\\]>])`,
+    `(${pairs.map(([from]) => literal(from)).join('|')})(?![^/\\s:'"\`),;\\]>])`,
     'g',
   );
   const names = new Map(pairs);
