@@ -461,6 +461,7 @@ class Pool implements ManagedSandboxOrchestrator {
       env: command.env,
       maxLineBytes: this.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
+      memoryLimitBytes: (this.options.memoryMb + this.dataHeadroomMb) * 1024 * 1024,
     });
     this.counts.starts++;
     // The uid is free again only once the process (and with bwrap its whole namespace) is gone.

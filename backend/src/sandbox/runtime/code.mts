@@ -120,11 +120,11 @@ export function describeThrown(
     // a getter that throws: keep what we have
   }
   // ArrayBuffers (Buffers, typed arrays) live outside the V8 heap and meet the data limit first.
-  const hint =
-    error instanceof RangeError && /allocation failed/i.test(message) ? ' (memory limit reached)' : '';
+  const hint = name === 'RangeError' && /allocation failed/i.test(message) ? ' (memory limit reached)' : '';
   const headline = `${message ? `${name}: ${message}` : name}${hint}`;
   const header = /^script\.js:(\d+)\n([^\n]*)\n([^\n]*)\n/.exec(stack);
-  if (header && error instanceof SyntaxError) {
+  // Names, not instanceof: the script's errors come from its own realm.
+  if (header && name === 'SyntaxError') {
     const caret = (header[3] as string).indexOf('^');
     const line = Number(header[1]);
     const column = caret >= 0 ? caret + 1 : undefined;
