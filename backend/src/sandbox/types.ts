@@ -94,6 +94,8 @@ export interface SandboxOrchestrator {
   readonly isolation: IsolationLevel;
   /** Languages `run` accepts at this level. */
   readonly languages: readonly ScriptLanguage[];
+  /** Every live sandbox has a uid of its own (a root worker); otherwise they share one. */
+  readonly separateUids?: boolean;
   /** The user's directory on the host: <root>/<userId>/{uploads,workspace,outputs}. */
   userDir(userId: string): string;
   /** Waits (FIFO, bounded) for the user's sandbox. */

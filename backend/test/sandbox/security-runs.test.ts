@@ -46,13 +46,6 @@ describe.each(levels)('runs that reach past themselves at %s level', (level) => 
     expect(await evaluate(pool, userA, 'return 1')).toBe(1);
     const victim = pool.processIdOf(userA) as number;
     expect(victim).toBeGreaterThan(0);
-    if (isRoot) {
-      expect(pool.separateUids).toBe(true);
-      expect(await evaluate(pool, userB, 'return 1')).toBe(1);
-      expect(pool.uidOf(userA)).not.toBe(pool.uidOf(userB));
-      // The user's directory belongs to the uid of their current sandbox.
-      expect((await fs.stat(pool.userDir(userA))).uid).toBe(pool.uidOf(userA));
-    }
     const out = (await evaluate(
       pool,
       userB,
@@ -68,6 +61,12 @@ describe.each(levels)('runs that reach past themselves at %s level', (level) => 
     for (const name of ['stop', 'probe', 'term', 'renice']) expect(out[name], name).not.toBe('ok');
     expect(await evaluate(pool, userA, 'return 40 + 2')).toBe(42);
     expect(pool.processIdOf(userA)).toBe(victim);
+    if (isRoot) {
+      expect(pool.separateUids).toBe(true);
+      expect(pool.uidOf(userA)).not.toBe(pool.uidOf(userB));
+      // The user's directory belongs to the uid of their current sandbox.
+      expect((await fs.stat(pool.userDir(userA))).uid).toBe(pool.uidOf(userA));
+    }
   });
 
   it('ends everything a run leaves running, or replaces the process', async () => {

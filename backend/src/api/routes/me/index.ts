@@ -21,6 +21,11 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
             platform: z.object({
               isolation: z.enum(['bwrap', 'process']),
               languages: z.array(z.enum(scriptLanguages)),
+              sandboxUids: z
+                .enum(['separate', 'shared'])
+                .describe(
+                  'separate: every live sandbox has a uid of its own. shared: sandboxes share the worker uid — at process level a script can signal other sandboxes; at bwrap level the pid namespace stops it.',
+                ),
               version: z.string(),
             }),
           }),
@@ -35,11 +40,11 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
         // The heartbeats only refine the answer; a Redis hiccup must not fail the page.
         liveWorkers(app.services),
       ]);
-      const { isolation, languages } = platformCapabilities(heartbeats);
+      const { isolation, languages, sandboxUids } = platformCapabilities(heartbeats);
       return {
         user,
         quota: { usedBytes, limitBytes: config.files.userQuotaBytes },
-        platform: { isolation, languages, version: options.version },
+        platform: { isolation, languages, sandboxUids, version: options.version },
       };
     },
   );
