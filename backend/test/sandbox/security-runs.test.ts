@@ -15,13 +15,20 @@ import { availableLevels, createPool, evaluate, makeRoot, newUserId, removeRoot,
 const levels = await availableLevels();
 const isRoot = process.getuid?.() === 0;
 
-/** CPU time (user + system clock ticks) of a host process, undefined once it is gone. */
-async function cpuTicks(pid: number): Promise<number | undefined> {
+/**
+ * CPU time (user + system clock ticks) of a host process and its descendants (a bwrap sandbox's
+ * Node runs below bwrap); undefined once the process is gone.
+ */
+async function cpuTicks(pid: number, depth = 0): Promise<number | undefined> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (!stat) return undefined;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   if (fields[0] === 'Z') return undefined; // a zombie runs nothing
-  return Number(fields[11]) + Number(fields[12]);
+  let ticks = Number(fields[11]) + Number(fields[12]);
+  const children = await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  for (const child of children.split(' ').filter(Boolean))
+    if (depth < 4) ticks += (await cpuTicks(Number(child), depth + 1)) ?? 0;
+  return ticks;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
