@@ -14,6 +14,12 @@ const baseLanguages: ScriptLanguage[] = ['javascript', 'typescript'];
 export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
   isolation: IsolationLevel;
   languages: ScriptLanguage[];
+  /**
+   * `separate`: every live sandbox runs under a uid of its own (root workers). `shared`: all
+   * sandboxes of a worker share its uid (a non-root worker, e.g. in a pod): at `process` level a
+   * script can signal other users' sandboxes; at `bwrap` level the pid namespace stops it.
+   */
+  sandboxUids: 'separate' | 'shared';
   workersKnown: boolean;
 } {
   const live = heartbeats.filter((h) => !h.draining);
@@ -25,5 +31,6 @@ export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
           live.every((h) => (h.languages ?? baseLanguages).includes(language)),
         )
       : baseLanguages;
-  return { isolation, languages: [...languages], workersKnown: live.length > 0 };
+  const sandboxUids = live.length > 0 && live.every((h) => h.separateUids === true) ? 'separate' : 'shared';
+  return { isolation, languages: [...languages], sandboxUids, workersKnown: live.length > 0 };
 }

@@ -137,6 +137,8 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       maxProcs: raw.SANDBOX_MAX_PROCS,
       userQuotaBytes: raw.USER_QUOTA_BYTES,
       userQuotaFiles: raw.USER_QUOTA_FILES,
+      uidRange: raw.SANDBOX_UID_RANGE,
+      dataDir,
       envAllowlist: raw.SANDBOX_ENV_ALLOWLIST.split(',')
         .map((n) => n.trim())
         .filter((n) => n && !secretSettingNames.includes(n as SettingName)),

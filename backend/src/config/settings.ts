@@ -197,6 +197,26 @@ export const settings = {
     '64',
     'Process limit inside a sandbox (bwrap level).',
   ),
+  SANDBOX_UID_RANGE: setting(
+    z
+      .string()
+      .default('100000-165535')
+      .transform((value, ctx) => {
+        const match = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(value);
+        const first = Number(match?.[1]);
+        const last = Number(match?.[2]);
+        if (!match || !(first >= 1000) || !(last >= first + 1) || last > 4_294_967_294) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'expected "<first>-<last>": two uids, first ≥ 1000, last > first, last < 4294967295',
+          });
+          return z.NEVER;
+        }
+        return { first, last };
+      }),
+    '100000-165535',
+    'uids (and gids) a root worker gives its sandboxes, one per live sandbox; unused when not root.',
+  ),
   SANDBOX_ENV_ALLOWLIST: setting(
     z.string().default('LANG,TZ'),
     'LANG,TZ',

@@ -76,12 +76,18 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           result: run.result ?? null,
           durationMs: run.durationMs,
           outputTruncated: run.outputTruncated,
+          // Where the script failed in the user's own code (message, line, column), for the editor.
+          ...(run.error ? { error: run.error } : {}),
         };
         const files = await collectFiles(fileSync, context, lease);
         leaseHandedOver = true;
         if (run.exitCode !== 0) {
-          const message =
-            run.exitCode === null
+          const at = run.error?.line
+            ? ` (line ${run.error.line}${run.error.column ? `, column ${run.error.column}` : ''})`
+            : '';
+          const message = run.error
+            ? `${run.error.message}${at}`
+            : run.exitCode === null
               ? 'the script was killed by a signal'
               : `the script exited with code ${run.exitCode}`;
           return { ...failed('script_error', message, result), files };

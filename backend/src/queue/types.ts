@@ -72,6 +72,8 @@ export interface WorkerHeartbeat {
   isolation: 'bwrap' | 'process';
   /** Script languages this worker's sandboxes run (older workers may not send it). */
   languages?: ('javascript' | 'typescript' | 'shell' | 'python')[];
+  /** Each live sandbox runs under a uid of its own (a root worker); older workers do not send it. */
+  separateUids?: boolean;
   concurrency: number;
   running: number;
   draining: boolean;

@@ -7,11 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EgressContext, SandboxEgress } from '../egress/proxy.js';
+import { SourceMap } from 'node:module';
+import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { maxPathDepth } from '../store/paths.js';
 import {
   dataHeadroomMb,
-  defaultOwner,
   detectIsolation,
   type IsolationReport,
   languagesAt,
@@ -20,7 +21,9 @@ import {
 import { languageRequirement } from './languages.js';
 import { SandboxProcess } from './process.js';
 import type { RpcMethod, RpcMethods, RuntimeSettings, SyncLimits } from './protocol.js';
+import { hostPathRedactor, type Redact } from './redact.js';
 import { locateRuntime } from './runtime-entry.js';
+import { assertTraversable } from './traversal.js';
 import {
   type CallOptions,
   type CodeRunResult,
@@ -30,12 +33,15 @@ import {
   type SandboxEvent,
   type SandboxLease,
   type SandboxOrchestrator,
+  type ScriptErrorInfo,
   type ScriptLanguage,
   type SyncScanResult,
 } from './types.js';
+import { UidPool } from './uids.js';
 import { directoryUsage } from './usage.js';
 import {
   assertUserId,
+  directoryOwnerUid,
   discardUserDirectory,
   ensureUserDirectory,
   type SandboxOwner,
@@ -69,6 +75,10 @@ export interface SandboxOrchestratorOptions {
   quotaCheckMs?: number;
   /** The egress proxy: each sandbox process gets its own socket of it. */
   egress?: SandboxEgress;
+  /** The data directory (`DATA_DIR`): named in no message a user sees. */
+  dataDir?: string;
+  /** uids/gids a root worker gives its live sandboxes, one each (`SANDBOX_UID_RANGE`). */
+  uidRange?: { first: number; last: number };
 }
 
 export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
@@ -76,6 +86,14 @@ export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
   readonly isolationReason: string;
   /** Host pid of the user's live sandbox process, if any (operations, tests). */
   processIdOf(userId: string): number | undefined;
+  /**
+   * Every live sandbox runs under a uid of its own (a root worker). When false (a non-root
+   * worker, e.g. in a pod) all sandboxes share the worker's uid: at `process` level they can
+   * signal each other; at `bwrap` level the pid namespace stops it.
+   */
+  readonly separateUids: boolean;
+  /** The uid of the user's live sandbox, when the pool assigns them (operations, tests). */
+  uidOf(userId: string): number | undefined;
 }
 
 // Names that must never reach a sandbox even if an operator allowlists them by mistake.
@@ -114,6 +132,8 @@ interface Slot {
   stopping: Set<SandboxProcess>;
   /** The live process's egress socket key. */
   egressKey?: string;
+  /** The uid/gid of the slot's current process (root worker). */
+  owner?: SandboxOwner;
 }
 
 interface Waiter {
@@ -128,6 +148,13 @@ export async function createSandboxOrchestrator(
 ): Promise<ManagedSandboxOrchestrator> {
   const report = chooseIsolation(options, await detectIsolation());
   const runtime = await locateRuntime();
+  if (process.getuid?.() === 0) {
+    await assertTraversable([
+      { what: "the sandboxes' root", path: options.root, setting: 'SANDBOX_ROOT (or DATA_DIR)' },
+      { what: 'the sandbox runtime', path: runtime.dir },
+      { what: 'the Node binary', path: path.dirname(process.execPath) },
+    ]);
+  }
   const headroom = await dataHeadroomMb(options.memoryMb);
   const pool = new Pool(options, report, runtime, headroom);
   options.logger?.info(
@@ -162,7 +189,8 @@ class Pool implements ManagedSandboxOrchestrator {
   readonly languages: readonly ScriptLanguage[];
   private readonly slots = new Map<string, Slot>();
   private readonly waiters: Waiter[] = [];
-  private readonly owner: SandboxOwner | undefined = defaultOwner();
+  /** Set when the worker is root: every live sandbox gets a uid of its own from the range. */
+  private readonly uids: UidPool | undefined;
   private readonly env: Record<string, string>;
   private readonly maxLineBytes: number;
   private readonly healthTimer: NodeJS.Timeout;
@@ -188,6 +216,10 @@ class Pool implements ManagedSandboxOrchestrator {
     this.isolationReason = report.reason;
     this.languages = languagesAt(report.level);
     this.env = sandboxEnvironment(options.envAllowlist, options.env ?? process.env);
+    this.uids =
+      process.getuid?.() === 0
+        ? new UidPool(options.uidRange ?? { first: 100_000, last: 165_535 })
+        : undefined;
     // A file travels base64-encoded inside one line: room for the largest file plus framing.
     this.maxLineBytes = Math.max(1024 * 1024, Math.ceil((options.maxFileBytes * 4) / 3) + 64 * 1024);
     const interval = options.pingIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(options.idleMs / 2)));
@@ -277,6 +309,9 @@ class Pool implements ManagedSandboxOrchestrator {
       await this.ensureProcess(slot);
     } catch (error) {
       this.releaseSlot(slot);
+      // A start failure's text can name host folders: redacted like everything a lease returns.
+      if (error instanceof SandboxError)
+        throw new SandboxError(error.code, this.redactorFor(slot.dir)(error.message));
       throw error;
     }
     return new Lease(this, slot);
@@ -374,7 +409,37 @@ class Pool implements ManagedSandboxOrchestrator {
     // The directory is made ready (created, owned) with every process it is mounted into, not on
     // every acquire: a warm acquire skips the walk over the user's tree. What user code does to
     // the three folders meanwhile is repaired by the file sync before every execution.
-    await ensureUserDirectory(this.options.root, slot.userId, this.owner);
+    const owner = await this.ownerFor(slot.userId);
+    try {
+      return await this.startAs(slot, owner);
+    } catch (error) {
+      if (owner) this.uids?.release(owner.uid);
+      throw error;
+    }
+  }
+
+  /**
+   * A uid no other live sandbox has: the one that owns the user's directory already when it is
+   * free (nothing to hand over), else the user's own slot in the range or the next free one.
+   */
+  private async ownerFor(userId: string): Promise<SandboxOwner | undefined> {
+    if (!this.uids) return undefined;
+    const current = await directoryOwnerUid(this.options.root, userId);
+    const uid = this.uids.take(userId, current);
+    return { uid, gid: uid };
+  }
+
+  /** Sandboxes of this pool have uids of their own (the worker is root). */
+  get separateUids(): boolean {
+    return this.uids !== undefined;
+  }
+
+  uidOf(userId: string): number | undefined {
+    return this.slots.get(userId.toLowerCase())?.owner?.uid;
+  }
+
+  private async startAs(slot: Slot, owner: SandboxOwner | undefined): Promise<SandboxProcess> {
+    await ensureUserDirectory(this.options.root, slot.userId, owner);
     const settings = (root: string): string =>
       JSON.stringify({
         root,
@@ -395,7 +460,7 @@ class Pool implements ManagedSandboxOrchestrator {
       tmpBytes: this.report.bwrapTmpSize ? Math.min(this.options.userQuotaBytes, tmpCapBytes) : undefined,
       runtime: this.runtime,
       userDir: slot.dir,
-      owner: this.owner,
+      owner,
       limits: {
         memoryMb: this.options.memoryMb,
         dataHeadroomMb: this.dataHeadroomMb,
@@ -412,10 +477,17 @@ class Pool implements ManagedSandboxOrchestrator {
       env: command.env,
       maxLineBytes: this.maxLineBytes,
       maxOutputBytes: this.options.maxOutputBytes,
+      memoryLimitBytes: (this.options.memoryMb + this.dataHeadroomMb) * 1024 * 1024,
     });
     this.counts.starts++;
-    void proc.exited.then(() => this.onExit(slot, proc));
+    // The uid is free again only once the process (and with bwrap its whole namespace) is gone.
+    void proc.exited.then(() => {
+      if (owner) this.uids?.release(owner.uid);
+      if (slot.owner === owner) slot.owner = undefined;
+      this.onExit(slot, proc);
+    });
     if (egressSocket) void proc.exited.then(() => this.options.egress?.close(egressKey));
+    slot.owner = owner;
     const timer = setTimeout(
       () =>
         proc.kill(
@@ -571,10 +643,18 @@ class Pool implements ManagedSandboxOrchestrator {
     }
   }
 
-  recycle(slot: Slot): void {
+  recycle(slot: Slot, why: string): void {
     const proc = slot.proc;
-    if (!proc) return;
-    proc.kill(new SandboxError('timeout', 'the sandbox was replaced after a timed-out run'));
+    if (!proc?.alive) return;
+    slot.stopping.add(proc);
+    proc.kill(new SandboxError('timeout', why));
+  }
+
+  redactorFor(userDir: string): Redact {
+    return hostPathRedactor(
+      { root: this.options.root, runtimeDir: this.runtime.dir, dataDir: this.options.dataDir },
+      userDir,
+    );
   }
 
   /** Gives the sandbox's egress socket to one run; the returned function takes it back. */
@@ -611,6 +691,8 @@ class Lease implements SandboxLease {
   readonly userId: string;
   readonly isolation: IsolationLevel;
   private released = false;
+  /** Every text this lease hands out passes here: no host path reaches the user. */
+  private readonly redact: Redact;
 
   constructor(
     private readonly pool: Pool,
@@ -618,20 +700,42 @@ class Lease implements SandboxLease {
   ) {
     this.userId = slot.userId;
     this.isolation = pool.isolation;
+    this.redact = pool.redactorFor(slot.dir);
   }
 
-  private rpc<M extends RpcMethod>(
+  private async rpc<M extends RpcMethod>(
     method: M,
     params: RpcMethods[M]['params'],
     options: CallOptions = {},
     watchQuota = false,
-  ) {
-    if (this.released)
-      return Promise.reject(new SandboxError('invalid_request', 'this sandbox lease was already released'));
-    return this.pool.call(this.slot, method, params, options, {
-      hardTimeoutMs: options.timeoutMs ?? this.pool.callTimeoutMs,
-      watchQuota,
-    });
+  ): Promise<RpcMethods[M]['result']> {
+    if (this.released) throw new SandboxError('invalid_request', 'this sandbox lease was already released');
+    const onEvent = options.onEvent;
+    try {
+      return await this.pool.call(
+        this.slot,
+        method,
+        params,
+        {
+          ...options,
+          onEvent: onEvent && ((event) => onEvent(this.redactEvent(event))),
+        },
+        { hardTimeoutMs: options.timeoutMs ?? this.pool.callTimeoutMs, watchQuota },
+      );
+    } catch (error) {
+      if (error instanceof SandboxError) {
+        const redacted = new SandboxError(error.code, this.redact(error.message));
+        redacted.stack = `${redacted.name}: ${redacted.message}`;
+        throw redacted;
+      }
+      throw error;
+    }
+  }
+
+  private redactEvent(event: SandboxEvent): SandboxEvent {
+    if (event.kind === 'output') return { ...event, data: this.redact(event.data) };
+    if (event.kind === 'progress') return { ...event, message: this.redact(event.message) };
+    return event;
   }
 
   list(path: string, options?: CallOptions) {
@@ -697,15 +801,19 @@ class Lease implements SandboxLease {
       throw new SandboxError('invalid_request', 'timeoutMs must be a positive number');
     let code = input.code;
     let wrapped = false;
+    let toSource: ((line: number, column: number) => { line: number; column: number }) | undefined;
     if (input.language === 'typescript') {
       // Types are stripped here, in the worker, so the runtime needs no compiler: it stays a few
       // dependency-free files that can be mounted read-only, and cannot spawn esbuild's binary.
       const stripped = await stripTypes(code);
       if ('error' in stripped) {
-        options.onEvent?.({ kind: 'output', stream: 'stderr', data: `${stripped.error}\n` });
-        return { exitCode: 1, durationMs: 0, timedOut: false, outputTruncated: false };
+        const error = { ...stripped.error, message: this.redact(stripped.error.message) };
+        const where = error.line ? ` (script.ts:${error.line}${error.column ? `:${error.column}` : ''})` : '';
+        options.onEvent?.({ kind: 'output', stream: 'stderr', data: `${error.message}${where}\n` });
+        return { exitCode: 1, durationMs: 0, timedOut: false, outputTruncated: false, error };
       }
       code = stripped.code;
+      toSource = stripped.toSource;
       wrapped = true;
     }
     const started = performance.now();
@@ -713,19 +821,51 @@ class Lease implements SandboxLease {
     const detachEgress = this.pool.attachEgress(this.slot, input.egress);
     const onEvent = (event: SandboxEvent) => {
       if (event.kind === 'output' && event.data.startsWith('\n[output truncated')) truncated = true;
+      // A TypeScript run's frames point into the stripped code: shown at the user's own lines.
+      if (toSource && event.kind === 'output' && event.stream === 'stderr') {
+        const map = toSource;
+        event = {
+          ...event,
+          data: event.data.replace(/script\.js:(\d+):(\d+)/g, (_, l: string, c: string) => {
+            const at = map(Number(l), Number(c));
+            return `script.ts:${at.line}:${at.column}`;
+          }),
+        };
+      }
       options.onEvent?.(event);
     };
     try {
-      const result = await this.rpc(
+      const { leftovers, ...result } = await this.rpc(
         'code.run',
         { language: input.language, code, input: input.input, timeoutMs: input.timeoutMs, wrapped },
         { ...options, onEvent, timeoutMs: input.timeoutMs + runGraceMs },
         true,
       );
-      // A timed-out script may have left work behind (pending callbacks, children): start afresh.
-      if (result.timedOut) this.pool.recycle(this.slot);
+      // A timed-out script may have left work behind (pending callbacks, children), and a run
+      // that ended with timers, handles or listeners still alive did: the process is replaced
+      // (the replacement starts now, off the caller's path), so none of it outlives the run.
+      if (result.timedOut) this.pool.recycle(this.slot, 'the sandbox was replaced after a timed-out run');
+      else if (leftovers && leftovers.length > 0)
+        this.pool.recycle(
+          this.slot,
+          `the sandbox was replaced: the run left ${leftovers.slice(0, 5).join(', ')} running`,
+        );
+      if (result.error) {
+        const at =
+          toSource && result.error.line !== undefined
+            ? toSource(result.error.line, result.error.column ?? 1)
+            : undefined;
+        result.error = {
+          ...result.error,
+          ...(at ? { line: at.line, column: at.column } : {}),
+          message: this.redact(result.error.message),
+        };
+      }
       return result;
     } catch (error) {
+      // A cancelled run may have left work behind too.
+      if (error instanceof SandboxError && error.code === 'cancelled')
+        this.pool.recycle(this.slot, 'the sandbox was replaced after a cancelled run');
       if (error instanceof SandboxError && error.code === 'timeout') {
         return {
           exitCode: null,
@@ -747,16 +887,42 @@ class Lease implements SandboxLease {
   }
 }
 
-async function stripTypes(source: string): Promise<{ code: string } | { error: string }> {
+type ToSource = (line: number, column: number) => { line: number; column: number };
+
+async function stripTypes(
+  source: string,
+): Promise<{ code: string; toSource: ToSource } | { error: ScriptErrorInfo }> {
   const { transform } = await import('esbuild');
   try {
     const out = await transform(`(async () => {\n${source}\n})()`, {
       loader: 'ts',
       target: 'node20',
       sourcefile: 'script.ts',
+      sourcemap: 'external',
     });
-    return { code: out.code };
+    let map: SourceMap | undefined;
+    const toSource: ToSource = (line, column) => {
+      map ??= new SourceMap(JSON.parse(out.map));
+      // Both 1-based; the source map is 0-based and its source starts with the wrapper's line.
+      const entry = map.findEntry(line - 1, column - 1) as { originalLine?: number; originalColumn?: number };
+      return entry.originalLine === undefined
+        ? { line, column }
+        : { line: entry.originalLine, column: (entry.originalColumn ?? 0) + 1 };
+    };
+    return { code: out.code, toSource };
   } catch (error) {
-    return { error: `TypeScript error: ${(error as Error).message}` };
+    // esbuild's own message can name files of the host: only the first diagnostic's text and
+    // position are kept (the wrapper's first line shifts the user's lines by one).
+    const first = (
+      error as { errors?: Array<{ text?: string; location?: { line: number; column: number } | null }> }
+    ).errors?.[0];
+    if (!first?.text) return { error: { message: `TypeScript error: ${(error as Error).message}` } };
+    const at = first.location;
+    return {
+      error: {
+        message: `TypeScript error: ${first.text}`,
+        ...(at && at.line > 1 ? { line: at.line - 1, column: at.column + 1 } : {}),
+      },
+    };
   }
 }

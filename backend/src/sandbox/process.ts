@@ -4,6 +4,7 @@
  * the process broken: it is killed and every pending call fails with a clear error.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { RpcFailure, RpcMethod, RpcMethods } from './protocol.js';
 import { SandboxError, type SandboxEvent } from './types.js';
 
@@ -14,6 +15,28 @@ export interface SandboxProcessOptions {
   maxLineBytes: number;
   /** Output events kept per call on the worker side, whatever the runtime claims (defence in depth). */
   maxOutputBytes: number;
+  /** The sandbox's data limit (RLIMIT_DATA): a crash close to it is reported as out of memory. */
+  memoryLimitBytes?: number;
+}
+
+/** How often the worker reads a busy sandbox's memory (VmData) from /proc. */
+const memorySampleMs = 100;
+
+/** VmData of `pid` and of its descendants (a bwrap sandbox's Node runs below bwrap), largest. */
+function dataBytes(pid: number, depth = 0): number {
+  let largest = 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmData:\s+(\d+) kB/m.exec(status);
+    if (kb) largest = Number(kb[1]) * 1024;
+    if (depth < 4) {
+      for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' '))
+        if (child.trim()) largest = Math.max(largest, dataBytes(Number(child), depth + 1));
+    }
+  } catch {
+    // gone, or no /proc: no reading
+  }
+  return largest;
 }
 
 interface Pending {
@@ -25,6 +48,13 @@ interface Pending {
 }
 
 const stderrKept = 8192;
+/**
+ * How V8 and the C++ runtime say an allocation failed under the data limit: the heap limit
+ * ("JavaScript heap out of memory", "Reached heap limit"), a failed page or zone allocation
+ * ("Fatal process out of memory: …") and `new` in native code (std::bad_alloc).
+ */
+const outOfMemory =
+  /heap out of memory|Allocation failed|Fatal process out of memory|std::bad_alloc|Out of memory/i;
 
 export class SandboxProcess {
   readonly child: ChildProcess;
@@ -34,6 +64,9 @@ export class SandboxProcess {
   private buffered = '';
   private stderrTail = '';
   private failure: SandboxError | undefined;
+  private memoryTimer: NodeJS.Timeout | undefined;
+  /** The last memory reading while a call ran. */
+  private lastDataBytes = 0;
   readonly exited: Promise<void>;
   exitedAt: number | undefined;
 
@@ -103,8 +136,30 @@ export class SandboxProcess {
         outputBytes: 0,
       });
       this.child.stdin?.write(line);
+      this.watchMemory();
     });
     return { id, result };
+  }
+
+  /**
+   * While calls run, the worker notes the sandbox's memory: a process that dies by a signal with
+   * its data segment near the limit ran out of memory, even when it had no time to say so (a
+   * failed allocation inside V8 can end in a bare SIGSEGV).
+   */
+  private watchMemory(): void {
+    if (this.memoryTimer || !this.options.memoryLimitBytes || this.pid === undefined) return;
+    const pid = this.pid;
+    this.memoryTimer = setInterval(() => {
+      if (this.pending.size === 0 || this.failure) {
+        clearInterval(this.memoryTimer);
+        this.memoryTimer = undefined;
+        return;
+      }
+      // A dying process has no VmData any more: the reading before it counts.
+      const reading = dataBytes(pid);
+      if (reading > 0) this.lastDataBytes = reading;
+    }, memorySampleMs);
+    this.memoryTimer.unref();
   }
 
   cancel(id: number): void {
@@ -131,12 +186,16 @@ export class SandboxProcess {
   }
 
   private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    if (this.memoryTimer) clearInterval(this.memoryTimer);
     const tail = this.stderrTail.trim();
-    const hint = /heap out of memory|Allocation failed|allocation failed/i.test(tail)
-      ? ' (memory limit reached)'
-      : signal === 'SIGXFSZ'
-        ? ' (file size limit reached)'
-        : '';
+    const nearLimit =
+      signal !== null &&
+      ['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGTRAP', 'SIGILL'].includes(signal) &&
+      this.options.memoryLimitBytes !== undefined &&
+      this.lastDataBytes >= this.options.memoryLimitBytes * 0.8;
+    if (outOfMemory.test(tail) || nearLimit)
+      return `the sandbox process ran out of memory (memory limit reached) and was ${signal ? `killed by ${signal}` : `ended with code ${code}`}`;
+    const hint = signal === 'SIGXFSZ' ? ' (file size limit reached)' : '';
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
     const last = tail ? `: ${tail.split('\n').slice(-3).join(' | ').slice(0, 500)}` : '';
     return `the sandbox process ${how}${hint}${last}`;

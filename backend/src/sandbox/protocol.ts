@@ -33,7 +33,7 @@ export interface RpcMethods {
       /** The code is already a complete expression yielding a promise (TypeScript stripped by the worker). */
       wrapped?: boolean;
     };
-    result: CodeRunResult;
+    result: CodeRunReply;
   };
   /**
    * The file sync (worker/file-sync.ts), run here so every path resolves in the sandbox's own
@@ -72,6 +72,11 @@ export interface SyncFileState {
   stamp: string;
   sha256: string;
 }
+/**
+ * `code.run`'s answer: the result the caller sees, plus what the script left alive when its run
+ * ended (timers, handles, listeners); the worker replaces a process that reports any.
+ */
+export type CodeRunReply = CodeRunResult & { leftovers?: string[] };
 
 export type RpcMethod = keyof RpcMethods;
 

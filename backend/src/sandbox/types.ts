@@ -46,10 +46,19 @@ export interface FsEntry {
   size: number;
 }
 
+/** Where a script's error points in the user's own code (lines and columns from 1). */
+export interface ScriptErrorInfo {
+  message: string;
+  line?: number;
+  column?: number;
+}
+
 export interface CodeRunResult {
   exitCode: number | null;
   /** JSON value the script returned / printed as its result, if any. */
   result?: unknown;
+  /** The script's own error (syntax, thrown, TypeScript), when it failed with one. */
+  error?: ScriptErrorInfo;
   durationMs: number;
   timedOut: boolean;
   outputTruncated: boolean;
@@ -120,6 +129,8 @@ export interface SandboxOrchestrator {
   readonly isolation: IsolationLevel;
   /** Languages `run` accepts at this level. */
   readonly languages: readonly ScriptLanguage[];
+  /** Every live sandbox has a uid of its own (a root worker); otherwise they share one. */
+  readonly separateUids?: boolean;
   /** The user's directory on the host: <root>/<userId>/{uploads,workspace,outputs}. */
   userDir(userId: string): string;
   /** Waits (FIFO, bounded) for the user's sandbox. */

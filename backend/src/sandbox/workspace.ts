@@ -5,8 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { findExecutable } from './isolation.js';
 import { SandboxError } from './types.js';
 
 export const userFolders = ['uploads', 'workspace', 'outputs'] as const;
@@ -54,6 +58,8 @@ export async function ensureUserDirectory(
   if (!stat.isDirectory())
     throw new SandboxError('internal', `the user's sandbox directory ${dir} is not a directory`);
   for (const folder of userFolders) {
+    // mkdir does not follow a symlink user code left in a folder's place (EEXIST): the sandbox
+    // sees the link, the file sync refuses it.
     await fs.mkdir(path.join(dir, folder), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
@@ -62,18 +68,37 @@ export async function ensureUserDirectory(
   return dir;
 }
 
+/** The uid that owns the user's directory now, if it exists. */
+export async function directoryOwnerUid(root: string, userId: string): Promise<number | undefined> {
+  const stat = await fs.lstat(userDirectory(root, userId)).catch(() => undefined);
+  return stat?.isDirectory() ? stat.uid : undefined;
+}
+
+/**
+ * Hands the tree to `owner` without following a single link: `chown -R -P -h` walks with
+ * openat(O_NOFOLLOW|O_DIRECTORY) relative to the directory it holds open, so a folder swapped for a
+ * symlink mid-walk is changed as the link itself, never through it (a JavaScript walk by path —
+ * lstat, then readdir — would follow the swap as root).
+ * Run at every sandbox start: files the worker wrote since belong to it until then.
+ */
 async function adoptTree(dir: string, owner: SandboxOwner): Promise<void> {
-  const stack = [dir];
-  while (stack.length > 0) {
-    const current = stack.pop() as string;
-    const stat = await fs.lstat(current).catch(() => undefined);
-    if (!stat) continue;
-    if (stat.uid !== owner.uid || stat.gid !== owner.gid) await fs.lchown(current, owner.uid, owner.gid);
-    if (stat.isDirectory()) {
-      for (const name of await fs.readdir(current).catch(() => [] as string[]))
-        stack.push(path.join(current, name));
-    }
-  }
+  const chown = findExecutable('chown') ?? '/bin/chown';
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(chown, ['-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: '/usr/bin:/bin', LANG: 'C' },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-2000);
+    });
+    child.on('error', (error) => reject(new SandboxError('internal', `chown failed: ${error.message}`)));
+    child.on('close', (code) => {
+      // Entries that vanish during the walk (user code still deleting) are no failure.
+      if (code === 0 || /No such file or directory/.test(stderr)) resolve();
+      else reject(new SandboxError('internal', `chown of the user's directory failed: ${stderr.trim()}`));
+    });
+  });
 }
 
 /**

@@ -145,6 +145,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       at: new Date().toISOString(),
       isolation: f.isolation,
       languages: [...(orchestrator?.languages ?? ['javascript', 'typescript'])],
+      separateUids: orchestrator?.separateUids === true,
       concurrency: f.concurrency,
       running: f.running,
       draining,

@@ -21,8 +21,14 @@ describe('platformCapabilities', () => {
     expect(platformCapabilities([])).toEqual({
       isolation: 'process',
       languages: ['javascript', 'typescript'],
+      sandboxUids: 'shared',
       workersKnown: false,
     });
+  });
+
+  it('says sandboxes share a uid unless every live worker gives each its own', () => {
+    expect(platformCapabilities([beat({ separateUids: true })]).sandboxUids).toBe('separate');
+    expect(platformCapabilities([beat({ separateUids: true }), beat({})]).sandboxUids).toBe('shared');
   });
 
   it('offers the weakest level among live workers, ignoring draining ones', () => {

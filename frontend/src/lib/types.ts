@@ -27,7 +27,13 @@ export type Isolation = 'bwrap' | 'process';
 export interface Me {
   user: User;
   quota: { usedBytes: number; limitBytes: number };
-  platform: { isolation: Isolation | string; languages: ScriptLanguage[]; version: string };
+  platform: {
+    isolation: Isolation | string;
+    languages: ScriptLanguage[];
+    /** shared: sandboxes share one uid (a non-root worker); separate: one uid per live sandbox. */
+    sandboxUids?: 'separate' | 'shared';
+    version: string;
+  };
 }
 
 export interface Page<T> {

@@ -13,9 +13,10 @@ import {
 import { createRequire, isBuiltin } from 'node:module';
 import { formatWithOptions } from 'node:util';
 import vm from 'node:vm';
-import type { RpcMethods, RuntimeSettings } from '../protocol.js';
-import type { CodeRunResult } from '../types.js';
+import type { CodeRunReply, RpcMethods, RuntimeSettings } from '../protocol.js';
+import type { CodeRunResult, ScriptErrorInfo } from '../types.js';
 import { egressEnvironment, egressFetch } from './egress.mjs';
+import { asScript, beginRun, endRun } from './leftovers.mjs';
 import { RuntimeFailure } from './paths.mjs';
 
 type RunParams = RpcMethods['code.run']['params'];
@@ -55,8 +56,17 @@ const hostRequire = createRequire(import.meta.url);
  */
 let spareContext: vm.Context | undefined;
 
+/**
+ * No code from strings in a script's context: `eval`, `new Function`, `Function` reached through
+ * any prototype (`(() => {}).constructor`, async and generator functions) throw `EvalError`, and
+ * WebAssembly cannot be compiled (`wasm: false`). Host-realm objects a script holds (`Buffer`,
+ * modules) lead to the runtime's own realm, where `--disallow-code-generation-from-strings` does
+ * the same.
+ */
+const contextOptions = { name: 'script', codeGeneration: { strings: false, wasm: false } } as const;
+
 function freshContext(globals: Record<string, unknown>): vm.Context {
-  const context = spareContext ?? vm.createContext({}, { name: 'script' });
+  const context = spareContext ?? vm.createContext({}, contextOptions);
   spareContext = undefined;
   Object.assign(context, globals);
   return context;
@@ -64,15 +74,76 @@ function freshContext(globals: Record<string, unknown>): vm.Context {
 
 export function prepareNextContext(): void {
   setImmediate(() => {
-    spareContext ??= vm.createContext({}, { name: 'script' });
+    spareContext ??= vm.createContext({}, contextOptions);
   });
 }
+
+/**
+ * Built-in modules that compile strings into code (a new vm context allows it by default, a REPL
+ * or an inspector session evaluates text, a worker thread with `eval: true` runs a string) are
+ * refused: they would undo the context's code-generation setting.
+ */
+const codeFromStrings = new Set(['vm', 'repl', 'inspector', 'inspector/promises', 'worker_threads']);
 
 /** Only Node's built-in modules can be required: nothing of the platform is on the module path. */
 function scriptRequire(name: string): unknown {
   if (typeof name !== 'string' || !isBuiltin(name))
     throw new Error(`cannot require ${JSON.stringify(name)}: only Node built-in modules are available`);
+  if (codeFromStrings.has(name.replace(/^node:/, '')))
+    throw new Error(`cannot require ${JSON.stringify(name)}: it runs code from strings, which is disabled`);
   return hostRequire(name);
+}
+
+const scriptFrame = /\(?script\.js:(\d+):(\d+)\)?/;
+
+/**
+ * A thrown value as the user should see it: the message and only the frames of the user's own
+ * code (`script.js:line:column`) — never the runtime's frames, which name host files. A syntax
+ * error's position comes from V8's header (`script.js:<line>`, the source line, a caret).
+ */
+export function describeThrown(
+  thrown: unknown,
+  userLines = Number.POSITIVE_INFINITY,
+): { text: string; error: ScriptErrorInfo } {
+  if (!(thrown instanceof Error) && !(thrown && typeof thrown === 'object' && 'stack' in thrown)) {
+    const message = `Uncaught ${formatWithOptions({ colors: false }, thrown)}`;
+    return { text: message, error: { message } };
+  }
+  const error = thrown as Error;
+  let name = 'Error';
+  let message = '';
+  let stack = '';
+  try {
+    name = String(error.name ?? 'Error');
+    message = String(error.message ?? '');
+    stack = typeof error.stack === 'string' ? error.stack : '';
+  } catch {
+    // a getter that throws: keep what we have
+  }
+  // ArrayBuffers (Buffers, typed arrays) live outside the V8 heap and meet the data limit first.
+  const hint = name === 'RangeError' && /allocation failed/i.test(message) ? ' (memory limit reached)' : '';
+  const headline = `${message ? `${name}: ${message}` : name}${hint}`;
+  const header = /^script\.js:(\d+)\n([^\n]*)\n([^\n]*)\n/.exec(stack);
+  // Names, not instanceof: the script's errors come from its own realm.
+  if (header && name === 'SyntaxError') {
+    const caret = (header[3] as string).indexOf('^');
+    const line = Number(header[1]);
+    const column = caret >= 0 ? caret + 1 : undefined;
+    const text = `${headline}\n    at script.js:${line}${column ? `:${column}` : ''}\n${header[2]}\n${header[3]}`;
+    return { text, error: { message: headline, line, ...(column ? { column } : {}) } };
+  }
+  // The wrapper's own call (`})()`, one line past the user's code) is not the user's frame.
+  const frames = stack.split('\n').filter((l) => {
+    const at = /^\s+at /.test(l) ? scriptFrame.exec(l) : null;
+    return at !== null && Number(at[1]) <= userLines;
+  });
+  const first = frames.length > 0 ? scriptFrame.exec(frames[0] as string) : null;
+  const info: ScriptErrorInfo = { message: headline };
+  if (first) {
+    info.line = Number(first[1]);
+    info.column = Number(first[2]);
+  }
+  return { text: [headline, ...frames].join('\n'), error: info };
 }
 
 function jsonResult(value: unknown, max: number): { value?: unknown; error?: string } {
@@ -94,9 +165,11 @@ export async function runJavaScript(
   settings: RuntimeSettings,
   budget: OutputBudget,
   signal: AbortSignal,
-): Promise<CodeRunResult> {
+): Promise<CodeRunReply> {
   const started = performance.now();
   const timers = new Set<NodeJS.Timeout>();
+  const immediates = new Set<NodeJS.Immediate>();
+  let scriptError: ScriptErrorInfo | undefined;
   const print =
     (stream: 'stdout' | 'stderr') =>
     (...args: unknown[]) => {
@@ -124,7 +197,12 @@ export async function runJavaScript(
     setInterval: track(setInterval as never),
     clearTimeout,
     clearInterval,
-    setImmediate,
+    setImmediate: (cb: (...a: unknown[]) => void, ...rest: unknown[]) => {
+      const handle = setImmediate(cb, ...rest);
+      immediates.add(handle);
+      return handle;
+    },
+    clearImmediate,
     queueMicrotask,
     structuredClone,
     TextEncoder,
@@ -148,11 +226,12 @@ export async function runJavaScript(
   let result: unknown;
   let deadline: NodeJS.Timeout | undefined;
   try {
+    beginRun();
     const script = new vm.Script(source, { filename: 'script.js', lineOffset: params.wrapped ? 0 : -1 });
     // No vm `timeout`: it starts and joins a watchdog thread on every run (a quarter of a warm
     // call). A script stuck in a synchronous loop blocks this process, and the worker kills and
     // replaces it just past the limit — as it replaces the process after any timed-out run.
-    const completion = script.runInContext(context, { breakOnSigint: false });
+    const completion = asScript(() => script.runInContext(context, { breakOnSigint: false }));
     const outcome = await Promise.race([
       Promise.resolve(completion).then((value: unknown) => ({ value })),
       new Promise<{ timeout: true }>((resolve) => {
@@ -182,21 +261,24 @@ export async function runJavaScript(
     }
   } catch (thrown) {
     if (thrown instanceof RuntimeFailure) throw thrown;
-    const text =
-      thrown instanceof Error || (thrown && typeof thrown === 'object' && 'stack' in thrown)
-        ? String((thrown as Error).stack ?? thrown)
-        : `Uncaught ${formatWithOptions({ colors: false }, thrown)}`;
-    budget.write('stderr', `${text}\n`);
+    const described = describeThrown(thrown, params.wrapped ? undefined : params.code.split('\n').length);
+    budget.write('stderr', `${described.text}\n`);
+    scriptError = described.error;
     exitCode = 1;
   } finally {
     if (deadline) clearTimeout(deadline);
-    // A script's leftover timers must not fire into the next run.
+    // Timers made through the script's globals end with the run; anything else it left alive
+    // (reported below) makes the worker replace this process.
     for (const handle of timers) clearTimeout(handle);
-    prepareNextContext();
+    for (const handle of immediates) clearImmediate(handle);
   }
+  const leftovers = timedOut ? [] : await endRun();
+  prepareNextContext();
   return {
     exitCode,
     ...(result === undefined ? {} : { result }),
+    ...(scriptError ? { error: scriptError } : {}),
+    ...(leftovers.length > 0 ? { leftovers } : {}),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
     timedOut,
     outputTruncated: budget.truncated,

@@ -34,6 +34,11 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
             platform: z.object({
               isolation: z.enum(['bwrap', 'process']),
               languages: z.array(z.enum(scriptLanguages)),
+              sandboxUids: z
+                .enum(['separate', 'shared'])
+                .describe(
+                  'separate: every live sandbox has a uid of its own. shared: sandboxes share the worker uid — at process level a script can signal other sandboxes; at bwrap level the pid namespace stops it.',
+                ),
               version: z.string(),
               egress: z.object({
                 /** The proxy is the only way out (bwrap); at `process` level code can bypass it. */
@@ -54,13 +59,14 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
         // The heartbeats only refine the answer; a Redis hiccup must not fail the page.
         liveWorkers(app.services),
       ]);
-      const { isolation, languages } = platformCapabilities(heartbeats);
+      const { isolation, languages, sandboxUids } = platformCapabilities(heartbeats);
       return {
         user,
         quota: { usedBytes, limitBytes: config.files.userQuotaBytes },
         platform: {
           isolation,
           languages,
+          sandboxUids,
           version: options.version,
           egress: egressSummary(config, isolation),
         },

@@ -13,6 +13,7 @@ import {
 import { useMe } from '../../auth';
 import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
 import { RunHistory } from './RunHistory';
+import { SandboxUidsNote } from './SandboxUidsNote';
 
 const CodeEditor = lazy(() => import('./CodeEditor'));
 
@@ -185,6 +186,10 @@ export function AutomationsPage() {
       <div className="page-head">
         <h1 className="page-title">{t('automations.title')}</h1>
         <p className="muted">{t('automations.isolation', { level: me.data?.platform.isolation ?? '—' })}</p>
+        <SandboxUidsNote
+          isolation={me.data?.platform.isolation}
+          sandboxUids={me.data?.platform.sandboxUids}
+        />
       </div>
       <div className="automation-grid">
         <section className="card editor-card" aria-label={t('automations.editor')}>
