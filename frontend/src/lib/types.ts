@@ -27,7 +27,13 @@ export type Isolation = 'bwrap' | 'process';
 export interface Me {
   user: User;
   quota: { usedBytes: number; limitBytes: number };
-  platform: { isolation: Isolation | string; languages: ScriptLanguage[]; version: string };
+  platform: {
+    isolation: Isolation | string;
+    languages: ScriptLanguage[];
+    version: string;
+    /** Whether sandboxes reach the network only through the egress proxy (bwrap level). */
+    egress?: { enforced: boolean; allow: string[]; note: string };
+  };
 }
 
 export interface Page<T> {
