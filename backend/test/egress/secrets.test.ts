@@ -130,7 +130,9 @@ describe('user secrets', () => {
     expect(metrics).toMatch(/ipa_egress_requests_total\{outcome="refused"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/ipa_egress_requests_total\{outcome="allowed"[^}]*\} [1-9]/);
     const audit = await platform.services.store.audit.list({ limit: 100 });
-    const refusals = audit.items.filter((e) => e.action === 'egress.refused' && e.target === `execution:${run.id}`);
+    const refusals = audit.items.filter(
+      (e) => e.action === 'egress.refused' && e.target === `execution:${run.id}`,
+    );
     expect(refusals).toHaveLength(2);
     expect(JSON.stringify(audit)).not.toContain(canary);
   });
