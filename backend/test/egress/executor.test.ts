@@ -78,7 +78,7 @@ it('an execution calls an allowed HTTPS API with a bound secret and stores the a
   const executor = createScriptExecutor({ orchestrator: pool, fileSync, egress });
   const context = testContext({ execution: { ...execution, status: 'running' }, store, config });
   const outcome = await executor.run(context);
-  await outcome.files?.close?.();
+  outcome.files?.close(false);
   expect(outcome.status, JSON.stringify(outcome)).toBe('succeeded');
   // The API got the key in its query; the script saw it replaced.
   expect(servers.seen.at(-1)?.url).toBe(`/tickets?open=1&api_key=${token}`);

@@ -204,6 +204,8 @@ describe('user secrets', () => {
             egress: egress.contextFor({ id: run.id, userId: x.id }),
             code: `
               const fs = require('node:fs');
+              // A canary-shaped string this process does hold: the scan below must find it.
+              globalThis.held = ['canary-', 'ab'.repeat(12)].join('');
               const a = await fetch('https://api.test:${servers.httpsPort}/a', { headers: { 'x-ipa-secret': 'CANARY' } });
               const echoed = await a.text();
               const echoedHeader = a.headers.get('x-echo-authorization');
@@ -232,7 +234,7 @@ describe('user secrets', () => {
         status: 200,
         echoedHeader: 'Bearer [secret removed]',
         refused: 403,
-        found: [],
+        found: [`canary-${'ab'.repeat(12)}`],
       });
       // A received it; B did not.
       const seen = servers.seen.slice(before);
