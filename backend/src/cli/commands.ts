@@ -41,6 +41,14 @@ function staticDirOf(config: Config): string | undefined {
   return resolved.dir;
 }
 
+function workerEgress(config: Config, services: Services, logger: Logger): Egress {
+  try {
+    return createEgress({ config, store: services.store, metrics: services.metrics, logger });
+  } catch (error) {
+    throw new StartupError([`invalid egress configuration: ${(error as Error).message}`], 2);
+  }
+}
+
 async function createOrchestrator(
   config: Config,
   logger: Logger,
@@ -124,7 +132,7 @@ export async function runWorker(config: Config, output: CliOutput): Promise<numb
   const logger = createLogger(config.logLevel, 'ipa.worker');
   const { services, orchestrator, runtime, server } = await withServices(config, logger, async (services) => {
     await requireCurrentSchema(services.store.db);
-    const egress = createEgress({ config, store: services.store, metrics: services.metrics, logger });
+    const egress = workerEgress(config, services, logger);
     const orchestrator = await createOrchestrator(config, logger, egress);
     try {
       const executors = createExecutors({ services, orchestrator, egress });
@@ -208,7 +216,7 @@ export async function runStandalone(config: Config, output: CliOutput): Promise<
   let orchestrator: SandboxOrchestrator | undefined;
   const started = await withServices(config, logger, async (services) => {
     await migrate(services.store.db);
-    const egress = createEgress({ config, store: services.store, metrics: services.metrics, logger });
+    const egress = workerEgress(config, services, logger);
     orchestrator = await createOrchestrator(config, logger, egress);
     const executors = createExecutors({ services, orchestrator, egress });
     const worker = startWorkerRuntime({ services, executors, orchestrator });

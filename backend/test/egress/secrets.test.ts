@@ -130,7 +130,9 @@ describe('user secrets', () => {
     expect(metrics).toMatch(/ipa_egress_requests_total\{outcome="refused"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/ipa_egress_requests_total\{outcome="allowed"[^}]*\} [1-9]/);
     const audit = await platform.services.store.audit.list({ limit: 100 });
-    const refusals = audit.items.filter((e) => e.action === 'egress.refused' && e.target === `execution:${run.id}`);
+    const refusals = audit.items.filter(
+      (e) => e.action === 'egress.refused' && e.target === `execution:${run.id}`,
+    );
     expect(refusals).toHaveLength(2);
     expect(JSON.stringify(audit)).not.toContain(canary);
   });
@@ -202,6 +204,8 @@ describe('user secrets', () => {
             egress: egress.contextFor({ id: run.id, userId: x.id }),
             code: `
               const fs = require('node:fs');
+              // A canary-shaped string this process does hold: the scan below must find it.
+              globalThis.held = ['canary-', 'ab'.repeat(12)].join('');
               const a = await fetch('https://api.test:${servers.httpsPort}/a', { headers: { 'x-ipa-secret': 'CANARY' } });
               const echoed = await a.text();
               const echoedHeader = a.headers.get('x-echo-authorization');
@@ -230,7 +234,7 @@ describe('user secrets', () => {
         status: 200,
         echoedHeader: 'Bearer [secret removed]',
         refused: 403,
-        found: [],
+        found: [`canary-${'ab'.repeat(12)}`],
       });
       // A received it; B did not.
       const seen = servers.seen.slice(before);

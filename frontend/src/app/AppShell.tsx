@@ -19,6 +19,7 @@ export function AppShell() {
     { to: '/chat', label: t('nav.chat') },
     { to: '/automations', label: t('nav.automations') },
     { to: '/files', label: t('nav.files') },
+    { to: '/secrets', label: t('nav.secrets') },
     ...(user?.isAdmin
       ? [
           { to: '/ops', label: t('nav.ops') },

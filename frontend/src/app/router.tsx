@@ -12,6 +12,7 @@ const AutomationsPage = lazy(() =>
   import('../features/automations').then((m) => ({ default: m.AutomationsPage })),
 );
 const FilesPage = lazy(() => import('../features/files').then((m) => ({ default: m.FilesPage })));
+const SecretsPage = lazy(() => import('../features/egress').then((m) => ({ default: m.SecretsPage })));
 const OpsPage = lazy(() => import('../features/ops').then((m) => ({ default: m.OpsPage })));
 const AdminPage = lazy(() => import('../features/admin').then((m) => ({ default: m.AdminPage })));
 
@@ -60,6 +61,14 @@ export function createRouter() {
           element: (
             <Lazy>
               <FilesPage />
+            </Lazy>
+          ),
+        },
+        {
+          path: 'secrets',
+          element: (
+            <Lazy>
+              <SecretsPage />
             </Lazy>
           ),
         },

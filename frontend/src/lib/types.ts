@@ -33,6 +33,8 @@ export interface Me {
     /** shared: sandboxes share one uid (a non-root worker); separate: one uid per live sandbox. */
     sandboxUids?: 'separate' | 'shared';
     version: string;
+    /** Whether sandboxes reach the network only through the egress proxy (bwrap level). */
+    egress?: { enforced: boolean; allow: string[]; note: string };
   };
 }
 

@@ -10,6 +10,7 @@ import {
   QueryStates,
 } from '../../../components/ui';
 import { type User, useFormat } from '../../../lib';
+import { AllowlistEditor } from '../../egress';
 import { useAuditLog, useCreateUser, useIssueToken, useRevokeToken, useTokens, useUsers } from '../api/admin';
 
 /** A new token, shown once: the platform keeps only its hash. */
@@ -280,6 +281,7 @@ export function AdminPage() {
                   {open ? (
                     <div id={`tokens-${user.id}`}>
                       <TokenPanel user={user} />
+                      <AllowlistEditor target={{ userId: user.id }} />
                     </div>
                   ) : null}
                 </li>

@@ -11,6 +11,7 @@ import {
   useIsDark,
 } from '../../../lib';
 import { useMe } from '../../auth';
+import { EgressLog } from '../../egress';
 import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
 import { RunHistory } from './RunHistory';
 import { SandboxUidsNote } from './SandboxUidsNote';
@@ -264,6 +265,7 @@ export function AutomationsPage() {
           </section>
         )}
       </div>
+      {executionId ? <EgressLog key={executionId} executionId={executionId} /> : null}
       <RunHistory selectedId={executionId} onSelect={setExecutionId} />
     </div>
   );

@@ -1,0 +1,63 @@
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { AllowlistEditor } from './AllowlistEditor';
+import { EgressLog } from './EgressLog';
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('EgressLog', () => {
+  it("shows a run's requests with the reason of a refusal", async () => {
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/executions/e1/egress'
+          ? json(200, {
+              items: [
+                {
+                  id: 'r1',
+                  host: 'evil.example.com',
+                  port: 443,
+                  method: 'CONNECT',
+                  status: 403,
+                  bytesSent: 0,
+                  bytesReceived: 0,
+                  durationMs: 2,
+                  outcome: 'refused',
+                  reason: 'evil.example.com:443 is not allowed by the installation: add it to EGRESS_ALLOW',
+                  at: '2026-01-01T00:00:00.000Z',
+                },
+              ],
+            })
+          : undefined,
+    ]);
+    await renderWithApp(<EgressLog executionId="e1" />);
+    expect(await screen.findByText('evil.example.com:443')).toBeTruthy();
+    expect(screen.getByText('refused')).toBeTruthy();
+    expect(screen.getByText(/add it to EGRESS_ALLOW/)).toBeTruthy();
+  });
+});
+
+describe('AllowlistEditor', () => {
+  it('narrows a user and can stop narrowing', async () => {
+    const calls = mockFetch([
+      ({ url, method, body }) => {
+        if (url.pathname !== '/api/v1/admin/users/u2/egress') return undefined;
+        if (method === 'GET') return json(200, { rules: null, installation: ['api.example.com'] });
+        return json(200, {
+          rules: (body as { rules: string[] | null }).rules,
+          installation: ['api.example.com'],
+        });
+      },
+    ]);
+    await renderWithApp(<AllowlistEditor target={{ userId: 'u2' }} />);
+    expect(await screen.findByText(/Not narrowed/)).toBeTruthy();
+    fireEvent.change(screen.getByRole('textbox'), { target: { value: 'api.example.com\n' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save allowlist' }));
+    await waitFor(() => expect(screen.getByText(/Narrowed to the hosts below/)).toBeTruthy());
+    expect(calls.find((c) => c.method === 'PUT')?.body).toEqual({ rules: ['api.example.com'] });
+    fireEvent.click(screen.getByRole('button', { name: 'Do not narrow' }));
+    await waitFor(() =>
+      expect(calls.filter((c) => c.method === 'PUT').at(-1)?.body).toEqual({ rules: null }),
+    );
+  });
+});

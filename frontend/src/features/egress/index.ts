@@ -1,0 +1,3 @@
+export { AllowlistEditor } from './components/AllowlistEditor';
+export { EgressLog } from './components/EgressLog';
+export { SecretsPage } from './components/SecretsPage';
