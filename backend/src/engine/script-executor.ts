@@ -73,7 +73,7 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           durationMs: run.durationMs,
           outputTruncated: run.outputTruncated,
         };
-        const files = await collectFiles(fileSync, context, lease);
+        const files = await collectFiles(fileSync, lease);
         leaseHandedOver = true;
         if (run.exitCode !== 0) {
           const message =
