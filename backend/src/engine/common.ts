@@ -1,5 +1,5 @@
 import { SandboxError, type SandboxLease, type SandboxOrchestrator } from '../sandbox/types.js';
-import { abortCodeOf, type ExecutionContext, type ExecutionOutcome } from '../worker/executor.js';
+import { abortCodeOf, type ExecutionOutcome } from '../worker/executor.js';
 import { FileLimitError, type FileSync, type FileWriteBack } from '../worker/file-sync.js';
 
 /** Pieces both executors share: failures, aborts, the lease and the collection of changed files. */
@@ -52,10 +52,6 @@ export async function acquireLease(
  * row (ExecutionOutcome.files). The lease goes with it and is released when the worker closes it,
  * so the user's next execution never finds the directory ahead of the database.
  */
-export function collectFiles(
-  fileSync: FileSync,
-  context: ExecutionContext,
-  lease: SandboxLease,
-): Promise<FileWriteBack> {
+export function collectFiles(fileSync: FileSync, lease: SandboxLease): Promise<FileWriteBack> {
   return fileSync.collect(lease, { onClose: () => lease.release() });
 }

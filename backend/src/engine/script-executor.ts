@@ -79,7 +79,7 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
           // Where the script failed in the user's own code (message, line, column), for the editor.
           ...(run.error ? { error: run.error } : {}),
         };
-        const files = await collectFiles(fileSync, context, lease);
+        const files = await collectFiles(fileSync, lease);
         leaseHandedOver = true;
         if (run.exitCode !== 0) {
           const at = run.error?.line

@@ -601,6 +601,7 @@ class Pool implements ManagedSandboxOrchestrator {
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let quota: NodeJS.Timeout | undefined;
+    let watching = false;
     if (extra.watchQuota) {
       // Between the runtime's own checks a script could fill the disk; the worker watches too,
       // with a walk that never follows a link (usage.ts). The first reading is the baseline
@@ -610,11 +611,14 @@ class Pool implements ManagedSandboxOrchestrator {
       const maxFiles = this.options.userQuotaFiles ?? defaultQuotaFiles;
       let baseline: number | undefined;
       let measuring = false;
+      watching = true;
       quota = setInterval(() => {
         if (measuring) return;
         measuring = true;
         void directoryUsage(slot.dir, this.walkLimits)
           .then((used) => {
+            // A walk that ends after the call must not stop the process serving the next one.
+            if (!watching) return;
             baseline ??= used.bytes;
             const reason =
               used.exceeded === 'depth'
@@ -639,6 +643,7 @@ class Pool implements ManagedSandboxOrchestrator {
     } finally {
       for (const t of timers) clearTimeout(t);
       if (quota) clearInterval(quota);
+      watching = false;
       options.signal?.removeEventListener('abort', onAbort);
     }
   }

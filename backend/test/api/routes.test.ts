@@ -67,6 +67,7 @@ describe('authentication', () => {
   it('refuses every signed-in route without a token (401, before any validation)', async () => {
     const routes: [string, string, unknown?][] = [
       ['GET', '/api/v1/me'],
+      ['POST', '/api/v1/me/sandbox/reset', {}],
       ['GET', '/api/v1/sessions'],
       ['POST', '/api/v1/sessions', { title: 'x' }],
       ['GET', `/api/v1/sessions/${missingId}`],
@@ -218,6 +219,27 @@ describe('GET /me', () => {
     } finally {
       await platform.services.workers.remove(heartbeat.workerId);
     }
+  });
+});
+
+describe('POST /me/sandbox/reset', () => {
+  it("moves the user's reset generation on, keeps their stored files and touches no one else", async () => {
+    const { user, token } = await createTestUser(platform.services, 'resetter');
+    const resetter = clientFor(server.url, token);
+    expect((await resetter.put('/api/v1/files/uploads/kept.txt', { body: 'kept' })).status).toBe(201);
+    const first = await resetter.post('/api/v1/me/sandbox/reset', { body: {} });
+    expect(first.status, JSON.stringify(first.json)).toBe(200);
+    expect(first.json).toEqual({ generation: 1 });
+    // No body at all is the same request.
+    expect((await resetter.post('/api/v1/me/sandbox/reset')).json).toEqual({ generation: 2 });
+    expect(await platform.services.store.users.sandboxGeneration(user.id)).toBe(2);
+    expect(await platform.services.store.users.sandboxGeneration(aliceId)).toBe(0);
+    expect((await resetter.get('/api/v1/files/uploads/kept.txt')).status).toBe(200);
+    expectError(
+      await resetter.post('/api/v1/me/sandbox/reset', { body: { all: true } }),
+      400,
+      'validation_failed',
+    );
   });
 });
 

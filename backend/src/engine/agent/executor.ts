@@ -134,7 +134,7 @@ export function createAgentExecutor(options: AgentExecutorOptions): Executor {
         // its own (also on a limit or provider error): tool calls already happened.
         const taken = sandbox ? await sandbox.catch(() => undefined) : undefined;
         if (!taken) return turn.outcome;
-        const files = await collectFiles(fileSync, context, taken);
+        const files = await collectFiles(fileSync, taken);
         leaseHandedOver = true;
         return { ...turn.outcome, files };
       } catch (error) {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatRule, parseAllowList } from '../../../egress/policy.js';
 import { platformCapabilities } from '../../capabilities.js';
+import { notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
 import { liveWorkers } from '../../redis.js';
 import { errors, scriptLanguages, userSchema } from '../../schemas/common.js';
@@ -71,6 +72,32 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
           egress: egressSummary(config, isolation),
         },
       };
+    },
+  );
+
+  app.post(
+    '/me/sandbox/reset',
+    {
+      schema: {
+        tags: ['me'],
+        summary: "Reset your sandbox directory: every worker's copy is discarded; your stored files stay",
+        description:
+          'A sandbox directory is a cache of the stored files. After a reset, each worker discards its copy of yours (and ends your sandbox process) before it next runs anything of yours, which then starts from your stored files. Works whatever the directory holds.',
+        body: z.strictObject({}).nullish(),
+        response: { 200: z.object({ generation: z.number().int() }), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { user } = currentUser(request);
+      const generation = await store.users.resetSandbox(user.id);
+      if (generation === null) throw notFound('The user');
+      await store.audit.record({
+        actorId: user.id,
+        action: 'sandbox.reset',
+        target: user.id,
+        details: { generation },
+      });
+      return { generation };
     },
   );
 };

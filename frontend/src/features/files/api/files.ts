@@ -39,6 +39,16 @@ export function useDeleteFile() {
 }
 
 /**
+ * Resets the user's sandbox directory on every worker (each discards its copy and stops the
+ * user's sandbox process before the next run); the stored files are kept.
+ */
+export function useResetSandbox() {
+  return useMutation({
+    mutationFn: () => api<{ generation: number }>('/me/sandbox/reset', { method: 'POST', body: {} }),
+  });
+}
+
+/**
  * Multipart upload with progress. `fetch` cannot report upload progress, so this one request
  * goes through XMLHttpRequest; its errors keep the API's error shape.
  */

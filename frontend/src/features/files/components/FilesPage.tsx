@@ -12,6 +12,7 @@ import {
 import { type StoredFile, useFormat } from '../../../lib';
 import { fileRoots, fileUrl, useDeleteFile, useFiles, useUploadFiles } from '../api/files';
 import { FilePreview } from './FilePreview';
+import { SandboxReset } from './SandboxReset';
 
 function Uploader() {
   const { t } = useTranslation();
@@ -282,6 +283,7 @@ export function FilesPage() {
           </div>
         )}
       </section>
+      <SandboxReset />
       <Dialog
         open={preview !== null}
         title={preview?.path ?? ''}
