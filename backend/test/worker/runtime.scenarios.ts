@@ -436,6 +436,28 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       expect(events.at(-1)?.type).toBe('execution.completed');
     });
 
+    it('ends as worker_lost a running execution whose job was lost after its last allowed attempt', async () => {
+      const max = services.config.worker.maxAttempts;
+      const execution = await services.store.executions.create({
+        userId: user.id,
+        kind: 'script',
+        input: { language: 'javascript', code: 'ok:never-run' },
+      });
+      // Its last allowed attempt's worker died and the queue gave up on the job (or lost it).
+      await services.store.executions.markRunning(execution.id, 'dead-worker', max);
+      await services.events.append(execution.id, 'execution.started', {
+        attempt: max,
+        workerId: 'dead-worker',
+      });
+      start({ timing: fastReconcile });
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).not.toContain('output');
+      expect(events.at(-1)).toMatchObject({
+        type: 'execution.failed',
+        data: { error: { code: 'worker_lost' } },
+      });
+    });
+
     it('publishes heartbeats and removes them on stop', async () => {
       const runtime = start();
       await sleep(250);

@@ -7,8 +7,9 @@
  * without a job), each stream tells one story (one `execution.queued`, one terminal event), and no
  * slot leaks: afterwards each user is admitted for `USER_CONCURRENCY` executions at once again.
  * Part 2: bursts of one user's submissions spread over two API instances. Pass: never more than
- * `USER_CONCURRENCY` admitted, and the user's queued + running count, sampled in the database
- * throughout both parts, never passes the limit.
+ * `USER_CONCURRENCY` admitted (the admitted scripts outlast the burst and are cancelled after it),
+ * and the user's queued + running count, sampled in the database throughout both parts, never
+ * passes the limit.
  */
 import pg from 'pg';
 import { Cluster, type Instance, sleep } from '../cluster.js';
@@ -19,8 +20,11 @@ const steps = ['after-row', 'after-event', 'after-enqueue'] as const;
 const limit = 4;
 const reconcileAgeMs = 2000;
 const quick = { language: 'javascript', code: 'return 1;' };
-/** Long enough that none of a burst's admitted executions ends while the burst is still arriving. */
-const slow = { language: 'javascript', code: 'await new Promise((r) => setTimeout(r, 3000)); return 1;' };
+/**
+ * Far longer than a burst can last (each request gives up after 15 s), so no admitted execution
+ * ends and frees a slot while the burst is still arriving; cancelled once the burst is answered.
+ */
+const slow = { language: 'javascript', code: 'await new Promise((r) => setTimeout(r, 60000)); return 1;' };
 
 export async function submitCrash({ short }: ScenarioContext): Promise<ScenarioResult> {
   const killsPerStep = short ? 2 : 6;
@@ -158,7 +162,10 @@ export async function submitCrash({ short }: ScenarioContext): Promise<ScenarioR
           apis[i % apis.length]!.call('POST', '/executions', slow, { expect: [202, 429] }),
         ),
       );
-      const admitted = answers.filter((a) => a?.status === 202).length;
+      const admittedIds = answers.filter((a) => a?.status === 202).map((a) => (a?.json as { id: string }).id);
+      const admitted = admittedIds.length;
+      for (const id of admittedIds)
+        await burstUser.call('POST', `/executions/${id}/cancel`, undefined, { expect: [202, 409] });
       refused += answers.filter((a) => a?.status === 429).length;
       maxAdmitted = Math.max(maxAdmitted, admitted);
       if (admitted > limit) problems.push(`burst ${b}: ${admitted} admitted, limit ${limit}`);
