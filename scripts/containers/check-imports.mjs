@@ -6,7 +6,9 @@
 // 2. every package installed under /app is needed: reachable from those imports through the
 //    dependencies, optionalDependencies and peerDependencies of the packages on the way.
 // Prints one JSON line {files, packages, unresolved, unneeded} and exits 1 when either list is not empty.
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+// With --prune (the Dockerfiles' production-dependency stage) it deletes the unneeded packages
+// instead, so the image carries exactly the closure of dist's imports; unresolved still fails.
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,12 +101,14 @@ for (const modules of [join(app, 'node_modules'), join(app, 'backend', 'node_mod
   for (const dir of installed(modules)) if (!needed.has(dir)) unneeded.push(dir.slice(app.length + 1));
 }
 
+const prune = process.argv.includes('--prune');
+if (prune) for (const dir of unneeded) rmSync(join(app, dir), { recursive: true, force: true });
 console.log(
   JSON.stringify({
     files: fileCount,
     packages: [...specifiers].sort(),
     unresolved,
-    unneeded: unneeded.sort(),
+    [prune ? 'pruned' : 'unneeded']: unneeded.sort(),
   }),
 );
-process.exit(unresolved.length === 0 && unneeded.length === 0 ? 0 : 1);
+process.exit(unresolved.length === 0 && (prune || unneeded.length === 0) ? 0 : 1);

@@ -53,8 +53,19 @@ for (const language of languages) {
   check(`${language} accepted`, created.status === 202, `${created.status}`);
   if (created.status !== 202) continue;
   const final = await settle(created.body.id, 60);
+  // shell and Python print: their output is in the events, a stream that ends after the last one
+  const events = await (
+    await fetch(`${api}/executions/${created.body.id}/events`, {
+      headers,
+      signal: AbortSignal.timeout(15_000),
+    })
+  ).text();
   const text = JSON.stringify(final);
-  check(`${language} script ran`, final.status === 'succeeded' && text.includes('42'), text.slice(0, 300));
+  check(
+    `${language} script ran and printed 42`,
+    final.status === 'succeeded' && /\b42\b/.test(`${JSON.stringify(final.result)}${events}`),
+    `${text.slice(0, 200)} ${events.slice(0, 200)}`,
+  );
 }
 
 const session = await call('POST', '/sessions', { title: 'kind e2e' });
