@@ -6,11 +6,11 @@
  * are killed and replaced; the call in them fails with a clear SandboxError.
  */
 import { randomUUID } from 'node:crypto';
-import type { EgressContext, SandboxEgress } from '../egress/proxy.js';
-import { SourceMap } from 'node:module';
 import path from 'node:path';
+import type { EgressContext, SandboxEgress } from '../egress/proxy.js';
 import type { Logger } from '../observability/logger.js';
 import { maxPathDepth } from '../store/paths.js';
+import { sandboxEnvironment } from './environment.js';
 import {
   dataHeadroomMb,
   detectIsolation,
@@ -33,10 +33,10 @@ import {
   type SandboxEvent,
   type SandboxLease,
   type SandboxOrchestrator,
-  type ScriptErrorInfo,
   type ScriptLanguage,
   type SyncScanResult,
 } from './types.js';
+import { stripTypes, type ToSource } from './typescript.js';
 import { UidPool } from './uids.js';
 import { directoryUsage } from './usage.js';
 import {
@@ -47,6 +47,8 @@ import {
   type SandboxOwner,
   userDirectory,
 } from './workspace.js';
+
+export { sandboxEnvironment } from './environment.js';
 
 export interface SandboxOrchestratorOptions {
   root: string;
@@ -96,9 +98,6 @@ export interface ManagedSandboxOrchestrator extends SandboxOrchestrator {
   uidOf(userId: string): number | undefined;
 }
 
-// Names that must never reach a sandbox even if an operator allowlists them by mistake.
-const secretLike =
-  /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|DATABASE|REDIS|PRIVATE|AUTH|COOKIE|SESSION)/i;
 const startTimeoutMs = 15_000;
 const cancelGraceMs = 500;
 // How long past a run's limit the worker waits for the runtime's own timeout answer before it
@@ -107,19 +106,6 @@ const runGraceMs = 500;
 const openFiles = 256;
 const tmpCapBytes = 64 * 1024 * 1024;
 const defaultQuotaFiles = 10_000;
-
-export function sandboxEnvironment(
-  allowlist: readonly string[],
-  source: NodeJS.ProcessEnv,
-): Record<string, string> {
-  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
-  for (const name of allowlist) {
-    const value = source[name];
-    if (value !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !secretLike.test(name))
-      env[name] = value;
-  }
-  return env;
-}
 
 interface Slot {
   userId: string;
@@ -806,7 +792,7 @@ class Lease implements SandboxLease {
       throw new SandboxError('invalid_request', 'timeoutMs must be a positive number');
     let code = input.code;
     let wrapped = false;
-    let toSource: ((line: number, column: number) => { line: number; column: number }) | undefined;
+    let toSource: ToSource | undefined;
     if (input.language === 'typescript') {
       // Types are stripped here, in the worker, so the runtime needs no compiler: it stays a few
       // dependency-free files that can be mounted read-only, and cannot spawn esbuild's binary.
@@ -889,45 +875,5 @@ class Lease implements SandboxLease {
     if (this.released) return;
     this.released = true;
     this.pool.releaseSlot(this.slot);
-  }
-}
-
-type ToSource = (line: number, column: number) => { line: number; column: number };
-
-async function stripTypes(
-  source: string,
-): Promise<{ code: string; toSource: ToSource } | { error: ScriptErrorInfo }> {
-  const { transform } = await import('esbuild');
-  try {
-    const out = await transform(`(async () => {\n${source}\n})()`, {
-      loader: 'ts',
-      target: 'node20',
-      sourcefile: 'script.ts',
-      sourcemap: 'external',
-    });
-    let map: SourceMap | undefined;
-    const toSource: ToSource = (line, column) => {
-      map ??= new SourceMap(JSON.parse(out.map));
-      // Both 1-based; the source map is 0-based and its source starts with the wrapper's line.
-      const entry = map.findEntry(line - 1, column - 1) as { originalLine?: number; originalColumn?: number };
-      return entry.originalLine === undefined
-        ? { line, column }
-        : { line: entry.originalLine, column: (entry.originalColumn ?? 0) + 1 };
-    };
-    return { code: out.code, toSource };
-  } catch (error) {
-    // esbuild's own message can name files of the host: only the first diagnostic's text and
-    // position are kept (the wrapper's first line shifts the user's lines by one).
-    const first = (
-      error as { errors?: Array<{ text?: string; location?: { line: number; column: number } | null }> }
-    ).errors?.[0];
-    if (!first?.text) return { error: { message: `TypeScript error: ${(error as Error).message}` } };
-    const at = first.location;
-    return {
-      error: {
-        message: `TypeScript error: ${first.text}`,
-        ...(at && at.line > 1 ? { line: at.line - 1, column: at.column + 1 } : {}),
-      },
-    };
   }
 }
