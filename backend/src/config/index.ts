@@ -134,6 +134,7 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       memoryMb: raw.SANDBOX_MEMORY_MB,
       maxOutputBytes: raw.SANDBOX_MAX_OUTPUT_BYTES,
       maxFileBytes: raw.SANDBOX_MAX_FILE_BYTES,
+      diskBudgetBytes: raw.SANDBOX_DISK_BUDGET_BYTES,
       maxProcs: raw.SANDBOX_MAX_PROCS,
       userQuotaBytes: raw.USER_QUOTA_BYTES,
       userQuotaFiles: raw.USER_QUOTA_FILES,

@@ -192,6 +192,11 @@ export const settings = {
     '52428800',
     'Largest file a sandbox may write.',
   ),
+  SANDBOX_DISK_BUDGET_BYTES: setting(
+    int(0, 2 ** 50).default(0),
+    '0 (no budget)',
+    "Disk the users' sandbox directories on one worker may take together; past it the least recently used ones (never one in use) are removed. The chart sets it from worker.sandbox.diskBudget.",
+  ),
   SANDBOX_MAX_PROCS: setting(
     int(1, 100_000).default(64),
     '64',

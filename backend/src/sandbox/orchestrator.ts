@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { EgressContext, SandboxEgress } from '../egress/proxy.js';
 import type { Logger } from '../observability/logger.js';
 import { maxPathDepth } from '../store/paths.js';
+import { DiskBudget } from './disk-budget.js';
 import { sandboxEnvironment } from './environment.js';
 import {
   dataHeadroomMb,
@@ -64,6 +65,8 @@ export interface SandboxOrchestratorOptions {
   userQuotaBytes: number;
   /** Files a user may keep (USER_QUOTA_FILES); the runtime's walks and the quota watcher stop past it. */
   userQuotaFiles?: number;
+  /** Disk all users' directories on this worker may take (`SANDBOX_DISK_BUDGET_BYTES`); 0 = none. */
+  diskBudgetBytes?: number;
   envAllowlist: readonly string[];
   logger?: Logger;
   /** Where allowlisted variables are read from (default: process.env). */
@@ -143,6 +146,8 @@ export async function createSandboxOrchestrator(
   }
   const headroom = await dataHeadroomMb(options.memoryMb);
   const pool = new Pool(options, report, runtime, headroom);
+  // Directories a restarted worker finds count against the budget; measured off the start path.
+  void pool.disk.start();
   options.logger?.info(
     { isolation: report.level, reason: report.reason, dataHeadroomMb: headroom },
     'sandbox isolation level',
@@ -181,6 +186,9 @@ class Pool implements ManagedSandboxOrchestrator {
   private readonly maxLineBytes: number;
   private readonly healthTimer: NodeJS.Timeout;
   private closed = false;
+  /** Users whose directory is being removed for the disk budget: their acquires wait. */
+  private readonly evicting = new Set<string>();
+  readonly disk: DiskBudget;
   private counts = {
     starts: 0,
     crashes: 0,
@@ -210,6 +218,13 @@ class Pool implements ManagedSandboxOrchestrator {
     this.maxLineBytes = Math.max(1024 * 1024, Math.ceil((options.maxFileBytes * 4) / 3) + 64 * 1024);
     const interval = options.pingIntervalMs ?? Math.min(5000, Math.max(100, Math.floor(options.idleMs / 2)));
     this.healthTimer = setInterval(() => void this.checkIdle(), interval);
+    this.disk = new DiskBudget({
+      root: options.root,
+      budgetBytes: options.diskBudgetBytes ?? 0,
+      walkLimits: this.walkLimits,
+      evict: (userId) => this.evictDirectory(userId),
+      logger: options.logger,
+    });
     this.healthTimer.unref();
   }
 
@@ -242,6 +257,7 @@ class Pool implements ManagedSandboxOrchestrator {
       reuseRatio: acquisitions === 0 ? 1 : warm / acquisitions,
       waitMsTotal,
       waitMsMax,
+      ...this.disk.figures(),
     };
   }
 
@@ -332,7 +348,7 @@ class Pool implements ManagedSandboxOrchestrator {
     for (let i = 0; i < this.waiters.length; ) {
       const waiter = this.waiters[i] as Waiter;
       let slot = this.slots.get(waiter.userId);
-      if (slot?.leased) {
+      if (slot?.leased || this.evicting.has(waiter.userId)) {
         i++;
         continue;
       }
@@ -379,6 +395,32 @@ class Pool implements ManagedSandboxOrchestrator {
     if (!slot.proc?.alive && !slot.starting && this.slots.get(slot.userId) === slot)
       this.slots.delete(slot.userId);
     this.pump();
+    void this.disk.used(slot.userId);
+  }
+
+  /**
+   * Removes a user's directory for the disk budget, unless their sandbox is leased. Their idle
+   * process goes first; an acquire meanwhile waits until the directory is gone.
+   */
+  private async evictDirectory(userId: string): Promise<boolean> {
+    const slot = this.slots.get(userId);
+    if (this.closed || slot?.leased || this.evicting.has(userId)) return false;
+    this.evicting.add(userId);
+    try {
+      if (slot) {
+        this.slots.delete(userId);
+        const proc = slot.proc ?? (await slot.starting?.catch(() => undefined));
+        if (proc) {
+          slot.stopping.add(proc);
+          await proc.stop(500);
+        }
+      }
+      await discardUserDirectory(this.options.root, userId);
+      return true;
+    } finally {
+      this.evicting.delete(userId);
+      this.pump();
+    }
   }
 
   /** The slot's live process, starting one (and waiting for its first ping) when needed. */
@@ -675,6 +717,7 @@ class Pool implements ManagedSandboxOrchestrator {
       await proc.stop(500);
     }
     await discardUserDirectory(this.options.root, slot.userId);
+    this.disk.forget(slot.userId);
   }
 }
 

@@ -23,6 +23,10 @@ export interface PoolFigures {
   /** Total and maximum time callers waited for a slot. */
   waitMsTotal: number;
   waitMsMax: number;
+  /** Bytes the users' directories on this worker take (0 without a disk budget). */
+  diskBytes: number;
+  /** Directories removed to stay within the disk budget. */
+  diskEvictions: number;
 }
 
 /** A notification streamed by the sandbox while a call runs. */

@@ -3,10 +3,8 @@
  * What is inside a user's directory belongs to the sandbox: the worker reads and writes it only
  * through the sandbox (`worker/file-sync.ts`, the runtime's `sync.*` methods).
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +16,10 @@ export const userFolders = ['uploads', 'workspace', 'outputs'] as const;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** User ids name directories, so only UUIDs are accepted (no separators, no dots). */
+export function isUserId(name: string): boolean {
+  return uuidPattern.test(name);
+}
+
 export function assertUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || !uuidPattern.test(userId)) {
     throw new SandboxError(

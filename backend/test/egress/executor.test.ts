@@ -72,8 +72,8 @@ it('an execution calls an allowed HTTPS API with a bound secret and stores the a
   const config = testConfig();
   const fileSync = createFileSync({
     files: store.files,
-    userDir: (id) => pool.userDir(id),
     quotaBytes: config.files.userQuotaBytes,
+    quotaFiles: config.files.userQuotaFiles,
   });
   const executor = createScriptExecutor({ orchestrator: pool, fileSync, egress });
   const context = testContext({ execution: { ...execution, status: 'running' }, store, config });

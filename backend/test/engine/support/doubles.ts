@@ -284,6 +284,8 @@ function processSandbox(root: string, languages: readonly ScriptLanguage[]): San
       reuseRatio: 1,
       waitMsTotal: 0,
       waitMsMax: 0,
+      diskBytes: 0,
+      diskEvictions: 0,
     }),
     async shutdown() {},
   };
