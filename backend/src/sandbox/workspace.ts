@@ -4,8 +4,7 @@
  * through the sandbox (`worker/file-sync.ts`, the runtime's `sync.*` methods).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { findExecutable } from './isolation.js';
