@@ -116,6 +116,24 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX api_tokens_expiring_idx ON api_tokens (user_id, expires_at) WHERE expires_at IS NOT NULL',
     ],
   },
+  {
+    // File contents move to the blob store, addressed by SHA-256; a row keeps its content inline
+    // only until the background mover has copied it out. Every referenced hash has a `blobs` row
+    // (the foreign key), which garbage collection locks before it deletes anything.
+    id: '0008_blobs',
+    statements: [
+      `CREATE TABLE blobs (
+        sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        size bigint NOT NULL CHECK (size >= 0),
+        created_at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      'INSERT INTO blobs (sha256, size) SELECT sha256, max(size) FROM files GROUP BY sha256',
+      'ALTER TABLE files ALTER COLUMN content DROP NOT NULL',
+      'ALTER TABLE files ADD CONSTRAINT files_sha256_blob_fk FOREIGN KEY (sha256) REFERENCES blobs (sha256)',
+      'CREATE INDEX files_sha256_idx ON files (sha256)',
+      'CREATE INDEX files_inline_idx ON files (user_id, path) WHERE content IS NOT NULL',
+    ],
+  },
 ];
 
 /**
