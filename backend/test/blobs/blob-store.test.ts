@@ -27,7 +27,10 @@ async function listAll(store: BlobStore): Promise<string[]> {
 }
 
 /** What every implementation promises (`BlobStore`), against a real server where there is one. */
-function blobStoreContract(name: string, open: () => Promise<{ store: BlobStore; dispose(): Promise<void> }>) {
+function blobStoreContract(
+  name: string,
+  open: () => Promise<{ store: BlobStore; dispose(): Promise<void> }>,
+) {
   describe(`BlobStore contract: ${name}`, { timeout: 60_000 }, () => {
     let store: BlobStore;
     let dispose: () => Promise<void>;

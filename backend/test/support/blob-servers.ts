@@ -90,7 +90,9 @@ export async function startAzurite(container = 'ipa-test'): Promise<RunningServe
   const connectionString =
     `DefaultEndpointsProtocol=http;AccountName=${devAccount};AccountKey=${devKey};` +
     `BlobEndpoint=http://127.0.0.1:${port}/${devAccount};`;
-  await BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container).createIfNotExists();
+  await BlobServiceClient.fromConnectionString(connectionString)
+    .getContainerClient(container)
+    .createIfNotExists();
   return {
     options: { connectionString, container, prefix: 'ipa/' },
     async stop() {
