@@ -272,10 +272,14 @@ export interface FileRepository {
   list(userId: string, prefix?: string): Promise<StoredFile[]>;
   get(userId: string, path: string): Promise<(StoredFile & { content: Buffer }) | null>;
   /**
-   * A file's metadata and a stream of its content (or of `range` of it, which must lie within the
-   * file), without reading it whole; null when there is no such file.
+   * A file's metadata and a stream of its content, without reading it whole; null when there is no
+   * such file. `rangeOf` (given the file) may pick a range within it to stream instead, or throw.
    */
-  open(userId: string, path: string, range?: ByteRange): Promise<(StoredFile & { content: Readable }) | null>;
+  open(
+    userId: string,
+    path: string,
+    rangeOf?: (file: StoredFile) => ByteRange | undefined,
+  ): Promise<(StoredFile & { content: Readable; range?: ByteRange }) | null>;
   /**
    * Creates or replaces a file. Rejects with QuotaExceededError when the user's total would pass
    * `quotaBytes`; nothing is written then.

@@ -79,7 +79,7 @@ describe('files in blob storage (PostgreSQL)', { timeout: 120_000 }, () => {
     const whole = await store.files.open(user.id, 'outputs/data.bin');
     expect(whole?.size).toBe(100_000);
     expect((await readAll(whole!.content)).equals(content)).toBe(true);
-    const part = await store.files.open(user.id, 'outputs/data.bin', { start: 10, end: 99 });
+    const part = await store.files.open(user.id, 'outputs/data.bin', () => ({ start: 10, end: 99 }));
     expect((await readAll(part!.content)).equals(content.subarray(10, 100))).toBe(true);
     expect(await store.files.open(user.id, 'outputs/missing.bin')).toBeNull();
   });

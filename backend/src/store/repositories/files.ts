@@ -152,17 +152,20 @@ export function createFileRepository(db: Queryable, blobs: BlobStore): FileRepos
       });
     },
 
-    async open(userId, path, range?: ByteRange) {
+    async open(userId, path, rangeOf) {
       const canonical = normalizeFilePath(path);
       if (!isUuid(userId)) return null;
       return readFile(db, userId, canonical, async (row, inline) => {
+        const range: ByteRange | undefined = rangeOf?.(toStoredFile(row));
+        if (range && (range.start < 0 || range.end < range.start || range.end >= toNumber(row.size)))
+          throw new RangeError('the range lies outside the file');
         let content: Readable | null;
         if (inline) {
           content = Readable.from([range ? inline.subarray(range.start, range.end + 1) : inline]);
         } else {
           content = await blobs.stream(row.sha256, range);
         }
-        return content ? { ...toStoredFile(row), content } : null;
+        return content ? { ...toStoredFile(row), content, range } : null;
       });
     },
 

@@ -61,11 +61,12 @@ export function memoryFiles(): FileRepository & { data: Map<string, Map<string, 
       const content = userFiles(userId).get(p);
       return content ? { ...info(userId, p, content), content } : null;
     },
-    async open(userId, p, range) {
+    async open(userId, p, rangeOf) {
       const content = userFiles(userId).get(p);
       if (!content) return null;
+      const range = rangeOf?.(info(userId, p, content));
       const bytes = range ? content.subarray(range.start, range.end + 1) : content;
-      return { ...info(userId, p, content), content: Readable.from([bytes]) };
+      return { ...info(userId, p, content), content: Readable.from([bytes]), range };
     },
     async put(userId, p, content, quotaBytes) {
       const files = userFiles(userId);
