@@ -17,9 +17,9 @@ function missing(err: unknown): boolean {
 export async function openLocalBlobStore(dir: string): Promise<BlobStore> {
   const root = path.resolve(dir);
   const tmp = path.join(root, 'tmp');
-  await mkdir(tmp, { recursive: true });
   // Temporaries of a crashed writer; another process may share the directory, so only old ones go.
-  for (const name of await readdir(tmp)) {
+  // Nothing is created before the first write.
+  for (const name of await readdir(tmp).catch(() => [] as string[])) {
     const file = path.join(tmp, name);
     const age = Date.now() - (await stat(file).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
     if (age > staleTemporaryMs) await rm(file, { force: true });
@@ -31,6 +31,7 @@ export async function openLocalBlobStore(dir: string): Promise<BlobStore> {
     async put(sha256, content) {
       const target = fileOf(sha256);
       const temporary = path.join(tmp, randomUUID());
+      await mkdir(tmp, { recursive: true, mode: 0o700 });
       const handle = await open(temporary, 'wx', 0o600);
       try {
         await handle.writeFile(content);
@@ -72,7 +73,7 @@ export async function openLocalBlobStore(dir: string): Promise<BlobStore> {
       await rm(fileOf(sha256), { force: true });
     },
     async *list() {
-      for (const fan of await readdir(root)) {
+      for (const fan of await readdir(root).catch(() => [] as string[])) {
         if (!/^[0-9a-f]{2}$/.test(fan)) continue;
         for (const name of await readdir(path.join(root, fan)).catch(() => [] as string[])) {
           if (isSha256(name) && name.startsWith(fan)) yield name;

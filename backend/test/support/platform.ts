@@ -1,4 +1,5 @@
 import { type ApiOptions, type ApiServer, ensureAdmin, startApiServer } from '../../src/api/index.js';
+import { createMemoryBlobStore } from '../../src/blobs/index.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
@@ -42,7 +43,7 @@ export async function createTestPlatform(
       LOG_LEVEL: 'silent',
       ...options.env,
     });
-    const services = await createServices(config, { logger });
+    const services = await createServices(config, { logger, blobs: createMemoryBlobStore() });
     try {
       await migrate(services.store.db);
     } catch (err) {
@@ -66,7 +67,8 @@ export async function createTestPlatform(
   });
   const db = await openDatabase({ kind: 'pglite' });
   await migrate(db);
-  const services = await createServices(config, { logger, database: db });
+  // The in-memory database keeps its file contents in memory too.
+  const services = await createServices(config, { logger, database: db, blobs: createMemoryBlobStore() });
   return { services, config, cleanup: () => services.close() };
 }
 
