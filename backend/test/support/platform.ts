@@ -16,6 +16,13 @@ export interface TestPlatform {
   cleanup(): Promise<void>;
 }
 
+let defaultMode: 'inProcess' | 'distributed' = 'inProcess';
+
+/** Makes every test platform of this test file distributed unless it names its mode (suites re-run on PostgreSQL). */
+export function useDistributedTestPlatforms(): void {
+  defaultMode = 'distributed';
+}
+
 /**
  * Services for tests, built by the real composition root (`createServices`).
  * - `inProcess` (default, fast): an in-memory PGlite and the in-process queue and event log.
@@ -33,9 +40,10 @@ export async function createTestPlatform(
   } = {},
 ): Promise<TestPlatform> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  if (options.mode === 'distributed') {
+  if ((options.mode ?? defaultMode) === 'distributed') {
     const database = await freshPostgresDatabase();
-    const config = loadConfig('api', {
+    // A suite re-run on PostgreSQL and Redis (`useDistributedTestPlatforms`) keeps the role it was written for.
+    const config = loadConfig(options.mode === 'distributed' ? 'api' : 'standalone', {
       DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
       DATABASE_POOL_SIZE: '5',
       REDIS_URL: options.redisUrl ?? redisUrl,
