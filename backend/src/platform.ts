@@ -19,6 +19,7 @@ import {
 import type { Services } from './services.js';
 import { startBlobMaintenance } from './store/blob-maintenance.js';
 import { createStore, type Database, openDatabase } from './store/index.js';
+import { startQueueRepair } from './worker/queue-repair.js';
 
 /** How long one dependency gets to answer a check before it counts as down. */
 const dependencyCheckTimeoutMs = 2000;
@@ -57,10 +58,11 @@ export async function createServices(config: Config, options: CreateServicesOpti
   let workers: WorkerRegistry | undefined;
   try {
     if (config.redis) {
-      const { url, prefix } = config.redis;
-      redis = createRedisClient(url, { logger, connectionName: `${config.role}-shared` });
+      const { url, prefix, sentinel } = config.redis;
+      redis = createRedisClient(url, { sentinel, logger, connectionName: `${config.role}-shared` });
       queue = createBullmqQueue({
         redisUrl: url,
+        sentinel,
         prefix,
         stalledIntervalMs: config.worker.stalledIntervalMs,
         maxAttempts: config.worker.maxAttempts,
@@ -91,6 +93,11 @@ export async function createServices(config: Config, options: CreateServicesOpti
   }
   const store = createStore(db, { blobs });
   const upkeep = startBlobMaintenance({ db, blobs, intervalMs: config.blobGcIntervalMs, logger });
+  // Workers restore jobs a Redis failover lost (PostgreSQL says what is unfinished).
+  const queueRepair =
+    config.redis && config.role === 'worker'
+      ? startQueueRepair({ db, queue, intervalMs: config.worker.queueRepairMs, logger })
+      : undefined;
   const sharedRedis = redis;
   let closing: Promise<void> | undefined;
 
@@ -122,7 +129,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       // Users of the connections first (queue, event log, registry), then the shared Redis
       // client they may borrow, then the database. Safe to call more than once.
       closing ??= (async () => {
-        await upkeep.stop();
+        await Promise.all([upkeep.stop(), queueRepair?.stop()]);
         const results = await Promise.allSettled([queue.close(), events.close(), workers.close()]);
         if (sharedRedis) await closeRedisClient(sharedRedis);
         await blobs.close();

@@ -145,6 +145,7 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       graceMs: raw.WORKER_GRACE_SECONDS * 1000,
       stalledIntervalMs: raw.QUEUE_STALLED_INTERVAL_MS,
       maxAttempts: raw.QUEUE_MAX_ATTEMPTS,
+      queueRepairMs: raw.QUEUE_REPAIR_INTERVAL_SECONDS * 1000,
     },
     sandbox: {
       root: path.resolve(raw.SANDBOX_ROOT ?? path.join(dataDir, 'sandbox')),

@@ -88,6 +88,11 @@ export const settings = {
     'Password of the sentinels (when they require one).',
     true,
   ),
+  QUEUE_REPAIR_INTERVAL_SECONDS: setting(
+    int(1, 3600).default(30),
+    '30',
+    'Worker: how often executions PostgreSQL holds as unfinished are put back into the queue when Redis lost their job (a failover drops the last unreplicated writes); also the age an execution needs for that.',
+  ),
   BLOB_STORE: setting(
     z.enum(['local', 's3', 'azure']).default('local'),
     'local',

@@ -1,7 +1,19 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { createLogger, type Logger } from '../observability/logger.js';
 
+/** Redis behind Sentinel: the client asks the sentinels for the current primary of `name`. */
+export interface RedisSentinelTarget {
+  sentinels: { host: string; port: number }[];
+  name: string;
+  password?: string;
+}
+
 export interface RedisClientOptions {
+  /**
+   * Follow a primary through failovers (REDIS_SENTINELS). The URL then gives only the password,
+   * database and TLS; its host is not used.
+   */
+  sentinel?: RedisSentinelTarget;
   logger?: Logger;
   /** Shown in `CLIENT LIST` and in log lines, e.g. `queue-producer`. */
   connectionName?: string;
@@ -45,6 +57,7 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
     retryStrategy: reconnectDelayMs,
     connectionName: options.connectionName ? `ipa:${options.connectionName}` : undefined,
+    ...(options.sentinel ? sentinelOptions(options.sentinel) : {}),
     ...options.redis,
   });
   let lastMessage = '';
@@ -66,6 +79,22 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     lastMessage = '';
   });
   return client;
+}
+
+/**
+ * Through Sentinel: the primary is looked up on every (re)connect, the sentinels' switch-master
+ * announcement makes the client reconnect at once, and a connection that still reaches a demoted
+ * primary (READONLY) is dropped and made again, to the new one; the failed command is resent.
+ */
+function sentinelOptions(target: RedisSentinelTarget): RedisOptions {
+  return {
+    sentinels: target.sentinels,
+    name: target.name,
+    sentinelPassword: target.password,
+    sentinelRetryStrategy: reconnectDelayMs,
+    failoverDetector: true,
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
 }
 
 /** Rejects when `promise` has not settled within `ms` (the promise itself is left to settle). */
