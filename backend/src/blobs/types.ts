@@ -12,7 +12,7 @@ export interface ByteRange {
  * decides, under its row locks, when a blob may go (`store/blob-maintenance.ts`).
  */
 export interface BlobStore {
-  readonly kind: 'local' | 's3' | 'azure' | 'memory';
+  readonly kind: 'local' | 's3' | 'azure' | 'postgres' | 'memory';
   /** Writes the content under its hash. Idempotent; once it resolves the content is durable. */
   put(sha256: string, content: Buffer): Promise<void>;
   has(sha256: string): Promise<boolean>;

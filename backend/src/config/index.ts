@@ -89,6 +89,8 @@ export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.e
     if (input.BLOB_AZURE_CONTAINER === undefined)
       problems.push(`BLOB_AZURE_CONTAINER: required when BLOB_STORE is 'azure'`);
   }
+  if (input.BLOB_STORE === 'postgres' && input.DATABASE_URL === undefined)
+    problems.push(`BLOB_STORE: 'postgres' needs DATABASE_URL`);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const raw = parsed.data as RawEnv;
   return buildConfig(role, raw);
@@ -131,7 +133,7 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
             : undefined,
         }
       : undefined,
-    blobs: blobConfig(raw, dataDir),
+    blobs: blobConfig(raw, dataDir, role),
     blobGcIntervalMs: raw.BLOB_GC_INTERVAL_SECONDS * 1000,
     adminToken: raw.IPA_ADMIN_TOKEN,
     files: { maxUploadBytes: raw.MAX_UPLOAD_BYTES, userQuotaBytes: raw.USER_QUOTA_BYTES },
@@ -184,9 +186,12 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
   };
 }
 
-function blobConfig(raw: RawEnv, dataDir: string) {
+function blobConfig(raw: RawEnv, dataDir: string, role: ProcessRole) {
   const prefix = raw.BLOB_PREFIX;
-  if (raw.BLOB_STORE === 's3') {
+  // Separate API and worker processes share no directory by default, but they share the database.
+  const kind = raw.BLOB_STORE ?? (role === 'api' || role === 'worker' ? 'postgres' : 'local');
+  if (kind === 'postgres') return { kind: 'postgres' } as const;
+  if (kind === 's3') {
     return {
       kind: 's3',
       bucket: raw.BLOB_S3_BUCKET as string,
@@ -200,7 +205,7 @@ function blobConfig(raw: RawEnv, dataDir: string) {
           : undefined,
     } as const;
   }
-  if (raw.BLOB_STORE === 'azure') {
+  if (kind === 'azure') {
     return {
       kind: 'azure',
       connectionString: raw.BLOB_AZURE_CONNECTION_STRING as string,

@@ -94,9 +94,9 @@ export const settings = {
     'Worker: how often executions PostgreSQL holds as unfinished are put back into the queue when Redis lost their job (a failover drops the last unreplicated writes); also the age an execution needs for that.',
   ),
   BLOB_STORE: setting(
-    z.enum(['local', 's3', 'azure']).default('local'),
-    'local',
-    'Where file contents live: a directory (BLOB_DIR), an S3-compatible bucket or an Azure Blob container. PostgreSQL keeps only the metadata.',
+    z.enum(['local', 'postgres', 's3', 'azure']).optional(),
+    'local (api, worker: postgres)',
+    'Where file contents live: a directory (BLOB_DIR), a PostgreSQL table, an S3-compatible bucket or an Azure Blob container. PostgreSQL keeps the metadata in every case.',
   ),
   BLOB_DIR: setting(
     z.string().min(1).optional(),

@@ -132,6 +132,11 @@ export const migrations: readonly Migration[] = [
       'ALTER TABLE files ADD CONSTRAINT files_sha256_blob_fk FOREIGN KEY (sha256) REFERENCES blobs (sha256)',
       'CREATE INDEX files_sha256_idx ON files (sha256)',
       'CREATE INDEX files_inline_idx ON files (user_id, path) WHERE content IS NOT NULL',
+      // The blob store of BLOB_STORE=postgres (the API and worker default).
+      `CREATE TABLE blob_contents (
+        sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        content bytea NOT NULL
+      )`,
     ],
   },
 ];

@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BlobStore,
   createAzureBlobStore,
+  createDatabaseBlobStore,
   createMemoryBlobStore,
   createS3BlobStore,
   openLocalBlobStore,
 } from '../../src/blobs/index.js';
+import { migrate, openDatabase } from '../../src/store/index.js';
 import { type RunningServer, startAzurite, startS3Server } from '../support/blob-servers.js';
+import { freshPostgresDatabase } from '../support/services.js';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -94,6 +97,24 @@ blobStoreContract('local directory', async () => {
   return { store: await openLocalBlobStore(dir), dispose: () => rm(dir, { recursive: true, force: true }) };
 });
 
+blobStoreContract('PostgreSQL table', async () => {
+  const fresh = await freshPostgresDatabase();
+  const db = await openDatabase({
+    kind: 'postgres',
+    url: fresh.url,
+    poolSize: 3,
+    logger: { warn: () => {} },
+  });
+  await migrate(db);
+  return {
+    store: createDatabaseBlobStore(db),
+    async dispose() {
+      await db.close();
+      await fresh.drop();
+    },
+  };
+});
+
 let s3: RunningServer<Parameters<typeof createS3BlobStore>[0]> | undefined;
 blobStoreContract('S3 (s3rver)', async () => {
   s3 = await startS3Server();
@@ -123,7 +144,7 @@ describe('local blob store on disk', () => {
   it('never shows a partial blob, and removes only stale temporaries of a crashed writer', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'ipa-blobs-'));
     try {
-      await openLocalBlobStore(dir);
+      await mkdir(path.join(dir, 'tmp'));
       const stale = path.join(dir, 'tmp', 'crashed-writer');
       const fresh = path.join(dir, 'tmp', 'writer-in-flight');
       await writeFile(stale, 'partial');

@@ -50,6 +50,10 @@ describe('loadConfig', () => {
   });
 
   it('reads the blob store settings and names every missing one', () => {
+    // Separate API and worker processes share the database, not a directory.
+    expect(loadConfig('api', distributed).blobs).toEqual({ kind: 'postgres' });
+    expect(loadConfig('worker', distributed).blobs).toEqual({ kind: 'postgres' });
+    expect(() => loadConfig('standalone', { BLOB_STORE: 'postgres' })).toThrow(/needs DATABASE_URL/);
     expect(
       loadConfig('api', {
         ...distributed,
