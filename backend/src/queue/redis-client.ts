@@ -20,12 +20,19 @@ export interface RedisClientOptions {
   /**
    * `null` = a command waits for the connection to come back instead of failing (BullMQ workers
    * and blocking readers need this). A number = a command fails after that many reconnects, so a
-   * request path answers 503 instead of hanging. Default 3.
+   * request path answers 503 instead of hanging. Default 3 (behind Sentinel 10, enough to ride out a
+   * failover).
    */
   maxRetriesPerRequest?: number | null;
   /** Any other ioredis option (wins over the ones above). */
   redis?: RedisOptions;
 }
+
+/**
+ * Behind Sentinel a command rides out a failover (about 2 s to notice and promote) instead of
+ * failing: ten reconnects span about 5 s of the growing delay below.
+ */
+const sentinelRetriesPerRequest = 10;
 
 /** Reconnect delay: grows 100 ms per attempt, capped at 2 s, so a restarted Redis is found fast. */
 export function reconnectDelayMs(attempt: number): number {
@@ -54,7 +61,12 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     );
   }
   const client = new Redis(url, {
-    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
+    maxRetriesPerRequest:
+      options.maxRetriesPerRequest === undefined
+        ? options.sentinel
+          ? sentinelRetriesPerRequest
+          : 3
+        : options.maxRetriesPerRequest,
     retryStrategy: reconnectDelayMs,
     connectionName: options.connectionName ? `ipa:${options.connectionName}` : undefined,
     ...(options.sentinel ? sentinelOptions(options.sentinel) : {}),

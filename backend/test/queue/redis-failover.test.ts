@@ -122,7 +122,7 @@ describe('Redis failover through Sentinel', { timeout: 180_000 }, () => {
     expect(await topology.currentPrimary()).not.toBe(killed);
     for (const execution of submitted) {
       const row = await services.store.executions.get(execution.id);
-      expect([execution.id, row?.status, row?.error]).toEqual([execution.id, "succeeded", null]);
+      expect([execution.id, row?.status, row?.error]).toEqual([execution.id, 'succeeded', null]);
       // The stream, read from its start, ends with exactly one terminal event.
       let events = await services.events.read(execution.id, undefined, { blockMs: 0 });
       for (let i = 0; i < 20 && !events.some((e) => terminalEventTypes.includes(e.type)); i++) {
