@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { type BlobStore, openBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createInProcessEventLog, createRedisEventLog, type EventLog } from './events/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -16,6 +17,7 @@ import {
   withTimeout,
 } from './queue/index.js';
 import type { Services } from './services.js';
+import { startBlobMaintenance } from './store/blob-maintenance.js';
 import { createStore, type Database, openDatabase } from './store/index.js';
 
 /** How long one dependency gets to answer a check before it counts as down. */
@@ -28,6 +30,8 @@ export interface CreateServicesOptions {
    * PGlite). It is owned from then on: `close()` closes it.
    */
   database?: Database;
+  /** A blob store to use instead of the configured one (tests); owned from then on too. */
+  blobs?: BlobStore;
 }
 
 /**
@@ -53,10 +57,11 @@ export async function createServices(config: Config, options: CreateServicesOpti
   let workers: WorkerRegistry | undefined;
   try {
     if (config.redis) {
-      const { url, prefix } = config.redis;
-      redis = createRedisClient(url, { logger, connectionName: `${config.role}-shared` });
+      const { url, prefix, sentinel } = config.redis;
+      redis = createRedisClient(url, { sentinel, logger, connectionName: `${config.role}-shared` });
       queue = createBullmqQueue({
         redisUrl: url,
+        sentinel,
         prefix,
         stalledIntervalMs: config.worker.stalledIntervalMs,
         maxAttempts: config.worker.maxAttempts,
@@ -76,7 +81,17 @@ export async function createServices(config: Config, options: CreateServicesOpti
     throw err;
   }
 
-  const store = createStore(db);
+  let blobs: BlobStore;
+  try {
+    blobs = options.blobs ?? (await openBlobStore(config));
+  } catch (err) {
+    await Promise.allSettled([queue.close(), events.close(), workers.close()]);
+    if (redis) await closeRedisClient(redis);
+    await db.close();
+    throw err;
+  }
+  const store = createStore(db, { blobs });
+  const upkeep = startBlobMaintenance({ db, blobs, intervalMs: config.blobGcIntervalMs, logger });
   const sharedRedis = redis;
   let closing: Promise<void> | undefined;
 
@@ -108,8 +123,10 @@ export async function createServices(config: Config, options: CreateServicesOpti
       // Users of the connections first (queue, event log, registry), then the shared Redis
       // client they may borrow, then the database. Safe to call more than once.
       closing ??= (async () => {
+        await upkeep.stop();
         const results = await Promise.allSettled([queue.close(), events.close(), workers.close()]);
         if (sharedRedis) await closeRedisClient(sharedRedis);
+        await blobs.close();
         await db.close();
         for (const result of results) {
           if (result.status === 'rejected')

@@ -76,6 +76,21 @@ export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.e
       }),
     );
   }
+  if (input.BLOB_STORE === 's3' && input.BLOB_S3_BUCKET === undefined)
+    problems.push(`BLOB_S3_BUCKET: required when BLOB_STORE is 's3'`);
+  if (
+    input.BLOB_STORE === 's3' &&
+    (input.BLOB_S3_ACCESS_KEY_ID === undefined) !== (input.BLOB_S3_SECRET_ACCESS_KEY === undefined)
+  )
+    problems.push('BLOB_S3_ACCESS_KEY_ID and BLOB_S3_SECRET_ACCESS_KEY: give both or neither');
+  if (input.BLOB_STORE === 'azure') {
+    if (input.BLOB_AZURE_CONNECTION_STRING === undefined)
+      problems.push(`BLOB_AZURE_CONNECTION_STRING: required when BLOB_STORE is 'azure'`);
+    if (input.BLOB_AZURE_CONTAINER === undefined)
+      problems.push(`BLOB_AZURE_CONTAINER: required when BLOB_STORE is 'azure'`);
+  }
+  if (input.BLOB_STORE === 'postgres' && input.DATABASE_URL === undefined)
+    problems.push(`BLOB_STORE: 'postgres' needs DATABASE_URL`);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const raw = parsed.data as RawEnv;
   return buildConfig(role, raw);
@@ -102,7 +117,24 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
     database: raw.DATABASE_URL
       ? ({ kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE } as const)
       : ({ kind: 'pglite', dir: path.join(dataDir, 'db') } as const),
-    redis: raw.REDIS_URL ? { url: raw.REDIS_URL, prefix: raw.REDIS_PREFIX } : undefined,
+    redis: raw.REDIS_URL
+      ? {
+          url: raw.REDIS_URL,
+          prefix: raw.REDIS_PREFIX,
+          sentinel: raw.REDIS_SENTINELS
+            ? {
+                sentinels: raw.REDIS_SENTINELS.split(',').map((address) => {
+                  const at = address.lastIndexOf(':');
+                  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+                }),
+                name: raw.REDIS_SENTINEL_MASTER,
+                password: raw.REDIS_SENTINEL_PASSWORD,
+              }
+            : undefined,
+        }
+      : undefined,
+    blobs: blobConfig(raw, dataDir, role),
+    blobGcIntervalMs: raw.BLOB_GC_INTERVAL_SECONDS * 1000,
     adminToken: raw.IPA_ADMIN_TOKEN,
     files: {
       maxUploadBytes: raw.MAX_UPLOAD_BYTES,
@@ -172,6 +204,36 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       maxRetries: raw.MODEL_MAX_RETRIES,
     },
   };
+}
+
+function blobConfig(raw: RawEnv, dataDir: string, role: ProcessRole) {
+  const prefix = raw.BLOB_PREFIX;
+  // Separate API and worker processes share no directory by default, but they share the database.
+  const kind = raw.BLOB_STORE ?? (role === 'api' || role === 'worker' ? 'postgres' : 'local');
+  if (kind === 'postgres') return { kind: 'postgres' } as const;
+  if (kind === 's3') {
+    return {
+      kind: 's3',
+      bucket: raw.BLOB_S3_BUCKET as string,
+      prefix,
+      region: raw.BLOB_S3_REGION,
+      endpoint: raw.BLOB_S3_ENDPOINT,
+      forcePathStyle: raw.BLOB_S3_FORCE_PATH_STYLE,
+      credentials:
+        raw.BLOB_S3_ACCESS_KEY_ID && raw.BLOB_S3_SECRET_ACCESS_KEY
+          ? { accessKeyId: raw.BLOB_S3_ACCESS_KEY_ID, secretAccessKey: raw.BLOB_S3_SECRET_ACCESS_KEY }
+          : undefined,
+    } as const;
+  }
+  if (kind === 'azure') {
+    return {
+      kind: 'azure',
+      connectionString: raw.BLOB_AZURE_CONNECTION_STRING as string,
+      container: raw.BLOB_AZURE_CONTAINER as string,
+      prefix,
+    } as const;
+  }
+  return { kind: 'local', dir: path.resolve(raw.BLOB_DIR ?? path.join(dataDir, 'blobs')) } as const;
 }
 
 /** The README's configuration table, generated from the settings table. */

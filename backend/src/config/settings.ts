@@ -66,6 +66,84 @@ export const settings = {
     'ipa',
     'Prefix of every Redis key (lets several installations share one Redis).',
   ),
+  REDIS_SENTINELS: setting(
+    z
+      .string()
+      .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'a comma-separated list of host:port')
+      .optional(),
+    '— (REDIS_URL names the one Redis)',
+    'Redis Sentinel addresses (host:port,host:port,…); with them the platform asks the sentinels for the current primary of REDIS_SENTINEL_MASTER and follows failovers. REDIS_URL still gives the password, database and TLS.',
+  ),
+  REDIS_SENTINEL_MASTER: setting(
+    z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]+$/)
+      .default('mymaster'),
+    'mymaster',
+    'Name of the monitored primary the sentinels are asked for.',
+  ),
+  REDIS_SENTINEL_PASSWORD: setting(
+    z.string().min(1).optional(),
+    '—',
+    'Password of the sentinels (when they require one).',
+    true,
+  ),
+  BLOB_STORE: setting(
+    z.enum(['local', 'postgres', 's3', 'azure']).optional(),
+    'local (api, worker: postgres)',
+    'Where file contents live: a directory (BLOB_DIR), a PostgreSQL table, an S3-compatible bucket or an Azure Blob container. PostgreSQL keeps the metadata in every case.',
+  ),
+  BLOB_DIR: setting(
+    z.string().min(1).optional(),
+    'DATA_DIR/blobs',
+    'Directory of the local blob store (several replicas need a shared volume).',
+  ),
+  BLOB_PREFIX: setting(
+    z
+      .string()
+      .regex(/^([a-zA-Z0-9_.-]+\/)*$/, 'empty or segments ending in /')
+      .default(''),
+    '— (none)',
+    'Key prefix inside the bucket or container, e.g. ipa/ (lets several installations share one).',
+  ),
+  BLOB_S3_BUCKET: setting(z.string().min(3).max(63).optional(), '—', 'S3 bucket (BLOB_STORE=s3).'),
+  BLOB_S3_REGION: setting(z.string().min(1).default('us-east-1'), 'us-east-1', 'S3 region.'),
+  BLOB_S3_ENDPOINT: setting(
+    url.optional(),
+    '— (AWS)',
+    'Endpoint of an S3-compatible server (MinIO, Ceph, …).',
+  ),
+  BLOB_S3_FORCE_PATH_STYLE: setting(
+    bool.default(false),
+    'false',
+    'Path-style bucket URLs, as most S3-compatible servers need.',
+  ),
+  BLOB_S3_ACCESS_KEY_ID: setting(
+    z.string().min(1).optional(),
+    '— (the SDK default chain: environment, web identity, instance role)',
+    'S3 access key id.',
+    true,
+  ),
+  BLOB_S3_SECRET_ACCESS_KEY: setting(z.string().min(1).optional(), '—', 'S3 secret access key.', true),
+  BLOB_AZURE_CONNECTION_STRING: setting(
+    z.string().min(1).optional(),
+    '—',
+    'Azure Storage connection string (BLOB_STORE=azure).',
+    true,
+  ),
+  BLOB_AZURE_CONTAINER: setting(
+    z
+      .string()
+      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/)
+      .optional(),
+    '—',
+    'Azure Blob container (BLOB_STORE=azure).',
+  ),
+  BLOB_GC_INTERVAL_SECONDS: setting(
+    int(1, 86_400).default(300),
+    '300',
+    'How often unreferenced blobs are collected and contents still inside PostgreSQL (from before blob storage) are moved out.',
+  ),
   IPA_ADMIN_TOKEN: setting(
     z.string().min(24).optional(),
     '— (standalone generates one on first start)',

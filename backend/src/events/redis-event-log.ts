@@ -3,7 +3,28 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { closeRedisClient, createRedisClient, pingRedis } from '../queue/index.js';
 import { BlockedReaders, toEvent, type Waiter } from './blocked-readers.js';
 import { assertEventId, assertExecutionId } from './ids.js';
-import type { EventLog, ExecutionEvent } from './types.js';
+import { type EventLog, type ExecutionEvent, terminalEventTypes } from './types.js';
+
+/**
+ * Appends one event and announces it, atomically. A stream gets one terminal event only: a second
+ * one returns the first one's id. That makes the terminal append safe to repeat, as the client
+ * does after a failover for a command whose answer was lost (it may have run on the old primary
+ * and been replicated).
+ */
+const appendScript = `
+if ARGV[5] == '1' then
+  local ended = redis.call('GET', KEYS[3])
+  if ended then return ended end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[2], 'd', ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', KEYS[1])
+if ARGV[5] == '1' then redis.call('SET', KEYS[3], id) end
+return id
+`;
+
+/** Holds the id of a stream's terminal event. */
+const terminalMarkerKey = (streamKey: string) => `${streamKey}:end`;
+
 import { assertEventType, assertTtl, normaliseReadOptions, serialiseData } from './validate.js';
 
 export interface RedisEventLogOptions {
@@ -90,13 +111,19 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
       assertEventType(type);
       const json = serialiseData(data);
       const key = eventStreamKey(prefix, executionId);
-      const results = await redis
-        .multi()
-        .xadd(key, 'MAXLEN', '~', maxLength, '*', 't', type, 'd', json)
-        .xadd(notifyKey, 'MAXLEN', '~', notificationMaxLength, '*', 'k', key)
-        .exec();
-      const [error, id] = results?.[0] ?? [new Error('redis did not run the append')];
-      if (error) throw error;
+      const terminal = terminalEventTypes.includes(type) ? '1' : '0';
+      const id = await redis.eval(
+        appendScript,
+        3,
+        key,
+        notifyKey,
+        terminalMarkerKey(key),
+        maxLength,
+        type,
+        json,
+        notificationMaxLength,
+        terminal,
+      );
       if (typeof id !== 'string') throw new Error('redis did not add the event');
       return id;
     },
@@ -165,7 +192,8 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
     async expire(executionId, ttlSeconds) {
       assertExecutionId(executionId);
       assertTtl(ttlSeconds);
-      await redis.expire(eventStreamKey(prefix, executionId), ttlSeconds);
+      const key = eventStreamKey(prefix, executionId);
+      await redis.multi().expire(key, ttlSeconds).expire(terminalMarkerKey(key), ttlSeconds).exec();
     },
 
     async ping() {

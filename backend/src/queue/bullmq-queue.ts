@@ -1,7 +1,7 @@
 import { type JobState as BullmqJobState, DelayedError, Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { closeRedisClient, createRedisClient, pingRedis } from './redis-client.js';
+import { closeRedisClient, createRedisClient, pingRedis, type RedisSentinelTarget } from './redis-client.js';
 import { RunningJobs } from './running-jobs.js';
 import type {
   ConsumerOptions,
@@ -24,6 +24,8 @@ export function waitListKey(prefix: string): string {
 
 export interface BullmqQueueOptions {
   redisUrl: string;
+  /** Redis behind Sentinel (REDIS_SENTINELS). */
+  sentinel?: RedisSentinelTarget;
   /** Platform key prefix (`REDIS_PREFIX`); used as BullMQ's prefix. */
   prefix: string;
   /**
@@ -78,6 +80,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): ExecutionQueue {
   const abortSettleMs = options.abortSettleMs ?? 5000;
   const log = logger.child({ component: 'queue' });
   const producerConnection = createRedisClient(options.redisUrl, {
+    sentinel: options.sentinel,
     logger,
     connectionName: 'queue-producer',
   });
@@ -185,6 +188,7 @@ class BullmqConsumer implements QueueConsumer {
     this.jobs = new RunningJobs(settings.abortSettleMs);
     // Workers must wait for Redis instead of failing commands (BullMQ requires this).
     this.connection = createRedisClient(settings.redisUrl, {
+      sentinel: settings.sentinel,
       logger: settings.logger,
       connectionName: 'queue-consumer',
       maxRetriesPerRequest: null,

@@ -1,19 +1,38 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { createLogger, type Logger } from '../observability/logger.js';
 
+/** Redis behind Sentinel: the client asks the sentinels for the current primary of `name`. */
+export interface RedisSentinelTarget {
+  sentinels: { host: string; port: number }[];
+  name: string;
+  password?: string;
+}
+
 export interface RedisClientOptions {
+  /**
+   * Follow a primary through failovers (REDIS_SENTINELS). The URL then gives only the password,
+   * database and TLS; its host is not used.
+   */
+  sentinel?: RedisSentinelTarget;
   logger?: Logger;
   /** Shown in `CLIENT LIST` and in log lines, e.g. `queue-producer`. */
   connectionName?: string;
   /**
    * `null` = a command waits for the connection to come back instead of failing (BullMQ workers
    * and blocking readers need this). A number = a command fails after that many reconnects, so a
-   * request path answers 503 instead of hanging. Default 3.
+   * request path answers 503 instead of hanging. Default 3 (behind Sentinel 10, enough to ride out a
+   * failover).
    */
   maxRetriesPerRequest?: number | null;
   /** Any other ioredis option (wins over the ones above). */
   redis?: RedisOptions;
 }
+
+/**
+ * Behind Sentinel a command rides out a failover (about 2 s to notice and promote) instead of
+ * failing: ten reconnects span about 5 s of the growing delay below.
+ */
+const sentinelRetriesPerRequest = 10;
 
 /** Reconnect delay: grows 100 ms per attempt, capped at 2 s, so a restarted Redis is found fast. */
 export function reconnectDelayMs(attempt: number): number {
@@ -42,9 +61,15 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     );
   }
   const client = new Redis(url, {
-    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
+    maxRetriesPerRequest:
+      options.maxRetriesPerRequest === undefined
+        ? options.sentinel
+          ? sentinelRetriesPerRequest
+          : 3
+        : options.maxRetriesPerRequest,
     retryStrategy: reconnectDelayMs,
     connectionName: options.connectionName ? `ipa:${options.connectionName}` : undefined,
+    ...(options.sentinel ? sentinelOptions(options.sentinel) : {}),
     ...options.redis,
   });
   let lastMessage = '';
@@ -66,6 +91,22 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     lastMessage = '';
   });
   return client;
+}
+
+/**
+ * Through Sentinel: the primary is looked up on every (re)connect, the sentinels' switch-master
+ * announcement makes the client reconnect at once, and a connection that still reaches a demoted
+ * primary (READONLY) is dropped and made again, to the new one; the failed command is resent.
+ */
+function sentinelOptions(target: RedisSentinelTarget): RedisOptions {
+  return {
+    sentinels: target.sentinels,
+    name: target.name,
+    sentinelPassword: target.password,
+    sentinelRetryStrategy: reconnectDelayMs,
+    failoverDetector: true,
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
 }
 
 /** Rejects when `promise` has not settled within `ms` (the promise itself is left to settle). */

@@ -182,6 +182,29 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX egress_requests_execution_idx ON egress_requests (execution_id, at, id)',
     ],
   },
+  {
+    // File contents move to the blob store, addressed by SHA-256; a row keeps its content inline
+    // only until the background mover has copied it out. Every referenced hash has a `blobs` row
+    // (the foreign key), which garbage collection locks before it deletes anything.
+    id: '0008_blobs',
+    statements: [
+      `CREATE TABLE blobs (
+        sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        size bigint NOT NULL CHECK (size >= 0),
+        created_at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      'INSERT INTO blobs (sha256, size) SELECT sha256, max(size) FROM files GROUP BY sha256',
+      'ALTER TABLE files ALTER COLUMN content DROP NOT NULL',
+      'ALTER TABLE files ADD CONSTRAINT files_sha256_blob_fk FOREIGN KEY (sha256) REFERENCES blobs (sha256)',
+      'CREATE INDEX files_sha256_idx ON files (sha256)',
+      'CREATE INDEX files_inline_idx ON files (user_id, path) WHERE content IS NOT NULL',
+      // The blob store of BLOB_STORE=postgres (the API and worker default).
+      `CREATE TABLE blob_contents (
+        sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        content bytea NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /**

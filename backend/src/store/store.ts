@@ -1,3 +1,4 @@
+import { type BlobStore, createMemoryBlobStore } from '../blobs/index.js';
 import { createAuditRepository } from './repositories/audit.js';
 import { createEgressRepository } from './repositories/egress.js';
 import { createExecutionRepository } from './repositories/executions.js';
@@ -8,23 +9,29 @@ import { createTokenRepository } from './repositories/tokens.js';
 import { createUserRepository } from './repositories/users.js';
 import type { Database, Queryable, Repositories, Store } from './types.js';
 
+export interface StoreOptions {
+  /** Where file contents live; in this process's memory when absent (tests, in-memory databases). */
+  blobs?: BlobStore;
+}
+
 /** Every repository over one database; the schema must be current (`migrate`). */
-export function createStore(db: Database): Store {
+export function createStore(db: Database, options: StoreOptions = {}): Store {
+  const blobs = options.blobs ?? createMemoryBlobStore();
   return {
     db,
-    ...repositoriesOver(db),
-    transaction: (work) => db.transaction((tx) => work(repositoriesOver(tx))),
+    ...repositoriesOver(db, blobs),
+    transaction: (work) => db.transaction((tx) => work(repositoriesOver(tx, blobs))),
   };
 }
 
-function repositoriesOver(db: Queryable): Repositories {
+function repositoriesOver(db: Queryable, blobs: BlobStore): Repositories {
   return {
     users: createUserRepository(db),
     tokens: createTokenRepository(db),
     sessions: createSessionRepository(db),
     messages: createMessageRepository(db),
     executions: createExecutionRepository(db),
-    files: createFileRepository(db),
+    files: createFileRepository(db, blobs),
     audit: createAuditRepository(db),
     egress: createEgressRepository(db),
   };

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange } from '../blobs/types.js';
 /**
  * The platform's records and the repositories that keep them. Both database drivers (PostgreSQL
  * through `pg`, PGlite) sit behind `Database`; repositories speak plain SQL through it and know
@@ -303,6 +305,15 @@ export interface FileRepository {
   /** Files under a directory prefix ('' = all), sorted by path. */
   list(userId: string, prefix?: string): Promise<StoredFile[]>;
   get(userId: string, path: string): Promise<(StoredFile & { content: Buffer }) | null>;
+  /**
+   * A file's metadata and a stream of its content, without reading it whole; null when there is no
+   * such file. `rangeOf` (given the file) may pick a range within it to stream instead, or throw.
+   */
+  open(
+    userId: string,
+    path: string,
+    rangeOf?: (file: StoredFile) => ByteRange | undefined,
+  ): Promise<(StoredFile & { content: Readable; range?: ByteRange }) | null>;
   /**
    * Creates or replaces a file. Rejects with QuotaExceededError when the user's total would pass
    * `quotaBytes`; nothing is written then.

@@ -476,6 +476,48 @@ describe('files', () => {
     expectError(await alice.get('/api/v1/files/uploads/data%20set.csv'), 404, 'not_found');
   });
 
+  it('answers a single byte range with 206, a range past the end with 416, others with the whole file', async () => {
+    const bytes = Buffer.from('0123456789abcdefghij');
+    await alice.put('/api/v1/files/uploads/ranged.bin', { body: bytes });
+    const whole = await alice.get('/api/v1/files/uploads/ranged.bin');
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    expect(whole.headers.get('content-length')).toBe('20');
+    const etag = whole.headers.get('etag') ?? '';
+    const cases: [string, number, string | null, string][] = [
+      ['bytes=2-5', 206, 'bytes 2-5/20', '2345'],
+      ['bytes=15-', 206, 'bytes 15-19/20', 'fghij'],
+      ['bytes=-3', 206, 'bytes 17-19/20', 'hij'],
+      ['bytes=18-400', 206, 'bytes 18-19/20', 'ij'],
+      ['bytes=0-1,4-5', 200, null, bytes.toString()],
+      ['bytes=5-2', 200, null, bytes.toString()],
+      ['lines=1-2', 200, null, bytes.toString()],
+    ];
+    for (const [range, status, contentRange, body] of cases) {
+      const response = await alice.get('/api/v1/files/uploads/ranged.bin', { headers: { range } });
+      expect([range, response.status]).toEqual([range, status]);
+      expect(response.headers.get('content-range')).toBe(contentRange);
+      expect(response.text).toBe(body);
+    }
+    const stale = await alice.get('/api/v1/files/uploads/ranged.bin', {
+      headers: { range: 'bytes=0-1', 'if-range': '"another-version"' },
+    });
+    expect(stale.status).toBe(200);
+    const current = await alice.get('/api/v1/files/uploads/ranged.bin', {
+      headers: { range: 'bytes=0-1', 'if-range': etag },
+    });
+    expect([current.status, current.text]).toEqual([206, '01']);
+    for (const range of ['bytes=20-', 'bytes=-0']) {
+      const past = await alice.get('/api/v1/files/uploads/ranged.bin', { headers: { range } });
+      expectError(past, 416, 'range_not_satisfiable');
+      expect(past.json.error.details).toEqual({ size: 20 });
+    }
+    expectError(
+      await bob.get('/api/v1/files/uploads/ranged.bin', { headers: { range: 'bytes=0-1' } }),
+      404,
+      'not_found',
+    );
+  });
+
   it('stores any content type as bytes, and an empty body as an empty file', async () => {
     const bytes = new Uint8Array([0, 1, 2, 255]);
     const put = await alice.put('/api/v1/files/uploads/blob.bin', { body: bytes });
@@ -576,7 +618,8 @@ describe('health, metrics and the API description', () => {
       status: 'ok',
       role: 'standalone',
       version: '1.2.3',
-      checks: { database: 'ok', redis: 'not_configured' },
+      // The suite also runs on PostgreSQL and Redis (through PgBouncer).
+      checks: { database: 'ok', redis: platform.config.redis ? 'ok' : 'not_configured' },
     });
   });
 

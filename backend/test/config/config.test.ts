@@ -39,6 +39,8 @@ describe('loadConfig', () => {
       reconcileIntervalMs: 10_000,
       reconcileAgeMs: 15_000,
     });
+    expect(config.blobs).toEqual({ kind: 'local', dir: path.join(path.resolve('./data'), 'blobs') });
+    expect(config.blobGcIntervalMs).toBe(300_000);
     expect(config.testing).toEqual({ crashSubmissionAt: 'off' });
     expect(config.sandbox).toMatchObject({
       root: path.join(path.resolve('./data'), 'sandbox'),
@@ -47,6 +49,74 @@ describe('loadConfig', () => {
       envAllowlist: ['LANG', 'TZ'],
     });
     expect(config.logLevel).toBe('info');
+  });
+
+  it('reads the blob store settings and names every missing one', () => {
+    // Separate API and worker processes share the database, not a directory.
+    expect(loadConfig('api', distributed).blobs).toEqual({ kind: 'postgres' });
+    expect(loadConfig('worker', distributed).blobs).toEqual({ kind: 'postgres' });
+    expect(() => loadConfig('standalone', { BLOB_STORE: 'postgres' })).toThrow(/needs DATABASE_URL/);
+    expect(
+      loadConfig('api', {
+        ...distributed,
+        BLOB_STORE: 's3',
+        BLOB_S3_BUCKET: 'files',
+        BLOB_S3_ENDPOINT: 'http://minio:9000',
+        BLOB_S3_FORCE_PATH_STYLE: 'true',
+        BLOB_S3_ACCESS_KEY_ID: 'id',
+        BLOB_S3_SECRET_ACCESS_KEY: 'secret',
+        BLOB_PREFIX: 'ipa/',
+      }).blobs,
+    ).toEqual({
+      kind: 's3',
+      bucket: 'files',
+      prefix: 'ipa/',
+      region: 'us-east-1',
+      endpoint: 'http://minio:9000',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'id', secretAccessKey: 'secret' },
+    });
+    expect(
+      loadConfig('api', {
+        ...distributed,
+        BLOB_STORE: 'azure',
+        BLOB_AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+        BLOB_AZURE_CONTAINER: 'ipa-files',
+      }).blobs,
+    ).toEqual({
+      kind: 'azure',
+      connectionString: 'UseDevelopmentStorage=true',
+      container: 'ipa-files',
+      prefix: '',
+    });
+    expect(() =>
+      loadConfig('api', { ...distributed, BLOB_STORE: 's3', BLOB_S3_ACCESS_KEY_ID: 'id' }),
+    ).toThrow(/BLOB_S3_BUCKET: required[\s\S]*give both or neither/);
+    expect(() => loadConfig('api', { ...distributed, BLOB_STORE: 'azure' })).toThrow(
+      /BLOB_AZURE_CONNECTION_STRING: required[\s\S]*BLOB_AZURE_CONTAINER: required/,
+    );
+    expect(() => loadConfig('api', { ...distributed, BLOB_PREFIX: '../x' })).toThrow(/BLOB_PREFIX/);
+  });
+
+  it('follows Redis through Sentinel when REDIS_SENTINELS is set', () => {
+    const config = loadConfig('api', {
+      ...distributed,
+      REDIS_SENTINELS: 'sentinel-0:26379,10.0.0.7:26380',
+      REDIS_SENTINEL_MASTER: 'ipa',
+      REDIS_SENTINEL_PASSWORD: 'pw',
+    });
+    expect(config.redis?.sentinel).toEqual({
+      sentinels: [
+        { host: 'sentinel-0', port: 26379 },
+        { host: '10.0.0.7', port: 26380 },
+      ],
+      name: 'ipa',
+      password: 'pw',
+    });
+    expect(loadConfig('api', distributed).redis?.sentinel).toBeUndefined();
+    expect(() => loadConfig('api', { ...distributed, REDIS_SENTINELS: 'no-port' })).toThrow(
+      /REDIS_SENTINELS/,
+    );
   });
 
   it('defaults the port to 8000 for the API and 8001 for the worker, and binds all addresses', () => {

@@ -48,6 +48,25 @@ eventLogContract('Redis Streams (shared client)', async () => {
 });
 
 describe('Redis event log specifics', () => {
+  it('keeps one terminal event per stream: a repeated terminal append (a resend after a failover) adds nothing', async () => {
+    const prefix = freshRedisPrefix();
+    const log = createRedisEventLog({ redisUrl, prefix, logger });
+    try {
+      const execution = randomUUID();
+      await log.append(execution, 'output', { stream: 'stdout', text: 'hi' });
+      const first = await log.append(execution, 'execution.completed', { result: 1 });
+      expect(await log.append(execution, 'execution.completed', { result: 1 })).toBe(first);
+      expect(await log.append(execution, 'execution.failed', { error: 'late' })).toBe(first);
+      const types = (await log.read(execution, undefined)).map((e) => e.type);
+      expect(types).toEqual(['output', 'execution.completed']);
+      await log.expire(execution, 60);
+      expect(await admin.ttl(`${eventStreamKey(prefix, execution)}:end`)).toBeGreaterThan(0);
+    } finally {
+      await log.close();
+      await deleteKeys(prefix);
+    }
+  });
+
   it('stores events under <prefix>:events:<executionId> and caps the stream near maxLength', async () => {
     const prefix = freshRedisPrefix();
     const log = createRedisEventLog({ redisUrl, prefix, logger, maxLength: 100 });

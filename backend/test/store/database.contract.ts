@@ -1048,6 +1048,31 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.files.usage(user.id)).toBe(0);
         });
 
+        it('opens a file as a stream, whole or a range the caller picks from its metadata', async () => {
+          const user = await newUser();
+          const content = Buffer.from('0123456789');
+          await store.files.put(user.id, 'outputs/stream.txt', content, quota);
+          const read = async (stream: NodeJS.ReadableStream) => {
+            const chunks: Buffer[] = [];
+            for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+            return Buffer.concat(chunks).toString();
+          };
+          const whole = await store.files.open(user.id, 'outputs/stream.txt');
+          expect(whole).toMatchObject({ path: 'outputs/stream.txt', size: 10, range: undefined });
+          expect(await read(whole!.content)).toBe('0123456789');
+          const part = await store.files.open(user.id, 'outputs/stream.txt', (file) => ({
+            start: file.size - 3,
+            end: file.size - 1,
+          }));
+          expect(part?.range).toEqual({ start: 7, end: 9 });
+          expect(await read(part!.content)).toBe('789');
+          await expect(
+            store.files.open(user.id, 'outputs/stream.txt', () => ({ start: 5, end: 10 })),
+          ).rejects.toThrow(RangeError);
+          expect(await store.files.open(user.id, 'outputs/none.txt')).toBeNull();
+          expect(await store.files.open(unknownId, 'outputs/stream.txt')).toBeNull();
+        });
+
         it('stores empty files', async () => {
           const user = await newUser();
           await store.files.put(user.id, 'workspace/empty', Buffer.alloc(0), quota);

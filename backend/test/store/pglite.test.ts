@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLocalBlobStore } from '../../src/blobs/index.js';
 import { createStore, migrate, openDatabase, schemaStatus } from '../../src/store/index.js';
 import { databaseContract } from './database.contract.js';
 
@@ -29,7 +30,9 @@ describe('PGlite on disk', () => {
       try {
         await expect(openDatabase({ kind: 'pglite', dir })).rejects.toThrow(/already open/);
         expect((await migrate(first)).applied.length).toBeGreaterThan(0);
-        const store = createStore(first);
+        const store = createStore(first, {
+          blobs: await openLocalBlobStore(path.join(root, 'data', 'blobs')),
+        });
         const user = await store.users.create({ name: 'persistent' });
         await store.files.put(user.id, 'outputs/report.txt', Buffer.from('kept'), 100);
         // The database cannot do the work of a nested transaction on its one connection: it says so
@@ -50,7 +53,9 @@ describe('PGlite on disk', () => {
       const again = await openDatabase({ kind: 'pglite', dir });
       try {
         expect(await schemaStatus(again)).toEqual({ current: true, pending: [] });
-        const store = createStore(again);
+        const store = createStore(again, {
+          blobs: await openLocalBlobStore(path.join(root, 'data', 'blobs')),
+        });
         const [user] = (await store.users.list()).items;
         expect(user?.name).toBe('persistent');
         expect((await store.files.get(user!.id, 'outputs/report.txt'))?.content.toString()).toBe('kept');

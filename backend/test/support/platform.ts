@@ -1,4 +1,5 @@
 import { type ApiOptions, type ApiServer, ensureAdmin, startApiServer } from '../../src/api/index.js';
+import { createMemoryBlobStore } from '../../src/blobs/index.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
@@ -13,6 +14,13 @@ export interface TestPlatform {
   config: Config;
   /** Closes the services and drops what the platform created (database, keys). */
   cleanup(): Promise<void>;
+}
+
+let defaultMode: 'inProcess' | 'distributed' = 'inProcess';
+
+/** Makes every test platform of this test file distributed unless it names its mode (suites re-run on PostgreSQL). */
+export function useDistributedTestPlatforms(): void {
+  defaultMode = 'distributed';
 }
 
 /**
@@ -32,9 +40,10 @@ export async function createTestPlatform(
   } = {},
 ): Promise<TestPlatform> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  if (options.mode === 'distributed') {
+  if ((options.mode ?? defaultMode) === 'distributed') {
     const database = await freshPostgresDatabase();
-    const config = loadConfig('api', {
+    // A suite re-run on PostgreSQL and Redis (`useDistributedTestPlatforms`) keeps the role it was written for.
+    const config = loadConfig(options.mode === 'distributed' ? 'api' : 'standalone', {
       DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
       DATABASE_POOL_SIZE: '5',
       REDIS_URL: options.redisUrl ?? redisUrl,
@@ -42,7 +51,7 @@ export async function createTestPlatform(
       LOG_LEVEL: 'silent',
       ...options.env,
     });
-    const services = await createServices(config, { logger });
+    const services = await createServices(config, { logger, blobs: createMemoryBlobStore() });
     try {
       await migrate(services.store.db);
     } catch (err) {
@@ -66,7 +75,8 @@ export async function createTestPlatform(
   });
   const db = await openDatabase({ kind: 'pglite' });
   await migrate(db);
-  const services = await createServices(config, { logger, database: db });
+  // The in-memory database keeps its file contents in memory too.
+  const services = await createServices(config, { logger, database: db, blobs: createMemoryBlobStore() });
   return { services, config, cleanup: () => services.close() };
 }
 

@@ -9,8 +9,19 @@ export const postgresAdminUrl =
   process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
+/**
+ * Where the platform under test connects: PostgreSQL itself, or a pooler in front of it
+ * (`routeDatabasesThrough`); databases are always created and dropped on PostgreSQL directly.
+ */
+let clientBaseUrl = postgresAdminUrl;
+
+/** Hands out database URLs through `url` (host, port and user; the database name is kept). */
+export function routeDatabasesThrough(url: string): void {
+  clientBaseUrl = url;
+}
+
 function databaseUrl(name: string): string {
-  const url = new URL(postgresAdminUrl);
+  const url = new URL(clientBaseUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryBlobStore } from '../../src/blobs/index.js';
 import { createFileSync, type FileSync } from '../../src/engine/index.js';
 import type { ManagedSandboxOrchestrator } from '../../src/sandbox/index.js';
 import { createStore, type Database, migrate, openDatabase, type Store } from '../../src/store/index.js';
@@ -48,8 +49,10 @@ describe('file sync across replicas (PostgreSQL)', () => {
     for (let i = 0; i < 2; i++)
       dbs.push(await openDatabase({ kind: 'postgres', url: database.url, poolSize: 2 }));
     await migrate(dbs[0] as Database);
-    storeA = createStore(dbs[0] as Database);
-    storeB = createStore(dbs[1] as Database);
+    // Two replicas: two pools on one database, one blob store.
+    const blobs = createMemoryBlobStore();
+    storeA = createStore(dbs[0] as Database, { blobs });
+    storeB = createStore(dbs[1] as Database, { blobs });
     userId = (await storeA.users.create({ name: 'sync-user' })).id;
     rootA = await makeRoot();
     rootB = await makeRoot();

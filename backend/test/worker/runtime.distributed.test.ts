@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
@@ -7,7 +10,9 @@ import { describeRuntimeScenarios } from './runtime.scenarios.js';
 
 describeRuntimeScenarios('BullMQ on Redis, PostgreSQL', async () => {
   const database = await freshPostgresDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'ipa-runtime-'));
   const config = loadConfig('worker', {
+    DATA_DIR: dataDir,
     DATABASE_URL: database.url,
     REDIS_URL: redisUrl,
     REDIS_PREFIX: freshRedisPrefix(),
@@ -21,6 +26,7 @@ describeRuntimeScenarios('BullMQ on Redis, PostgreSQL', async () => {
     async cleanup() {
       await services.close();
       await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 });

@@ -72,6 +72,7 @@ export async function registerExternalPlugins(
   // down or hung, requests pass uncounted rather than wait, and readiness reports the outage.
   const counter = config.redis
     ? createRedisClient(config.redis.url, {
+        sentinel: config.redis.sentinel,
         logger: services.logger,
         connectionName: 'api-rate-limit',
         maxRetriesPerRequest: 0,

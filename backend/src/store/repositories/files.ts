@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { BlobStore, ByteRange } from '../../blobs/types.js';
 import { conflictCopyPath, normalizeFilePath } from '../paths.js';
 import { inTransaction, isUuid, requireUuid, toBuffer, toIso, toNumber } from '../sql.js';
 import {
@@ -9,6 +10,7 @@ import {
   QuotaExceededError,
   type StoredFile,
 } from '../types.js';
+import { sha256Of, storeContents } from './blob-refs.js';
 
 interface FileRow {
   user_id: string;
@@ -66,21 +68,50 @@ async function lockAndMeasure(
   };
 }
 
-function sha256Of(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-async function upsert(tx: Queryable, userId: string, path: string, bytes: Buffer): Promise<StoredFile> {
-  const sha256 = sha256Of(bytes);
+/** The metadata row of a file whose content `storeContents` has made durable in this transaction. */
+async function upsert(
+  tx: Queryable,
+  userId: string,
+  path: string,
+  bytes: Buffer,
+  sha256: string,
+): Promise<StoredFile> {
   const { rows } = await tx.query<FileRow>(
-    `INSERT INTO files (user_id, path, size, sha256, content) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO files (user_id, path, size, sha256, content) VALUES ($1, $2, $3, $4, NULL)
      ON CONFLICT (user_id, path) DO UPDATE
-       SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, content = EXCLUDED.content,
+       SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, content = NULL,
            updated_at = clock_timestamp()
      RETURNING ${fileColumns}`,
-    [userId, path, bytes.length, sha256, bytes],
+    [userId, path, bytes.length, sha256],
   );
   return toStoredFile(rows[0]!);
+}
+
+/** How often a read retries when the file was replaced (and its old content collected) under it. */
+const readAttempts = 5;
+
+/**
+ * Reads a file's row and then its content: still inside the row (stored before blob storage and
+ * not yet moved out) or in the blob store. Content missing from the store means the file was
+ * replaced or deleted since the row was read (its old blob collected), so the row is read again.
+ */
+async function readFile<T>(
+  db: Queryable,
+  userId: string,
+  path: string,
+  read: (row: FileRow, inline: Buffer | null) => Promise<T | null>,
+): Promise<T | null> {
+  for (let attempt = 0; attempt < readAttempts; attempt++) {
+    const { rows } = await db.query<FileRow & { content: unknown }>(
+      `SELECT ${fileColumns}, content FROM files WHERE user_id = $1 AND path = $2`,
+      [userId, path],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const result = await read(row, row.content === null ? null : toBuffer(row.content));
+    if (result !== null) return result;
+  }
+  throw new Error('the content of a stored file could not be read: it keeps changing or is missing');
 }
 
 function checkQuotaArgument(quotaBytes: number, quotaFiles = Number.POSITIVE_INFINITY): void {
@@ -93,7 +124,13 @@ function asBuffer(content: unknown): Buffer {
   return Buffer.isBuffer(content) ? content : Buffer.from(content);
 }
 
-export function createFileRepository(db: Queryable): FileRepository {
+function contentsOf(writes: Iterable<Buffer>): Map<string, Buffer> {
+  const contents = new Map<string, Buffer>();
+  for (const bytes of writes) contents.set(sha256Of(bytes), bytes);
+  return contents;
+}
+
+export function createFileRepository(db: Queryable, blobs: BlobStore): FileRepository {
   return {
     async list(userId, prefix = '') {
       const folder = prefix === '' ? '' : normalizeFilePath(prefix, { allowFolder: true });
@@ -113,12 +150,27 @@ export function createFileRepository(db: Queryable): FileRepository {
     async get(userId, path) {
       const canonical = normalizeFilePath(path);
       if (!isUuid(userId)) return null;
-      const { rows } = await db.query<FileRow & { content: unknown }>(
-        `SELECT ${fileColumns}, content FROM files WHERE user_id = $1 AND path = $2`,
-        [userId, canonical],
-      );
-      const row = rows[0];
-      return row ? { ...toStoredFile(row), content: toBuffer(row.content) } : null;
+      return readFile(db, userId, canonical, async (row, inline) => {
+        const content = inline ?? (await blobs.get(row.sha256));
+        return content ? { ...toStoredFile(row), content } : null;
+      });
+    },
+
+    async open(userId, path, rangeOf) {
+      const canonical = normalizeFilePath(path);
+      if (!isUuid(userId)) return null;
+      return readFile(db, userId, canonical, async (row, inline) => {
+        const range: ByteRange | undefined = rangeOf?.(toStoredFile(row));
+        if (range && (range.start < 0 || range.end < range.start || range.end >= toNumber(row.size)))
+          throw new RangeError('the range lies outside the file');
+        let content: Readable | null;
+        if (inline) {
+          content = Readable.from([range ? inline.subarray(range.start, range.end + 1) : inline]);
+        } else {
+          content = await blobs.stream(row.sha256, range);
+        }
+        return content ? { ...toStoredFile(row), content, range } : null;
+      });
     },
 
     async put(userId, path, content, quotaBytes, quotaFiles = Number.POSITIVE_INFINITY) {
@@ -126,14 +178,17 @@ export function createFileRepository(db: Queryable): FileRepository {
       const canonical = normalizeFilePath(path);
       checkQuotaArgument(quotaBytes, quotaFiles);
       const bytes = asBuffer(content);
+      const sha256 = sha256Of(bytes);
       return inTransaction(db, async (tx) => {
         const used = await lockAndMeasure(tx, userId, [canonical]);
         const growth = bytes.length - (used.byPath.get(canonical)?.size ?? 0);
+        // Checked before the content is written: a refused write stores nothing.
         if (growth > 0 && used.total + growth > quotaBytes)
           throw new QuotaExceededError(used.total, quotaBytes, growth);
         if (!used.byPath.has(canonical) && used.count + 1 > quotaFiles)
           throw new FileCountExceededError(used.count + 1, quotaFiles, used.total, quotaBytes);
-        return upsert(tx, userId, canonical, bytes);
+        await storeContents(tx, blobs, new Map([[sha256, bytes]]));
+        return upsert(tx, userId, canonical, bytes, sha256);
       });
     },
 
@@ -185,7 +240,9 @@ export function createFileRepository(db: Queryable): FileRepository {
             userId,
             toDelete,
           ]);
-        for (const [path, bytes] of toWrite) await upsert(tx, userId, path, bytes);
+        const contents = contentsOf(toWrite.values());
+        await storeContents(tx, blobs, contents);
+        for (const [path, bytes] of toWrite) await upsert(tx, userId, path, bytes, sha256Of(bytes));
         return { conflicts };
       });
     },

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { loadConfig } from '../../../src/config/index.js';
 import type { EventType } from '../../../src/events/types.js';
 import { createSandboxOrchestrator, SandboxError } from '../../../src/sandbox/index.js';
@@ -61,6 +62,13 @@ export function memoryFiles(): FileRepository & { data: Map<string, Map<string, 
     async get(userId, p) {
       const content = userFiles(userId).get(p);
       return content ? { ...info(userId, p, content), content } : null;
+    },
+    async open(userId, p, rangeOf) {
+      const content = userFiles(userId).get(p);
+      if (!content) return null;
+      const range = rangeOf?.(info(userId, p, content));
+      const bytes = range ? content.subarray(range.start, range.end + 1) : content;
+      return { ...info(userId, p, content), content: Readable.from([bytes]), range };
     },
     async put(userId, p, content, quotaBytes) {
       const files = userFiles(userId);

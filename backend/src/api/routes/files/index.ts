@@ -6,6 +6,7 @@ import { ApiError, notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
 import { errors, storedFileSchema } from '../../schemas/common.js';
 import { contentDisposition, contentTypeOf, uploadedName } from './content.js';
+import { requestedRange } from './range.js';
 
 const pathParams = z.strictObject({
   '*': z.string().describe('File path, e.g. uploads/data.csv'),
@@ -126,25 +127,55 @@ export const fileRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['files'],
-        summary: 'Download a file',
+        summary: 'Download a file (streamed; a single `Range: bytes=` range is answered with 206)',
         params: pathParams,
-        response: { 200: z.unknown().describe('The file bytes'), 304: z.null(), ...errors(400, 401, 404) },
+        response: {
+          200: z.unknown().describe('The file bytes'),
+          206: z.unknown().describe('The requested range of the file'),
+          304: z.null(),
+          ...errors(400, 401, 404, 416),
+        },
       },
     },
     async (request, reply) => {
       const { user } = currentUser(request);
       const filePath = normalizeFilePath(request.params['*']);
-      const file = await store.files.get(user.id, filePath);
+      const etagOf = (sha256: string) => `"${sha256}"`;
+      const notModified = (sha256: string) => request.headers['if-none-match'] === etagOf(sha256);
+      // Streamed from the blob store: the API never holds a whole file.
+      const file = await store.files.open(user.id, filePath, (meta) =>
+        notModified(meta.sha256)
+          ? undefined
+          : requestedRange(
+              request.headers.range,
+              meta.size,
+              request.headers['if-range'] as string | undefined,
+              etagOf(meta.sha256),
+            ),
+      );
       if (!file) throw notFound('The file');
-      const etag = `"${file.sha256}"`;
       void reply
-        .header('etag', etag)
+        .header('etag', etagOf(file.sha256))
+        .header('accept-ranges', 'bytes')
         .header('cache-control', 'private, no-cache')
         .header('content-disposition', contentDisposition(file.path))
         // User content never runs as a page of this origin, whatever its type.
         .header('content-security-policy', "sandbox; default-src 'none'");
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send(null);
-      return reply.type(contentTypeOf(file.path)).send(file.content);
+      if (notModified(file.sha256)) {
+        file.content.destroy();
+        return reply.code(304).send(null);
+      }
+      void reply.type(contentTypeOf(file.path));
+      if (file.range) {
+        const { start, end } = file.range;
+        void reply
+          .code(206)
+          .header('content-range', `bytes ${start}-${end}/${file.size}`)
+          .header('content-length', end - start + 1);
+      } else {
+        void reply.header('content-length', file.size);
+      }
+      return reply.send(file.content);
     },
   );
 

@@ -1,0 +1,31 @@
+import path from 'node:path';
+import type { Config } from '../config/index.js';
+import { createAzureBlobStore } from './azure.js';
+import { createDatabaseBlobStore } from './database.js';
+import { openLocalBlobStore } from './local.js';
+import { createS3BlobStore } from './s3.js';
+import type { BlobStore } from './types.js';
+
+export { createAzureBlobStore } from './azure.js';
+export { createDatabaseBlobStore } from './database.js';
+export { openLocalBlobStore } from './local.js';
+export { createMemoryBlobStore } from './memory.js';
+export { createS3BlobStore } from './s3.js';
+export type { BlobStore, ByteRange } from './types.js';
+
+/** Opens the configured blob store (BLOB_STORE). */
+export async function openBlobStore(
+  config: Pick<Config, 'blobs' | 'dataDir' | 'database'>,
+): Promise<BlobStore> {
+  const blobs = config.blobs;
+  if (blobs.kind === 'postgres') {
+    if (config.database.kind !== 'postgres') throw new Error("BLOB_STORE 'postgres' needs DATABASE_URL");
+    const { openDatabase } = await import('../store/database.js');
+    return createDatabaseBlobStore(
+      await openDatabase({ kind: 'postgres', url: config.database.url, poolSize: 3 }),
+    );
+  }
+  if (blobs.kind === 's3') return createS3BlobStore(blobs);
+  if (blobs.kind === 'azure') return createAzureBlobStore(blobs);
+  return openLocalBlobStore(blobs.dir ?? path.join(config.dataDir, 'blobs'));
+}

@@ -1,0 +1,71 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../src/store/index.js';
+import { startPgBouncer } from '../support/pgbouncer.js';
+import { useDistributedTestPlatforms } from '../support/platform.js';
+import { freshPostgresDatabase, routeDatabasesThrough } from '../support/services.js';
+import { databaseContract } from './database.contract.js';
+
+/**
+ * The store contract and the API and worker scenario suites again, with every connection of the
+ * platform through PgBouncer in transaction pooling mode (few server connections, so a session
+ * setting, a session advisory lock or a named prepared statement would reach another client).
+ * Databases are still created and dropped on PostgreSQL directly.
+ */
+const bouncer = await startPgBouncer({ poolSize: 4 });
+routeDatabasesThrough(bouncer.url);
+useDistributedTestPlatforms();
+afterAll(() => bouncer.stop());
+
+const silent = { warn: () => {} };
+
+databaseContract('PostgreSQL through PgBouncer (transaction pooling)', async () => {
+  const fresh = await freshPostgresDatabase();
+  const opened: Database[] = [];
+  const open = async () => {
+    const db = await openDatabase({ kind: 'postgres', url: fresh.url, poolSize: 4, logger: silent });
+    opened.push(db);
+    return db;
+  };
+  return {
+    db: await open(),
+    connectAgain: open,
+    async dispose() {
+      await Promise.all(opened.map((db) => db.close()));
+      await fresh.drop();
+    },
+  };
+});
+
+describe('API routes through PgBouncer', async () => {
+  await import('../api/routes.test.js');
+});
+describe('API events through PgBouncer', async () => {
+  await import('../api/events.test.js');
+});
+describe('API bad input through PgBouncer', async () => {
+  await import('../api/bad-input.test.js');
+});
+describe('worker scenarios through PgBouncer', async () => {
+  await import('../worker/runtime.distributed.test.js');
+});
+
+describe('session state in the platform', () => {
+  it('uses none: no session advisory locks, session SET, LISTEN, PREPARE or named statements', async () => {
+    const root = path.resolve(import.meta.dirname, '../../src');
+    const sources = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.ts'));
+    const sessionState = [
+      /pg_(try_)?advisory_lock(_shared)?\s*\(/i,
+      /['"`]\s*SET\s+(SESSION\s+)?[a-z_]+\s*(=|TO)/i,
+      /['"`]\s*(LISTEN|UNLISTEN|PREPARE|DECLARE)\s/i,
+      /\bname:\s*['"`][^'"`]+['"`],\s*text:/,
+    ];
+    const found: string[] = [];
+    for (const file of sources) {
+      const text = await readFile(path.join(root, file), 'utf8');
+      for (const pattern of sessionState) if (pattern.test(text)) found.push(`${file}: ${pattern}`);
+    }
+    expect(found).toEqual([]);
+  });
+});
