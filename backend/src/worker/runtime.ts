@@ -53,7 +53,7 @@ const defaultTiming: WorkerTiming = {
   terminalGraceMs: 1_000,
 };
 
-export type FinishedStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
+export type FinishedStatus = Exclude<ExecutionStatus, 'queued' | 'running' | 'skipped'>;
 
 export interface WorkerFigures {
   workerId: string;

@@ -15,6 +15,7 @@ import {
   schemaStatus,
   type User,
 } from '../../src/store/index.js';
+import { automationContract } from './automations.contract.js';
 
 export interface DatabaseFixture {
   /** A new, empty database (no schema yet). */
@@ -678,6 +679,11 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             startedAt: null,
             finishedAt: null,
             durationMs: null,
+            automationId: null,
+            automationVersion: null,
+            trigger: null,
+            triggerId: null,
+            scheduledFor: null,
           } satisfies Execution);
           expect(await store.executions.get(execution.id)).toEqual(execution);
           expect(await store.executions.get(execution.id, user.id)).toEqual(execution);
@@ -847,7 +853,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const before = await store.executions.stats(5);
           expect(before.perMinute).toHaveLength(5);
           expect(Object.keys(before.byStatus).sort()).toEqual(
-            ['cancelled', 'failed', 'queued', 'running', 'succeeded', 'timed_out'].sort(),
+            ['cancelled', 'failed', 'queued', 'running', 'skipped', 'succeeded', 'timed_out'].sort(),
           );
           const user = await newUser();
           const make = () => store.executions.create({ userId: user.id, kind: 'script', input: script });
@@ -1136,6 +1142,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(await store.files.usage('bad')).toBe(0);
         });
       });
+
+      automationContract(() => ({ store, db, newUser }));
 
       describe('audit log', () => {
         it('records entries and lists them newest first', async () => {

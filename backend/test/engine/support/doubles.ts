@@ -154,6 +154,9 @@ export function memoryStore(): Store & {
     sessions: unused as Store['sessions'],
     executions: unused as Store['executions'],
     audit: unused as Store['audit'],
+    automations: unused as Store['automations'],
+    schedules: unused as Store['schedules'],
+    webhooks: unused as Store['webhooks'],
     files: memoryFiles(),
     messages: memoryMessages(),
     // No rollback: the in-memory repositories write at once.
@@ -396,6 +399,11 @@ export function testContext(args: {
     startedAt: new Date().toISOString(),
     finishedAt: null,
     durationMs: null,
+    automationId: null,
+    automationVersion: null,
+    trigger: null,
+    triggerId: null,
+    scheduledFor: null,
     ...args.execution,
   };
   return {
