@@ -109,6 +109,7 @@ export interface DueSchedule extends Schedule {
   version: number;
   language: ScriptLanguage;
   code: string;
+  inputSchema: InputSchema | null;
 }
 
 export interface ScheduleRepository {

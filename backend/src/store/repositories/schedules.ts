@@ -2,6 +2,7 @@ import { isUuid, jsonParam, toIso, toIsoOrNull } from '../sql.js';
 import type {
   CatchUpPolicy,
   DueSchedule,
+  InputSchema,
   OverlapPolicy,
   Queryable,
   Schedule,
@@ -29,6 +30,7 @@ interface DueRow extends ScheduleRow {
   version: number;
   language: ScriptLanguage;
   code: string;
+  input_schema: InputSchema | null;
 }
 
 const columns =
@@ -128,7 +130,7 @@ export function createScheduleRepository(db: Queryable): ScheduleRepository {
 
     async due(now, limit) {
       const { rows } = await db.query<DueRow>(
-        `SELECT ${columns}, a.user_id, a.version, v.language, v.code
+        `SELECT ${columns}, a.user_id, a.version, v.language, v.code, v.input_schema
            FROM automation_schedules s
            JOIN automations a ON a.id = s.automation_id AND a.enabled
            JOIN automation_versions v ON v.automation_id = a.id AND v.version = a.version
@@ -143,6 +145,7 @@ export function createScheduleRepository(db: Queryable): ScheduleRepository {
           version: row.version,
           language: row.language,
           code: row.code,
+          inputSchema: row.input_schema ?? null,
         }),
       );
     },
