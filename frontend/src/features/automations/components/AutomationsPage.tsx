@@ -12,6 +12,7 @@ import {
 } from '../../../lib';
 import { useMe } from '../../auth';
 import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
+import { AutomationList } from './AutomationList';
 import { RunHistory } from './RunHistory';
 
 const CodeEditor = lazy(() => import('./CodeEditor'));
@@ -186,6 +187,8 @@ export function AutomationsPage() {
         <h1 className="page-title">{t('automations.title')}</h1>
         <p className="muted">{t('automations.isolation', { level: me.data?.platform.isolation ?? '—' })}</p>
       </div>
+      <AutomationList />
+      <h2 className="panel-title">{t('automations.saved.quickRun')}</h2>
       <div className="automation-grid">
         <section className="card editor-card" aria-label={t('automations.editor')}>
           <div className="editor-toolbar">
