@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
 import { Button, InlineError, LoadMore, QueryStates, StatusBadge } from '../../../components/ui';
@@ -50,6 +50,13 @@ export function RunsPanel({ automation }: { automation: Automation }) {
       { onSuccess: (execution) => open(execution.id) },
     );
   const items = runs.data ?? [];
+  const unfinished = items.some((run) => run.status === 'queued' || run.status === 'running');
+  // Runs finish on their own: look again while any is still queued or running.
+  useEffect(() => {
+    if (!unfinished) return;
+    const timer = setTimeout(() => void runs.refetch(), 1000);
+    return () => clearTimeout(timer);
+  }, [unfinished, runs]);
   const selected = items.find((run) => run.id === selectedId);
   const position = errorPosition(selected?.error ?? null);
   const problems = (start.error as { details?: { path: string; message: string }[] } | null)?.details;
