@@ -73,7 +73,16 @@ describe.skipIf(skipReason !== null)('automations end to end', { timeout: 240_00
     await page.getByLabel('name *').fill('Mei');
     await page.getByRole('button', { name: 'Run now' }).click();
     const detail = page.getByTestId('run-detail');
-    await detail.locator('.badge', { hasText: /succeeded|failed|timed_out|cancelled/ }).waitFor({ timeout: 60_000 });
+    try {
+      await detail
+        .locator('.badge', { hasText: /succeeded|failed|timed_out|cancelled/ })
+        .waitFor({ timeout: 60_000 });
+    } catch (err) {
+      const section = await page.locator('section[aria-labelledby="runs-heading"]').textContent();
+      throw new Error(`no finished run: ${page.url()}\n${section}\n${platform.log().slice(-3000)}`, {
+        cause: err,
+      });
+    }
     expect(await detail.textContent(), platform.log().slice(-2000)).toContain('succeeded');
     expect(await detail.textContent()).toContain('"greeted": "Mei"');
     expect(await detail.textContent()).toContain('"count": 2');

@@ -51,12 +51,13 @@ export function RunsPanel({ automation }: { automation: Automation }) {
     );
   const items = runs.data ?? [];
   const unfinished = items.some((run) => run.status === 'queued' || run.status === 'running');
-  // Runs finish on their own: look again while any is still queued or running.
+  // Runs finish on their own: look again every second while any is still queued or running.
+  const refetchRuns = runs.refetch;
   useEffect(() => {
     if (!unfinished) return;
-    const timer = setTimeout(() => void runs.refetch(), 1000);
-    return () => clearTimeout(timer);
-  }, [unfinished, runs]);
+    const timer = setInterval(() => void refetchRuns(), 1000);
+    return () => clearInterval(timer);
+  }, [unfinished, refetchRuns]);
   const selected = items.find((run) => run.id === selectedId);
   const position = errorPosition(selected?.error ?? null);
   const problems = (start.error as { details?: { path: string; message: string }[] } | null)?.details;
