@@ -7,16 +7,19 @@ import { ApiLifecycle } from './lifecycle.js';
 import { authPlugin } from './plugins/auth.js';
 import { registerExternalPlugins } from './plugins/external.js';
 import { observabilityPlugin } from './plugins/observability.js';
+import { type SchedulerPluginOptions, schedulerPlugin } from './plugins/scheduler.js';
 import { servicesPlugin } from './plugins/services.js';
 import { registerSpa, sendSpaPage, wantsSpaPage } from './plugins/spa.js';
 import { createDependencyProbe } from './probe.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth/index.js';
+import { automationRoutes } from './routes/automations/index.js';
 import { egressRoutes } from './routes/egress/index.js';
 import { executionRoutes } from './routes/executions/index.js';
 import { submitPlugin } from './routes/executions/submit.js';
 import { fileRoutes } from './routes/files/index.js';
 import { healthRoutes } from './routes/health/index.js';
+import { hookRoutes } from './routes/hooks/index.js';
 import { meRoutes } from './routes/me/index.js';
 import { metricsRoutes } from './routes/metrics/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
@@ -32,6 +35,8 @@ export interface ApiOptions {
   sseKeepAliveMs?: number;
   /** Successful token lookups are remembered this long (revocation on this replica is immediate). */
   authCacheMs?: number;
+  /** The schedule runner of this replica (on by default). */
+  scheduler?: SchedulerPluginOptions;
   /** Shared with `startApiServer`, which drains through it. */
   lifecycle?: ApiLifecycle;
 }
@@ -81,6 +86,7 @@ export async function buildApiApp(services: Services, options: ApiOptions = {}):
   await app.register(authPlugin, { cacheMs: options.authCacheMs ?? 2000 });
   await app.register(observabilityPlugin);
   await app.register(submitPlugin);
+  await app.register(schedulerPlugin, options.scheduler ?? {});
 
   const probe = createDependencyProbe(services);
   await app.register(healthRoutes, { probe, version, extraHealth: options.extraHealth });
@@ -97,6 +103,7 @@ export async function buildApiApp(services: Services, options: ApiOptions = {}):
         await signedIn.register(meRoutes, { version });
         await signedIn.register(sessionRoutes);
         await signedIn.register(executionRoutes, { keepAliveMs: options.sseKeepAliveMs });
+        await signedIn.register(automationRoutes);
         await signedIn.register(fileRoutes);
         await signedIn.register(adminRoutes);
         await signedIn.register(egressRoutes);
@@ -104,6 +111,8 @@ export async function buildApiApp(services: Services, options: ApiOptions = {}):
     },
     { prefix: '/api/v1' },
   );
+  // Webhook deliveries: signed, not signed in; their own body parsing (the raw bytes are signed).
+  await app.register(hookRoutes);
 
   const staticDir = options.staticDir;
   if (staticDir) await registerSpa(app, staticDir);

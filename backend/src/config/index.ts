@@ -112,6 +112,10 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       rateLimitPerMinute: raw.RATE_LIMIT_PER_MINUTE,
       staticDir: raw.STATIC_DIR,
     },
+    webhooks: {
+      rateLimitPerMinute: raw.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      maxBodyBytes: raw.WEBHOOK_MAX_BODY_BYTES,
+    },
     logLevel: raw.LOG_LEVEL,
     dataDir,
     database: raw.DATABASE_URL

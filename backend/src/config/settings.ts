@@ -176,6 +176,16 @@ export const settings = {
     '600',
     'Requests per minute per token (or per address when unauthenticated).',
   ),
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: setting(
+    int(1, 1_000_000).default(60),
+    '60',
+    'Deliveries per minute to one webhook trigger (`/hooks/<id>`), counted across replicas.',
+  ),
+  WEBHOOK_MAX_BODY_BYTES: setting(
+    int(1, 16 * 1024 * 1024).default(1024 * 1024),
+    '1048576',
+    'Largest webhook delivery body.',
+  ),
   MAX_UPLOAD_BYTES: setting(int(1, 2 ** 31).default(25 * 1024 * 1024), '26214400', 'Largest file upload.'),
   USER_QUOTA_BYTES: setting(
     int(1, 2 ** 40).default(200 * 1024 * 1024),

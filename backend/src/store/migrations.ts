@@ -11,6 +11,8 @@ export interface Migration {
 }
 
 const executionStatuses = "('queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out')";
+const executionStatusesWithSkipped =
+  "('queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'skipped')";
 
 export const migrations: readonly Migration[] = [
   {
@@ -129,6 +131,84 @@ export const migrations: readonly Migration[] = [
     // this number, and each worker discards its local copy when it sees it moved.
     id: '0004_sandbox_reset',
     statements: ['ALTER TABLE users ADD COLUMN sandbox_generation integer NOT NULL DEFAULT 0'],
+  },
+  {
+    // Saved automations: every save is an immutable version; schedules and webhook triggers start
+    // runs of them, and each run records the version and the trigger that started it.
+    id: '0005_automations',
+    statements: [
+      `CREATE TABLE automations (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+        description text NOT NULL DEFAULT '' CHECK (length(description) <= 2000),
+        enabled boolean NOT NULL DEFAULT true,
+        version integer NOT NULL DEFAULT 1 CHECK (version >= 1),
+        created_at timestamptz(3) NOT NULL DEFAULT now(),
+        updated_at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX automations_user_created_idx ON automations (user_id, created_at DESC, id DESC)',
+      `CREATE TABLE automation_versions (
+        automation_id uuid NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+        version integer NOT NULL CHECK (version >= 1),
+        language text NOT NULL CHECK (language IN ('javascript', 'typescript', 'shell', 'python')),
+        code text NOT NULL,
+        input_schema jsonb,
+        author_id uuid REFERENCES users (id) ON DELETE SET NULL,
+        created_at timestamptz(3) NOT NULL DEFAULT now(),
+        PRIMARY KEY (automation_id, version)
+      )`,
+      // next_fire_at is the one tick the schedule waits for (null: disabled). A replica fires a
+      // tick only by moving it on with `UPDATE … WHERE next_fire_at = <the tick>`: one wins.
+      `CREATE TABLE automation_schedules (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        automation_id uuid NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+        cron text NOT NULL CHECK (length(cron) BETWEEN 1 AND 200),
+        time_zone text NOT NULL DEFAULT 'UTC' CHECK (length(time_zone) BETWEEN 1 AND 100),
+        input jsonb,
+        enabled boolean NOT NULL DEFAULT true,
+        overlap text NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'allow')),
+        catch_up text NOT NULL DEFAULT 'skip' CHECK (catch_up IN ('skip', 'once')),
+        next_fire_at timestamptz(3),
+        created_at timestamptz(3) NOT NULL DEFAULT now(),
+        updated_at timestamptz(3) NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX automation_schedules_automation_idx ON automation_schedules (automation_id, created_at)',
+      'CREATE INDEX automation_schedules_due_idx ON automation_schedules (next_fire_at) WHERE next_fire_at IS NOT NULL',
+      // The secret is kept as is: verifying an HMAC needs it (it is never sent again after creation).
+      `CREATE TABLE webhook_triggers (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        automation_id uuid NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+        name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+        secret text NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        created_at timestamptz(3) NOT NULL DEFAULT now(),
+        rotated_at timestamptz(3)
+      )`,
+      'CREATE INDEX webhook_triggers_automation_idx ON webhook_triggers (automation_id, created_at)',
+      // Signatures seen within their tolerance window: a second delivery of one is a replay.
+      `CREATE TABLE webhook_signatures (
+        trigger_id uuid NOT NULL REFERENCES webhook_triggers (id) ON DELETE CASCADE,
+        signature text NOT NULL,
+        expires_at timestamptz(3) NOT NULL,
+        PRIMARY KEY (trigger_id, signature)
+      )`,
+      'CREATE INDEX webhook_signatures_expiry_idx ON webhook_signatures (expires_at)',
+      `ALTER TABLE executions
+        ADD COLUMN automation_id uuid REFERENCES automations (id) ON DELETE SET NULL,
+        ADD COLUMN automation_version integer,
+        ADD COLUMN trigger text CHECK (trigger IN ('manual', 'api', 'schedule', 'webhook')),
+        ADD COLUMN trigger_id uuid,
+        ADD COLUMN scheduled_for timestamptz(3)`,
+      // A run that was never admitted (a schedule's tick while the user's limit was full) is kept
+      // as `skipped` with the reason, so no tick is lost silently.
+      'ALTER TABLE executions DROP CONSTRAINT executions_status_check',
+      `ALTER TABLE executions ADD CONSTRAINT executions_status_check CHECK (status IN ${executionStatusesWithSkipped})`,
+      'CREATE INDEX executions_automation_idx ON executions (automation_id, created_at DESC, id DESC) WHERE automation_id IS NOT NULL',
+      // One run per tick of a schedule, whatever a replica does.
+      'CREATE UNIQUE INDEX executions_tick_idx ON executions (trigger_id, scheduled_for) WHERE scheduled_for IS NOT NULL',
+      "CREATE INDEX executions_trigger_active_idx ON executions (trigger_id) WHERE trigger_id IS NOT NULL AND status IN ('queued', 'running')",
+    ],
   },
   {
     // Egress: user secrets (encrypted values, never readable through the API), the user and

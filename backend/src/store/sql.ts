@@ -49,7 +49,7 @@ export function toBuffer(value: unknown): Buffer {
   throw new TypeError('expected binary column value');
 }
 
-export const terminalStatusList = "('succeeded', 'failed', 'cancelled', 'timed_out')";
+export const terminalStatusList = "('succeeded', 'failed', 'cancelled', 'timed_out', 'skipped')";
 
 /**
  * Runs `work` in a new transaction, or in the caller's when `db` is already a transaction's

@@ -1,12 +1,15 @@
 import { type BlobStore, createMemoryBlobStore } from '../blobs/index.js';
 import { createAuditRepository } from './repositories/audit.js';
+import { createAutomationRepository } from './repositories/automations.js';
 import { createEgressRepository } from './repositories/egress.js';
 import { createExecutionRepository } from './repositories/executions.js';
 import { createFileRepository } from './repositories/files.js';
 import { createMessageRepository } from './repositories/messages.js';
+import { createScheduleRepository } from './repositories/schedules.js';
 import { createSessionRepository } from './repositories/sessions.js';
 import { createTokenRepository } from './repositories/tokens.js';
 import { createUserRepository } from './repositories/users.js';
+import { createWebhookTriggerRepository } from './repositories/webhooks.js';
 import type { Database, Queryable, Repositories, Store } from './types.js';
 
 export interface StoreOptions {
@@ -26,6 +29,9 @@ export function createStore(db: Database, options: StoreOptions = {}): Store {
 
 function repositoriesOver(db: Queryable, blobs: BlobStore): Repositories {
   return {
+    automations: createAutomationRepository(db),
+    schedules: createScheduleRepository(db),
+    webhooks: createWebhookTriggerRepository(db),
     users: createUserRepository(db),
     tokens: createTokenRepository(db),
     sessions: createSessionRepository(db),

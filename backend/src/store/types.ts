@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../blobs/types.js';
+import type {
+  AutomationRepository,
+  ScheduleRepository,
+  WebhookTriggerRepository,
+} from './automation-types.js';
+
+export * from './automation-types.js';
+
 /**
  * The platform's records and the repositories that keep them. Both database drivers (PostgreSQL
  * through `pg`, PGlite) sit behind `Database`; repositories speak plain SQL through it and know
@@ -25,10 +33,27 @@ export interface Database extends Queryable {
 }
 
 export type ExecutionKind = 'script' | 'agent';
-export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+/** `skipped`: a scheduled run that was never admitted (the reason is in `error`). */
+export type ExecutionStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out'
+  | 'skipped';
+export const terminalStatuses: readonly ExecutionStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'skipped',
+];
+/** What started an execution of an automation. */
+export type RunTrigger = 'manual' | 'api' | 'schedule' | 'webhook';
+export const runTriggers: readonly RunTrigger[] = ['manual', 'api', 'schedule', 'webhook'];
 /** The statuses an execution ends in; once written, never changed. */
 export type TerminalStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
-export const terminalStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
 
 export interface User {
@@ -117,6 +142,23 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** The automation and version this run ran (null: an ad-hoc script or an agent turn). */
+  automationId: string | null;
+  automationVersion: number | null;
+  trigger: RunTrigger | null;
+  /** The schedule or webhook trigger that started it. */
+  triggerId: string | null;
+  /** The schedule tick this run belongs to. */
+  scheduledFor: string | null;
+}
+
+/** How a run of an automation is linked to it (`ExecutionRepository.create`). */
+export interface RunOrigin {
+  automationId: string;
+  automationVersion: number;
+  trigger: RunTrigger;
+  triggerId?: string | null;
+  scheduledFor?: string | null;
 }
 
 export interface StoredFile {
@@ -215,6 +257,8 @@ export interface ExecutionFilter extends PageRequest {
   status?: ExecutionStatus;
   sessionId?: string;
   kind?: ExecutionKind;
+  automationId?: string;
+  trigger?: RunTrigger;
 }
 
 export interface NewExecution {
@@ -222,6 +266,10 @@ export interface NewExecution {
   sessionId?: string | null;
   kind: ExecutionKind;
   input: ScriptInput | AgentInput;
+  /** The automation run this is; its automation must belong to the same user. */
+  origin?: RunOrigin;
+  /** Recorded as `skipped` with this reason instead of queued (never runs). */
+  skipped?: ExecutionError;
 }
 
 /** An unfinished execution as the queue reconciler sees it. */
@@ -241,6 +289,8 @@ export interface ExecutionRepository {
    * replicas never pass the limit; a refusal throws `ConcurrencyLimitError` and writes nothing.
    */
   create(input: NewExecution, options?: { maxActive?: number }): Promise<Execution>;
+  /** Queued + running executions started by one schedule or webhook trigger. */
+  countActiveForTrigger(triggerId: string): Promise<number>;
   /** With a userId, null unless the execution belongs to that user. */
   get(id: string, userId?: string): Promise<Execution | null>;
   /** Newest first. */
@@ -403,6 +453,9 @@ export interface EgressRepository {
 }
 
 export interface Repositories {
+  readonly automations: AutomationRepository;
+  readonly schedules: ScheduleRepository;
+  readonly webhooks: WebhookTriggerRepository;
   readonly egress: EgressRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;

@@ -18,6 +18,7 @@ import {
   type User,
 } from '../../src/store/index.js';
 import { egressContract } from './egress.contract.js';
+import { automationContract } from './automations.contract.js';
 
 export interface DatabaseFixture {
   /** A new, empty database (no schema yet). */
@@ -693,6 +694,11 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             startedAt: null,
             finishedAt: null,
             durationMs: null,
+            automationId: null,
+            automationVersion: null,
+            trigger: null,
+            triggerId: null,
+            scheduledFor: null,
           } satisfies Execution);
           expect(await store.executions.get(execution.id)).toEqual(execution);
           expect(await store.executions.get(execution.id, user.id)).toEqual(execution);
@@ -990,7 +996,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const before = await store.executions.stats(5);
           expect(before.perMinute).toHaveLength(5);
           expect(Object.keys(before.byStatus).sort()).toEqual(
-            ['cancelled', 'failed', 'queued', 'running', 'succeeded', 'timed_out'].sort(),
+            ['cancelled', 'failed', 'queued', 'running', 'skipped', 'succeeded', 'timed_out'].sort(),
           );
           const user = await newUser();
           const make = () => store.executions.create({ userId: user.id, kind: 'script', input: script });
@@ -1338,6 +1344,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
       describe('egress', () => {
         egressContract(() => store, newUser);
       });
+      automationContract(() => ({ store, db, newUser }));
 
       describe('audit log', () => {
         it('records entries and lists them newest first', async () => {

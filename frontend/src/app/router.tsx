@@ -11,6 +11,9 @@ import { AppShell } from './AppShell';
 const AutomationsPage = lazy(() =>
   import('../features/automations').then((m) => ({ default: m.AutomationsPage })),
 );
+const AutomationDetailPage = lazy(() =>
+  import('../features/automations').then((m) => ({ default: m.AutomationDetailPage })),
+);
 const FilesPage = lazy(() => import('../features/files').then((m) => ({ default: m.FilesPage })));
 const SecretsPage = lazy(() => import('../features/egress').then((m) => ({ default: m.SecretsPage })));
 const OpsPage = lazy(() => import('../features/ops').then((m) => ({ default: m.OpsPage })));
@@ -53,6 +56,14 @@ export function createRouter() {
           element: (
             <Lazy>
               <AutomationsPage />
+            </Lazy>
+          ),
+        },
+        {
+          path: 'automations/:automationId',
+          element: (
+            <Lazy>
+              <AutomationDetailPage />
             </Lazy>
           ),
         },

@@ -99,7 +99,9 @@ export const executionStatuses = [
   'failed',
   'cancelled',
   'timed_out',
+  'skipped',
 ] as const;
+export const runTriggers = ['manual', 'api', 'schedule', 'webhook'] as const;
 export const executionKinds = ['script', 'agent'] as const;
 
 export const executionSchema = z
@@ -123,6 +125,14 @@ export const executionSchema = z
     startedAt: timestamp.nullable(),
     finishedAt: timestamp.nullable(),
     durationMs: z.number().nullable(),
+    automationId: z
+      .string()
+      .nullable()
+      .describe('The automation this run ran (null: ad-hoc script, agent turn).'),
+    automationVersion: z.number().int().nullable(),
+    trigger: z.enum(runTriggers).nullable(),
+    triggerId: z.string().nullable().describe('The schedule or webhook trigger that started it.'),
+    scheduledFor: timestamp.nullable().describe('The schedule tick this run belongs to.'),
   })
   .meta({ id: 'Execution' });
 

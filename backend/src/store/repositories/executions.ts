@@ -19,6 +19,8 @@ import {
   type ExecutionRepository,
   type ExecutionStatus,
   type Queryable,
+  type RunTrigger,
+  runTriggers,
   type ScriptInput,
   type TokenUsage,
   terminalStatuses,
@@ -42,10 +44,15 @@ interface ExecutionRow {
   started_at: Date | null;
   finished_at: Date | null;
   duration_ms: string | number | null;
+  automation_id: string | null;
+  automation_version: number | null;
+  trigger: RunTrigger | null;
+  trigger_id: string | null;
+  scheduled_for: Date | null;
 }
 
 const executionColumns =
-  'id, user_id, session_id, kind, status, input, result, error, usage, attempt, worker_id, cancel_requested, created_at, started_at, finished_at, duration_ms';
+  'id, user_id, session_id, kind, status, input, result, error, usage, attempt, worker_id, cancel_requested, created_at, started_at, finished_at, duration_ms, automation_id, automation_version, trigger, trigger_id, scheduled_for';
 const kinds: readonly ExecutionKind[] = ['script', 'agent'];
 /**
  * First key of the per-user advisory lock taken by an admission ("ipaa"), apart from the files'
@@ -72,6 +79,11 @@ function toExecution(row: ExecutionRow): Execution {
     startedAt: toIsoOrNull(row.started_at),
     finishedAt: toIsoOrNull(row.finished_at),
     durationMs: toNumberOrNull(row.duration_ms),
+    automationId: row.automation_id,
+    automationVersion: row.automation_version,
+    trigger: row.trigger,
+    triggerId: row.trigger_id,
+    scheduledFor: toIsoOrNull(row.scheduled_for),
   };
 }
 
@@ -88,18 +100,35 @@ async function insertExecution(
   db: Queryable,
   userId: string,
   sessionId: string | null,
-  input: { kind: ExecutionKind; input: ScriptInput | AgentInput },
+  input: Pick<NewExecution, 'kind' | 'input' | 'origin' | 'skipped'>,
 ): Promise<Execution> {
-  // The foreign key only says the session exists; it must also be the same user's.
+  const { origin } = input;
+  const skipped = input.skipped ?? null;
+  // The foreign keys only say the session and automation exist; they must also be this user's.
   const { rows } = await db.query<ExecutionRow>(
-    `INSERT INTO executions (user_id, session_id, kind, input)
-     SELECT $1, $2::uuid, $3, $4::jsonb
-      WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1)
+    `INSERT INTO executions (user_id, session_id, kind, input, automation_id, automation_version, trigger,
+                             trigger_id, scheduled_for, status, error, finished_at)
+     SELECT $1, $2::uuid, $3, $4::jsonb, $5::uuid, $6::int, $7, $8::uuid, $9::timestamptz,
+            CASE WHEN $10::jsonb IS NULL THEN 'queued' ELSE 'skipped' END, $10::jsonb,
+            CASE WHEN $10::jsonb IS NULL THEN NULL ELSE now() END
+      WHERE ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1))
+        AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM automations WHERE id = $5::uuid AND user_id = $1))
      RETURNING ${executionColumns}`,
-    [userId, sessionId, input.kind, jsonParam(input.input)],
+    [
+      userId,
+      sessionId,
+      input.kind,
+      jsonParam(input.input),
+      origin?.automationId ?? null,
+      origin?.automationVersion ?? null,
+      origin?.trigger ?? null,
+      origin?.triggerId ?? null,
+      origin?.scheduledFor ?? null,
+      jsonParam(skipped),
+    ],
   );
   const row = rows[0];
-  if (!row) throw new Error(`session ${sessionId} does not exist for this user`);
+  if (!row) throw new Error('the session or automation does not exist for this user');
   return toExecution(row);
 }
 
@@ -124,6 +153,13 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
       }
       const userId = requireUuid(input.userId, 'userId');
       const sessionId = input.sessionId == null ? null : requireUuid(input.sessionId, 'sessionId');
+      const origin = input.origin;
+      if (origin) {
+        requireUuid(origin.automationId, 'automationId');
+        if (origin.triggerId != null) requireUuid(origin.triggerId, 'triggerId');
+        if (!runTriggers.includes(origin.trigger))
+          throw new RangeError(`unknown trigger ${String(origin.trigger)}`);
+      }
       const { maxActive } = options;
       if (maxActive !== undefined && (!Number.isInteger(maxActive) || maxActive < 1))
         throw new RangeError('maxActive must be a whole number ≥ 1');
@@ -140,6 +176,15 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
         if (active >= maxActive) throw new ConcurrencyLimitError(active, maxActive);
         return insertExecution(tx, userId, sessionId, input);
       });
+    },
+
+    async countActiveForTrigger(triggerId) {
+      if (!isUuid(triggerId)) return 0;
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM executions WHERE trigger_id = $1 AND status IN ('queued', 'running')",
+        [triggerId],
+      );
+      return rows[0]?.n ?? 0;
     },
 
     get,
@@ -165,6 +210,17 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
         if (!isUuid(filter.sessionId)) return { items: [], nextCursor: null };
         params.push(filter.sessionId);
         where.push(`session_id = $${params.length}`);
+      }
+      if (filter.automationId !== undefined) {
+        if (!isUuid(filter.automationId)) return { items: [], nextCursor: null };
+        params.push(filter.automationId);
+        where.push(`automation_id = $${params.length}`);
+      }
+      if (filter.trigger !== undefined) {
+        if (!runTriggers.includes(filter.trigger))
+          throw new RangeError(`unknown trigger ${String(filter.trigger)}`);
+        params.push(filter.trigger);
+        where.push(`trigger = $${params.length}`);
       }
       if (before) {
         params.push(before.at, before.id);

@@ -164,6 +164,9 @@ export function memoryStore(): Store & {
     sessions: unused as Store['sessions'],
     executions: unused as Store['executions'],
     audit: unused as Store['audit'],
+    automations: unused as Store['automations'],
+    schedules: unused as Store['schedules'],
+    webhooks: unused as Store['webhooks'],
     egress: unused as Store['egress'],
     files: memoryFiles(),
     messages: memoryMessages(),
@@ -450,6 +453,11 @@ export function testContext(args: {
     startedAt: new Date().toISOString(),
     finishedAt: null,
     durationMs: null,
+    automationId: null,
+    automationVersion: null,
+    trigger: null,
+    triggerId: null,
+    scheduledFor: null,
     ...args.execution,
   };
   return {

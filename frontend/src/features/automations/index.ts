@@ -1,2 +1,3 @@
 export { availableLanguages, type RunFilters, useCancelRun, useRunScript, useRuns } from './api/automations';
+export { AutomationDetailPage } from './components/AutomationDetailPage';
 export { AutomationsPage } from './components/AutomationsPage';

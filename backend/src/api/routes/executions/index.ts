@@ -15,6 +15,7 @@ import {
   idParams,
   pageOf,
   pageQuery,
+  runTriggers,
   scriptLanguages,
 } from '../../schemas/common.js';
 import { type EventStreamOptions, eventRoutes } from './events.js';
@@ -90,6 +91,8 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
           status: z.enum(executionStatuses).optional(),
           sessionId: id.optional(),
           kind: z.enum(executionKinds).optional(),
+          automationId: id.optional(),
+          trigger: z.enum(runTriggers).optional(),
           ...pageQuery,
         }),
         response: { 200: pageOf(executionSchema), ...errors(400, 401) },

@@ -13,6 +13,7 @@ import {
 import { useMe } from '../../auth';
 import { EgressLog } from '../../egress';
 import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
+import { AutomationList } from './AutomationList';
 import { RunHistory } from './RunHistory';
 import { SandboxUidsNote } from './SandboxUidsNote';
 
@@ -192,6 +193,8 @@ export function AutomationsPage() {
           sandboxUids={me.data?.platform.sandboxUids}
         />
       </div>
+      <AutomationList />
+      <h2 className="panel-title">{t('automations.saved.quickRun')}</h2>
       <div className="automation-grid">
         <section className="card editor-card" aria-label={t('automations.editor')}>
           <div className="editor-toolbar">

@@ -23,6 +23,11 @@ const execution = (id: string, status: Execution['status']): Execution => ({
   startedAt: at,
   finishedAt: null,
   durationMs: null,
+  automationId: null,
+  automationVersion: null,
+  trigger: null,
+  triggerId: null,
+  scheduledFor: null,
 });
 const message = (
   id: string,

@@ -1,0 +1,44 @@
+import { screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import type { Automation } from '../api/saved';
+import { WebhooksPanel } from './WebhooksPanel';
+
+const automation = { id: 'a1', version: 1 } as Automation;
+const trigger = {
+  id: 't1',
+  automationId: 'a1',
+  name: 'webhook',
+  enabled: true,
+  path: '/hooks/t1',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  rotatedAt: null,
+};
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('WebhooksPanel', () => {
+  it('shows the secret once after creation and rotation, the URL and a signing curl example', async () => {
+    let listed: unknown[] = [];
+    const created = () => {
+      listed = [trigger];
+      return json(201, { trigger, secret: 'whsec_first' });
+    };
+    mockFetch([
+      ({ method, url }) =>
+        method === 'POST' && url.pathname.endsWith('/rotate')
+          ? json(200, { trigger, secret: 'whsec_rotated' })
+          : method === 'POST'
+            ? created()
+            : json(200, { items: listed }),
+    ]);
+    await renderWithApp(<WebhooksPanel automation={automation} />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Add webhook' }));
+    expect((await screen.findByTestId('webhook-secret')).textContent).toContain('whsec_first');
+    expect(screen.getByText(`${window.location.origin}/hooks/t1`)).toBeTruthy();
+    expect(screen.getByTestId('curl-example').textContent).toContain('x-ipa-signature: t=$t,v1=$sig');
+    await userEvent.click(screen.getByRole('button', { name: 'Rotate secret' }));
+    expect(await screen.findByText('whsec_rotated')).toBeTruthy();
+  });
+});
