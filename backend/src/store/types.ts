@@ -54,6 +54,8 @@ export type RunTrigger = 'manual' | 'api' | 'schedule' | 'webhook';
 export const runTriggers: readonly RunTrigger[] = ['manual', 'api', 'schedule', 'webhook'];
 /** The statuses an execution ends in; once written, never changed. */
 export type TerminalStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
+/** The statuses a run that started ends in (a `skipped` run never starts). */
+export type FinishedStatus = Exclude<TerminalStatus, 'skipped'>;
 export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
 
 export interface User {

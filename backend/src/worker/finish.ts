@@ -5,14 +5,14 @@ import {
   FileCountExceededError,
   QuotaExceededError,
   type Store,
-  type TerminalStatus,
+  type FinishedStatus,
   type TokenUsage,
 } from '../store/types.js';
 import type { FileChange, FileWriteBack } from './file-sync.js';
 
 /** The terminal state an attempt writes to its execution's row. */
 export interface Ending {
-  status: TerminalStatus;
+  status: FinishedStatus;
   result?: unknown;
   error: ExecutionError | null;
   usage: TokenUsage | null;

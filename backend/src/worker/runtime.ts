@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { JobContext, JobHandler, QueueConsumer, WorkerHeartbeat } from '../queue/types.js';
 import type { IsolationLevel, PoolFigures, SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
-import type { Execution, ExecutionKind, TerminalStatus } from '../store/types.js';
+import type { Execution, ExecutionKind, FinishedStatus } from '../store/types.js';
 import { startCancelPoller } from './cancel-poller.js';
 import {
   abortCodeOf,
@@ -61,7 +61,7 @@ export interface WorkerFigures {
   isolation: IsolationLevel;
   pool: PoolFigures | null;
   /** Attempts this worker settled, by terminal status. */
-  finished: Record<TerminalStatus, number>;
+  finished: Record<FinishedStatus, number>;
   /** Attempts given back to the queue at shutdown. */
   handedBack: number;
 }
@@ -115,7 +115,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   for (const executor of options.executors) executors.set(executor.kind, executor);
   const startedAt = new Date().toISOString();
   const running = new Map<string, RunningAttempt>();
-  const finished: Record<TerminalStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
+  const finished: Record<FinishedStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
   let handedBack = 0;
   let draining = false;
   let stopped: Promise<void> | undefined;

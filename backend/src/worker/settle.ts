@@ -5,7 +5,7 @@ import type { Services } from '../services.js';
 import {
   type Execution,
   type ExecutionError,
-  type TerminalStatus,
+  type FinishedStatus,
   terminalStatuses,
 } from '../store/types.js';
 import type { ExecutionOutcome } from './executor.js';
@@ -23,7 +23,7 @@ export interface SettlerOptions {
   /** How long a missing terminal event of a finished execution is awaited before it is appended. */
   terminalGraceMs: number;
   /** Told once per attempt that wrote its execution's terminal state. */
-  onFinished: (status: TerminalStatus) => void;
+  onFinished: (status: FinishedStatus) => void;
 }
 
 export interface Settler {

@@ -18,6 +18,7 @@ import {
   type ExecutionKind,
   type ExecutionRepository,
   type ExecutionStatus,
+  type NewExecution,
   type Queryable,
   type RunTrigger,
   runTriggers,
