@@ -1,23 +1,18 @@
-import { lazy, type ReactNode, Suspense } from 'react';
+import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { createBrowserRouter, Navigate } from 'react-router';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { SignInPage, useMe } from '../features/auth';
 import { ChatPage } from '../features/chat';
 import { AppShell } from './AppShell';
+import { lazyPage, RouteError } from './lazy-page';
 
 // The chat view is the landing route and ships in the entry bundle; the editor (CodeMirror), the
 // charts (uPlot) and the other views load on first visit.
-const AutomationsPage = lazy(() =>
-  import('../features/automations').then((m) => ({ default: m.AutomationsPage })),
-);
-const FilesPage = lazy(() => import('../features/files').then((m) => ({ default: m.FilesPage })));
-const OpsPage = lazy(() => import('../features/ops').then((m) => ({ default: m.OpsPage })));
-const AdminPage = lazy(() => import('../features/admin').then((m) => ({ default: m.AdminPage })));
-
-function Lazy({ children }: { children: ReactNode }) {
-  return <Suspense fallback={<LoadingState />}>{children}</Suspense>;
-}
+const AutomationsPage = lazyPage(() => import('../features/automations').then((m) => m.AutomationsPage));
+const FilesPage = lazyPage(() => import('../features/files').then((m) => m.FilesPage));
+const OpsPage = lazyPage(() => import('../features/ops').then((m) => m.OpsPage));
+const AdminPage = lazyPage(() => import('../features/admin').then((m) => m.AdminPage));
 
 function RequireSignIn() {
   const me = useMe();
@@ -43,47 +38,37 @@ export function createRouter() {
   return createBrowserRouter([
     {
       element: <RequireSignIn />,
+      errorElement: <RouteError />,
+      // A page that throws shows the app's error inside the shell (the pathless route below
+      // renders in the shell's outlet), never the router's developer page.
       children: [
-        { index: true, element: <Navigate to="/chat" replace /> },
-        { path: 'chat', element: <ChatPage /> },
-        { path: 'chat/:sessionId', element: <ChatPage /> },
         {
-          path: 'automations',
-          element: (
-            <Lazy>
-              <AutomationsPage />
-            </Lazy>
-          ),
+          errorElement: <RouteError />,
+          children: [
+            { index: true, element: <Navigate to="/chat" replace /> },
+            { path: 'chat', element: <ChatPage /> },
+            { path: 'chat/:sessionId', element: <ChatPage /> },
+            { path: 'automations', element: <AutomationsPage /> },
+            { path: 'files', element: <FilesPage /> },
+            {
+              path: 'ops',
+              element: (
+                <RequireAdmin>
+                  <OpsPage />
+                </RequireAdmin>
+              ),
+            },
+            {
+              path: 'admin',
+              element: (
+                <RequireAdmin>
+                  <AdminPage />
+                </RequireAdmin>
+              ),
+            },
+            { path: '*', element: <NotFound /> },
+          ],
         },
-        {
-          path: 'files',
-          element: (
-            <Lazy>
-              <FilesPage />
-            </Lazy>
-          ),
-        },
-        {
-          path: 'ops',
-          element: (
-            <RequireAdmin>
-              <Lazy>
-                <OpsPage />
-              </Lazy>
-            </RequireAdmin>
-          ),
-        },
-        {
-          path: 'admin',
-          element: (
-            <RequireAdmin>
-              <Lazy>
-                <AdminPage />
-              </Lazy>
-            </RequireAdmin>
-          ),
-        },
-        { path: '*', element: <NotFound /> },
       ],
     },
   ]);
