@@ -3,48 +3,55 @@ import { useTranslation } from 'react-i18next';
 import { useRouteError } from 'react-router';
 import { Button, LoadingState } from '../components/ui';
 
+/** A page's module loader; the loaded component is kept for every later visit. */
+export interface PageLoader {
+  load: () => Promise<ComponentType>;
+  loaded: ComponentType | null;
+}
+
+export function pageLoader(load: () => Promise<ComponentType>): PageLoader {
+  return { load, loaded: null };
+}
+
 /**
  * A route's page loaded on first visit. Unlike `React.lazy`, a failed load (backend or network
  * down) is not remembered: the page shows a retry inside the shell and the next attempt imports
- * again. Once loaded, the component is kept for every later visit.
+ * again.
  */
-export function lazyPage(load: () => Promise<ComponentType>): ComponentType {
-  let loaded: ComponentType | null = null;
-  return function LazyPage() {
-    const [state, setState] = useState<{ page: ComponentType | null; error: unknown }>({
-      page: loaded,
-      error: null,
-    });
-    const [attempt, setAttempt] = useState(0);
-    // biome-ignore lint/correctness/useExhaustiveDependencies: `attempt` re-runs the load on retry
-    useEffect(() => {
-      if (state.page) return;
-      let live = true;
-      load().then(
-        (page) => {
-          loaded = page;
-          if (live) setState({ page, error: null });
-        },
-        (error: unknown) => {
-          if (live) setState({ page: null, error });
-        },
-      );
-      return () => {
-        live = false;
-      };
-    }, [attempt]);
-    if (state.page) return <state.page />;
-    if (state.error)
-      return (
-        <LoadFailed
-          onRetry={() => {
-            setState({ page: null, error: null });
-            setAttempt((n) => n + 1);
-          }}
-        />
-      );
-    return <LoadingState />;
-  };
+export function LazyPage({ loader }: { loader: PageLoader }) {
+  const [state, setState] = useState<{ page: ComponentType | null; error: unknown }>({
+    page: loader.loaded,
+    error: null,
+  });
+  const [attempt, setAttempt] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `attempt` re-runs the load on retry
+  useEffect(() => {
+    if (state.page) return;
+    let live = true;
+    loader.load().then(
+      (page) => {
+        loader.loaded = page;
+        if (live) setState({ page, error: null });
+      },
+      (error: unknown) => {
+        if (live) setState({ page: null, error });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [attempt, loader]);
+  if (state.page) return <state.page />;
+  if (state.error)
+    return (
+      <LoadFailed
+        onRetry={() => {
+          setState({ page: null, error: null });
+          setAttempt((n) => n + 1);
+        }}
+      />
+    );
+  return <LoadingState />;
 }
 
 function LoadFailed({ onRetry }: { onRetry: () => void }) {

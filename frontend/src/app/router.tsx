@@ -5,14 +5,14 @@ import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { SignInPage, useMe } from '../features/auth';
 import { ChatPage } from '../features/chat';
 import { AppShell } from './AppShell';
-import { lazyPage, RouteError } from './lazy-page';
+import { LazyPage, pageLoader, RouteError } from './lazy-page';
 
 // The chat view is the landing route and ships in the entry bundle; the editor (CodeMirror), the
 // charts (uPlot) and the other views load on first visit.
-const AutomationsPage = lazyPage(() => import('../features/automations').then((m) => m.AutomationsPage));
-const FilesPage = lazyPage(() => import('../features/files').then((m) => m.FilesPage));
-const OpsPage = lazyPage(() => import('../features/ops').then((m) => m.OpsPage));
-const AdminPage = lazyPage(() => import('../features/admin').then((m) => m.AdminPage));
+const automationsPage = pageLoader(() => import('../features/automations').then((m) => m.AutomationsPage));
+const filesPage = pageLoader(() => import('../features/files').then((m) => m.FilesPage));
+const opsPage = pageLoader(() => import('../features/ops').then((m) => m.OpsPage));
+const adminPage = pageLoader(() => import('../features/admin').then((m) => m.AdminPage));
 
 function RequireSignIn() {
   const me = useMe();
@@ -48,13 +48,13 @@ export function createRouter() {
             { index: true, element: <Navigate to="/chat" replace /> },
             { path: 'chat', element: <ChatPage /> },
             { path: 'chat/:sessionId', element: <ChatPage /> },
-            { path: 'automations', element: <AutomationsPage /> },
-            { path: 'files', element: <FilesPage /> },
+            { path: 'automations', element: <LazyPage loader={automationsPage} /> },
+            { path: 'files', element: <LazyPage loader={filesPage} /> },
             {
               path: 'ops',
               element: (
                 <RequireAdmin>
-                  <OpsPage />
+                  <LazyPage loader={opsPage} />
                 </RequireAdmin>
               ),
             },
@@ -62,7 +62,7 @@ export function createRouter() {
               path: 'admin',
               element: (
                 <RequireAdmin>
-                  <AdminPage />
+                  <LazyPage loader={adminPage} />
                 </RequireAdmin>
               ),
             },
