@@ -27,7 +27,13 @@ export type Isolation = 'bwrap' | 'process';
 export interface Me {
   user: User;
   quota: { usedBytes: number; limitBytes: number };
-  platform: { isolation: Isolation | string; languages: ScriptLanguage[]; version: string };
+  platform: {
+    isolation: Isolation | string;
+    languages: ScriptLanguage[];
+    version: string;
+    /** False when no model provider is configured: chat cannot answer yet. */
+    modelConfigured?: boolean;
+  };
 }
 
 export interface Page<T> {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { chooseProvider } from '../../../engine/agent/providers.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { currentUser } from '../../plugins/auth.js';
 import { liveWorkers } from '../../redis.js';
@@ -22,6 +23,9 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
               isolation: z.enum(['bwrap', 'process']),
               languages: z.array(z.enum(scriptLanguages)),
               version: z.string(),
+              modelConfigured: z
+                .boolean()
+                .describe('Whether a model provider is configured; chat cannot answer without one'),
             }),
           }),
           ...errors(401),
@@ -39,7 +43,12 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
       return {
         user,
         quota: { usedBytes, limitBytes: config.files.userQuotaBytes },
-        platform: { isolation, languages, version: options.version },
+        platform: {
+          isolation,
+          languages,
+          version: options.version,
+          modelConfigured: !('error' in chooseProvider(config.model)),
+        },
       };
     },
   );
