@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../../src/api/index.js';
+import { chooseProvider } from '../../src/engine/index.js';
 import {
   createTestAdmin,
   createTestPlatform,
@@ -190,7 +191,12 @@ describe('GET /me', () => {
     expect(me.json).toEqual({
       user: { id: aliceId, name: 'alice', isAdmin: false, createdAt: expect.any(String) },
       quota: { usedBytes: expect.any(Number), limitBytes: platform.config.files.userQuotaBytes },
-      platform: { isolation: 'process', languages: ['javascript', 'typescript'], version: '1.2.3' },
+      platform: {
+        isolation: 'process',
+        languages: ['javascript', 'typescript'],
+        version: '1.2.3',
+        modelConfigured: !('error' in chooseProvider(platform.config.model)),
+      },
     });
   });
 
