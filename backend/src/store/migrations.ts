@@ -116,6 +116,16 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX api_tokens_expiring_idx ON api_tokens (user_id, expires_at) WHERE expires_at IS NOT NULL',
     ],
   },
+  {
+    // Browser sign-ins are told apart from API tokens (listed separately, with the device they
+    // came from); the sign-ins made before this migration are recognised by their generated name.
+    id: '0007_signins',
+    statements: [
+      "ALTER TABLE api_tokens ADD COLUMN kind text NOT NULL DEFAULT 'api' CHECK (kind IN ('api', 'signin'))",
+      'ALTER TABLE api_tokens ADD COLUMN device text',
+      "UPDATE api_tokens SET kind = 'signin' WHERE expires_at IS NOT NULL AND name LIKE 'browser session %'",
+    ],
+  },
 ];
 
 /**

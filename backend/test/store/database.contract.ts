@@ -294,6 +294,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             lastUsedAt: null,
             revokedAt: null,
             expiresAt: null,
+            kind: 'api',
+            device: null,
           });
           const { rows } = await db.query<Record<string, unknown>>('SELECT * FROM api_tokens WHERE id = $1', [
             info.id,
@@ -368,6 +370,27 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
               RangeError,
             );
           }
+        });
+
+        it('keeps browser sign-ins apart from API tokens, with the device they came from', async () => {
+          const user = await newUser();
+          const api = await store.tokens.issue(user.id, 'cli');
+          const signin = await store.tokens.issue(user.id, 'browser sign-in', {
+            expiresInSeconds: 60,
+            kind: 'signin',
+            device: `Firefox on Linux${'x'.repeat(300)}`,
+          });
+          expect(signin.info.kind).toBe('signin');
+          expect(signin.info.device).toHaveLength(200);
+          expect((await store.tokens.list(user.id, { kind: 'api' })).map((t) => t.id)).toEqual([api.info.id]);
+          expect((await store.tokens.list(user.id, { kind: 'signin' })).map((t) => t.id)).toEqual([
+            signin.info.id,
+          ]);
+          expect(await store.tokens.list(user.id)).toHaveLength(2);
+          expect((await store.tokens.authenticate(signin.token))?.user.id).toBe(user.id);
+          await expect(
+            store.tokens.issue(user.id, 'x', { kind: 'other' as unknown as 'api' }),
+          ).rejects.toBeInstanceOf(RangeError);
         });
 
         it("does not let one user revoke or list another user's tokens", async () => {

@@ -77,14 +77,36 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['admin'],
-        summary: "A user's tokens (never the tokens themselves)",
+        summary: "A user's API tokens (never the tokens themselves); browser sign-ins are listed apart",
         params: idParams,
         response: { 200: z.object({ items: z.array(tokenInfoSchema) }), ...errors(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const user = await existingUser(request.params.id);
-      return { items: await store.tokens.list(user.id) };
+      return { items: await store.tokens.list(user.id, { kind: 'api' }) };
+    },
+  );
+
+  app.get(
+    '/admin/users/:id/signins',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "A user's browser sign-ins still in force, with device and last use",
+        params: idParams,
+        response: { 200: z.object({ items: z.array(tokenInfoSchema) }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const user = await existingUser(request.params.id);
+      const now = Date.now();
+      const signins = await store.tokens.list(user.id, { kind: 'signin' });
+      return {
+        items: signins
+          .filter((t) => t.revokedAt === null && (t.expiresAt === null || Date.parse(t.expiresAt) > now))
+          .reverse(),
+      };
     },
   );
 
