@@ -53,6 +53,7 @@ export const parts = [
       'frontend/index.html',
       'frontend/package.json',
       'frontend/vite.config.ts',
+      'frontend/precompress.ts',
       'frontend/tsconfig.json',
       'package-lock.json',
     ],
