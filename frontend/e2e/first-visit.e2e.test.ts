@@ -12,6 +12,7 @@ import { launchBrowser, newContext, signIn } from './support/browser';
 import { apiAs, createUser, e2eSkipReason, type Platform, startPlatform } from './support/platform';
 
 const skipReason = e2eSkipReason();
+if (skipReason) console.warn(`[frontend e2e] skipped: ${skipReason}`);
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 // Not in the ipa_ format: IPA_ADMIN_TOKEN may be any string of 24 or more characters.
 const ownAdminToken = 'operators-own-admin-secret-2026';

@@ -249,8 +249,19 @@ export interface ExecutionRepository {
   /** Counts by status over the platform, and per minute finished in the last `minutes`. */
   stats(minutes: number): Promise<{
     byStatus: Record<ExecutionStatus, number>;
-    perMinute: { minute: string; succeeded: number; failed: number }[];
+    perMinute: MinuteFigures[];
   }>;
+}
+
+/** One minute of finished executions; the percentiles are null for a minute without any. */
+export interface MinuteFigures {
+  minute: string;
+  succeeded: number;
+  failed: number;
+  /** 95th percentile of start-to-finish time, in milliseconds. */
+  p95DurationMs: number | null;
+  /** 95th percentile of the wait between submission and start, in milliseconds. */
+  p95QueueWaitMs: number | null;
 }
 
 export interface FileChangeSet {

@@ -879,6 +879,10 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const slow = await make();
           const stop = await make();
           await make();
+          await db.query(
+            "UPDATE executions SET created_at = clock_timestamp() - interval '3 seconds', started_at = clock_timestamp() - interval '2 seconds' WHERE id = $1",
+            [ok.id],
+          );
           await store.executions.finish(ok.id, { status: 'succeeded' });
           await store.executions.finish(bad.id, { status: 'failed' });
           await store.executions.finish(slow.id, { status: 'timed_out' });
@@ -897,6 +901,14 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const minutes = after.perMinute.map((m) => Date.parse(m.minute));
           for (let i = 1; i < minutes.length; i++) expect(minutes[i]! - minutes[i - 1]!).toBe(60_000);
           expect(after.perMinute.at(-1)!.succeeded).toBeGreaterThanOrEqual(1);
+          // Latency and queue wait of the minute: our run waited ~1 s and ran ~2 s (the other
+          // runs of this minute never started, so they have neither).
+          const latest = after.perMinute.at(-1)!;
+          expect(latest.p95DurationMs).toBeGreaterThan(0);
+          expect(latest.p95QueueWaitMs).toBeGreaterThan(0);
+          expect(before.perMinute.some((m) => m.succeeded + m.failed === 0 && m.p95DurationMs === null)).toBe(
+            before.perMinute.some((m) => m.succeeded + m.failed === 0),
+          );
           expect((await store.executions.stats(0)).perMinute).toHaveLength(1);
         });
       });

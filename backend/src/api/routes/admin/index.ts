@@ -169,13 +169,31 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['admin'],
-        summary: 'Queue, executions by status and per minute, and connected workers',
+        summary:
+          'Queue, executions by status and per minute (counts, p95 latency and queue wait), and connected workers',
+        querystring: z.strictObject({
+          minutes: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(1440)
+            .optional()
+            .describe('Window of the per-minute series'),
+        }),
         response: {
           200: z.object({
             queue: queueCountsSchema,
             executions: z.object({
               byStatus: z.record(z.enum(executionStatuses), z.number()),
-              perMinute: z.array(z.object({ minute: z.string(), succeeded: z.number(), failed: z.number() })),
+              perMinute: z.array(
+                z.object({
+                  minute: z.string(),
+                  succeeded: z.number(),
+                  failed: z.number(),
+                  p95DurationMs: z.number().nullable(),
+                  p95QueueWaitMs: z.number().nullable(),
+                }),
+              ),
             }),
             workers: z.array(workerHeartbeatSchema),
           }),
@@ -183,10 +201,10 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async () => {
+    async (request) => {
       const [counts, executions, live] = await Promise.all([
         viaRedis(app.services, 'execution queue', () => queue.counts()),
-        store.executions.stats(statsMinutes),
+        store.executions.stats(request.query.minutes ?? statsMinutes),
         viaRedis(app.services, 'worker registry', () => workers.list()),
       ]);
       return { queue: counts, executions, workers: live };
