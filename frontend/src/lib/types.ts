@@ -11,6 +11,7 @@ export type {
   ExecutionStatus,
   Message,
   MessagePart,
+  MinuteFigures,
   ScriptLanguage,
   Session,
   StoredFile,
@@ -19,7 +20,12 @@ export type {
 } from '../../../backend/src/store/types.js';
 
 import type { QueueCounts, WorkerHeartbeat } from '../../../backend/src/queue/types.js';
-import type { ExecutionStatus, ScriptLanguage, User } from '../../../backend/src/store/types.js';
+import type {
+  ExecutionStatus,
+  MinuteFigures,
+  ScriptLanguage,
+  User,
+} from '../../../backend/src/store/types.js';
 
 export const terminalStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 export type Isolation = 'bwrap' | 'process';
@@ -45,7 +51,7 @@ export interface AdminStats {
   queue: QueueCounts;
   executions: {
     byStatus: Record<ExecutionStatus, number>;
-    perMinute: { minute: string; succeeded: number; failed: number }[];
+    perMinute: MinuteFigures[];
   };
   workers: WorkerHeartbeat[];
 }
