@@ -85,7 +85,8 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   const [attachError, setAttachError] = useState<unknown>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
-  const follow = useFollowScroll(scrollRef);
+  const loaded = !messages.isPending && !messages.isError;
+  const follow = useFollowScroll(scrollRef, loaded);
 
   const executionsById = useMemo(
     () => new Map((executions.data?.items ?? []).map((execution) => [execution.id, execution])),
@@ -109,7 +110,6 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   }, [sessionId]);
 
   // Opening a session puts the cursor where the person will type next.
-  const loaded = !messages.isPending && !messages.isError;
   // biome-ignore lint/correctness/useExhaustiveDependencies: once per opened session
   useEffect(() => {
     if (loaded) {

@@ -8,7 +8,7 @@ const nearEndPx = 48;
  * reader is there; once they scroll up it stays put and `following` turns false, so the view
  * can offer a "jump to latest".
  */
-export function useFollowScroll(container: RefObject<HTMLElement | null>) {
+export function useFollowScroll(container: RefObject<HTMLElement | null>, ready: boolean) {
   const [following, setFollowing] = useState(true);
   const followingRef = useRef(true);
 
@@ -21,7 +21,7 @@ export function useFollowScroll(container: RefObject<HTMLElement | null>) {
 
   useEffect(() => {
     const element = container.current;
-    if (!element) return;
+    if (!element || !ready) return;
     const onScroll = () => {
       const atEnd = element.scrollHeight - element.scrollTop - element.clientHeight <= nearEndPx;
       followingRef.current = atEnd;
@@ -40,7 +40,8 @@ export function useFollowScroll(container: RefObject<HTMLElement | null>) {
       observer?.disconnect();
       resize?.disconnect();
     };
-  }, [container]);
+    // `ready`: the container exists only once the conversation has loaded.
+  }, [container, ready]);
 
   return { following, toEnd };
 }

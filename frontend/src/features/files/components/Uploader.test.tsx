@@ -31,7 +31,9 @@ describe('Uploader', () => {
     await renderWithApp(<Uploader listing={listing as never} />);
     expect(screen.getByText(/^Up to .+ per upload\.$/)).toBeTruthy();
     await userEvent.upload(screen.getByLabelText('Choose files'), new File(['x'.repeat(2_000)], 'big.bin'));
-    expect((await screen.findByRole('alert')).textContent).toMatch(/“big\.bin” is larger than the upload limit/);
+    expect((await screen.findByRole('alert')).textContent).toMatch(
+      /“big\.bin” is larger than the upload limit/,
+    );
     expect(sent).toEqual([]);
   });
 
