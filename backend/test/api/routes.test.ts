@@ -260,6 +260,25 @@ describe('GET /me', () => {
 });
 
 describe('sessions and messages', () => {
+  it('names an untitled session after its first message, and keeps a title given by the user', async () => {
+    const own = await createTestUser(platform.services, 'titler');
+    const titler = clientFor(server.url, own.token);
+    const untitled = await titler.post('/api/v1/sessions');
+    await titler.post(`/api/v1/sessions/${untitled.json.id}/messages`, {
+      body: { text: '  Summarise   the May sales\nfrom uploads/sales.csv' },
+    });
+    expect((await titler.get(`/api/v1/sessions/${untitled.json.id}`)).json.title).toBe(
+      'Summarise the May sales',
+    );
+    await titler.post(`/api/v1/sessions/${untitled.json.id}/messages`, { body: { text: 'And June?' } });
+    expect((await titler.get(`/api/v1/sessions/${untitled.json.id}`)).json.title).toBe(
+      'Summarise the May sales',
+    );
+    const named = await titler.post('/api/v1/sessions', { body: { title: 'Mine' } });
+    await titler.post(`/api/v1/sessions/${named.json.id}/messages`, { body: { text: 'x'.repeat(100) } });
+    expect((await titler.get(`/api/v1/sessions/${named.json.id}`)).json.title).toBe('Mine');
+  });
+
   it('creates, lists with pagination, gets, renames and deletes', async () => {
     const created = await alice.post('/api/v1/sessions', { body: { title: 'First' } });
     expect(created.status).toBe(201);
