@@ -1,15 +1,7 @@
 import { type FormEvent, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import {
-  Button,
-  CopyButton,
-  Dialog,
-  EmptyState,
-  InlineError,
-  LoadMore,
-  QueryStates,
-} from '../../../components/ui';
-import { type User, useFormat } from '../../../lib';
+import { Button, Dialog, EmptyState, InlineError, LoadMore, QueryStates } from '../../../components/ui';
+import { useFormat } from '../../../lib';
 import { useCreateUser, useUsers } from '../api/admin';
 import { AuditLog } from './AuditLog';
 import { OneTimeToken, TokenPanel } from './TokenPanel';

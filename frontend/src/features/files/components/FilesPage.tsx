@@ -1,4 +1,4 @@
-import { type DragEvent, useId, useRef, useState } from 'react';
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import {
   Button,
@@ -10,7 +10,7 @@ import {
   ProgressBar,
 } from '../../../components/ui';
 import { type StoredFile, useFormat } from '../../../lib';
-import { fileRoots, fileUrl, useDeleteFile, useFiles, useUploadFiles } from '../api/files';
+import { fileRoots, fileUrl, useDeleteFile, useFiles } from '../api/files';
 import { FilePreview } from './FilePreview';
 import { Uploader } from './Uploader';
 

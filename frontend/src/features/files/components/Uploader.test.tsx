@@ -45,7 +45,7 @@ describe('Uploader', () => {
     expect(sent).toEqual([]);
     await userEvent.click(within(dialog).getByRole('button', { name: 'Keep both' }));
     await waitFor(() => expect(sent).toHaveLength(1));
-    expect((sent[0]?.get('file') as File).name).toBe('sales (1).csv');
+    expect((sent[0]!.get('file') as File).name).toBe('sales (1).csv');
   });
 
   it('numbers names until one is free', () => {
