@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { ensureAdmin, startApiServer } from '../api/index.js';
 import type { Config } from '../config/index.js';
 import { createEgress, type Egress } from '../egress/service.js';
-import { createExecutors } from '../engine/index.js';
+import { chooseProvider, createExecutors } from '../engine/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createServices } from '../platform.js';
 import { createSandboxOrchestrator, type ManagedSandboxOrchestrator } from '../sandbox/index.js';
@@ -207,13 +207,34 @@ async function adminTokenStillValid(services: Services, prefix: string): Promise
   return false;
 }
 
+/** What a newcomer needs to know before the first chat or script: missing model, weak isolation. */
+export function startupNotices(
+  config: Config,
+  sandbox: { isolation: SandboxOrchestrator['isolation']; isolationReason?: string },
+): string[] {
+  const notices: string[] = [];
+  const provider = chooseProvider(config.model);
+  if ('error' in provider) {
+    notices.push(`  model: none configured, so chat cannot answer yet: ${provider.error}`);
+  }
+  if (sandbox.isolation === 'process') {
+    notices.push(
+      `  scripts: isolation level 'process' (${sandbox.isolationReason ?? 'bubblewrap is unavailable'}): scripts run as`,
+      '    plain processes with limits but without a private filesystem or network namespace, so run only',
+      '    trusted code. For full isolation install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap)',
+      '    and start again.',
+    );
+  }
+  return notices;
+}
+
 export async function runStandalone(config: Config, output: CliOutput): Promise<number> {
   const logger = createLogger(config.logLevel, 'ipa');
   const staticDir = staticDirOf(config);
   // Traversable (not listable) by others: sandboxes may run under a dropped uid below it.
   await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
   let runtime: WorkerRuntime | undefined;
-  let orchestrator: SandboxOrchestrator | undefined;
+  let orchestrator: ManagedSandboxOrchestrator | undefined;
   const started = await withServices(config, logger, async (services) => {
     await migrate(services.store.db);
     const egress = workerEgress(config, services, logger);
@@ -238,6 +259,7 @@ export async function runStandalone(config: Config, output: CliOutput): Promise<
         `  data: ${config.dataDir}; sandboxes: ${config.sandbox.root} (isolation ${sandbox.isolation})`,
       );
       output.out(staticDir ? `  web app: ${staticDir}` : '  web app: not built (npm run build), API only');
+      for (const line of startupNotices(config, sandbox)) output.out(line);
       await provideAdminToken(services, config, output);
       output.out('Ready. Ctrl+C (SIGINT) or SIGTERM stops gracefully; a second one forces the exit.');
       return { services, api };

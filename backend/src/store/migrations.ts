@@ -263,6 +263,16 @@ export const migrations: readonly Migration[] = [
     ],
   },
   {
+    // Browser sign-ins are told apart from API tokens (listed separately, with the device they
+    // came from); the sign-ins made before this migration are recognised by their generated name.
+    id: '0007_signins',
+    statements: [
+      "ALTER TABLE api_tokens ADD COLUMN kind text NOT NULL DEFAULT 'api' CHECK (kind IN ('api', 'signin'))",
+      'ALTER TABLE api_tokens ADD COLUMN device text',
+      "UPDATE api_tokens SET kind = 'signin' WHERE expires_at IS NOT NULL AND name LIKE 'browser session %'",
+    ],
+  },
+  {
     // File contents move to the blob store, addressed by SHA-256; a row keeps its content inline
     // only until the background mover has copied it out. Every referenced hash has a `blobs` row
     // (the foreign key), which garbage collection locks before it deletes anything.

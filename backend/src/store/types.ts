@@ -76,7 +76,13 @@ export interface ApiTokenInfo {
   revokedAt: string | null;
   /** When the token stops working by itself (browser sign-in sessions); null: never. */
   expiresAt: string | null;
+  /** `api`: a token a person or program presents; `signin`: a browser's session cookie. */
+  kind: TokenKind;
+  /** For a sign-in, the browser and system it came from ("Chrome on Linux"); else null. */
+  device: string | null;
 }
+
+export type TokenKind = 'api' | 'signin';
 
 export interface Session {
   id: string;
@@ -210,13 +216,14 @@ export interface TokenRepository {
   issue(
     userId: string,
     name: string,
-    options?: { expiresInSeconds?: number },
+    options?: { expiresInSeconds?: number; kind?: TokenKind; device?: string | null },
   ): Promise<{ token: string; info: ApiTokenInfo }>;
   /** Stores a known plaintext token (the admin bootstrap token); idempotent. */
   ensure(userId: string, name: string, token: string): Promise<ApiTokenInfo>;
   /** The user behind a plaintext token, or null for an unknown, revoked or expired one. */
   authenticate(token: string): Promise<{ user: User; tokenId: string } | null>;
-  list(userId: string): Promise<ApiTokenInfo[]>;
+  /** Oldest first; only tokens of `kind` when given. */
+  list(userId: string, options?: { kind?: TokenKind }): Promise<ApiTokenInfo[]>;
   /** Returns false when no such token of that user exists. */
   revoke(userId: string, tokenId: string): Promise<boolean>;
   /**
@@ -330,8 +337,19 @@ export interface ExecutionRepository {
   /** Counts by status over the platform, and per minute finished in the last `minutes`. */
   stats(minutes: number): Promise<{
     byStatus: Record<ExecutionStatus, number>;
-    perMinute: { minute: string; succeeded: number; failed: number }[];
+    perMinute: MinuteFigures[];
   }>;
+}
+
+/** One minute of finished executions; the percentiles are null for a minute without any. */
+export interface MinuteFigures {
+  minute: string;
+  succeeded: number;
+  failed: number;
+  /** 95th percentile of start-to-finish time, in milliseconds. */
+  p95DurationMs: number | null;
+  /** 95th percentile of the wait between submission and start, in milliseconds. */
+  p95QueueWaitMs: number | null;
 }
 
 export interface FileChangeSet {

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAdmin } from '../../src/api/index.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -114,6 +115,9 @@ describe('web app, CORS', () => {
     await mkdir(path.join(dir, 'assets'));
     await writeFile(path.join(dir, 'index.html'), '<!doctype html><div id="root"></div>');
     await writeFile(path.join(dir, 'assets', 'app-3f9a.js'), 'console.log(1)');
+    // Precompressed copies with a content of their own, to tell which file was sent.
+    await writeFile(path.join(dir, 'assets', 'app-3f9a.js.br'), brotliCompressSync('console.log("br")'));
+    await writeFile(path.join(dir, 'assets', 'app-3f9a.js.gz'), gzipSync('console.log("gz")'));
     platform = await createTestPlatform({ env: { CORS_ORIGINS: 'https://app.example' } });
   });
 
@@ -146,6 +150,29 @@ describe('web app, CORS', () => {
         headers: { accept: '*/*' },
       });
       expect(missingAsset.status).toBe(404);
+    } finally {
+      await server.drain();
+    }
+  });
+
+  it('sends the precompressed brotli or gzip file the browser accepts, with the long cache', async () => {
+    const server = await startTestApi(platform.services, { staticDir: dir });
+    try {
+      const br = await request(server.url, 'GET', '/assets/app-3f9a.js', {
+        headers: { 'accept-encoding': 'br, gzip' },
+      });
+      expect(br.headers.get('content-encoding')).toBe('br');
+      expect(br.text).toBe('console.log("br")');
+      expect(br.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      const gz = await request(server.url, 'GET', '/assets/app-3f9a.js', {
+        headers: { 'accept-encoding': 'gzip' },
+      });
+      expect(gz.headers.get('content-encoding')).toBe('gzip');
+      expect(gz.text).toBe('console.log("gz")');
+      const plain = await request(server.url, 'GET', '/assets/app-3f9a.js', {
+        headers: { 'accept-encoding': 'identity' },
+      });
+      expect(plain.text).toBe('console.log(1)');
     } finally {
       await server.drain();
     }

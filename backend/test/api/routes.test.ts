@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../../src/api/index.js';
+import { chooseProvider } from '../../src/engine/index.js';
 import {
   createTestAdmin,
   createTestPlatform,
@@ -109,6 +110,35 @@ describe('authentication', () => {
     expectError(await carol.get('/api/v1/me'), 401, 'unauthorized');
   });
 
+  it('lists browser sign-ins apart from API tokens, with device and last use', async () => {
+    const before = (await admin.get(`/api/v1/admin/users/${aliceId}/tokens`)).json.items.length;
+    const login = await anonymous.post('/api/v1/auth/login', {
+      body: { token: aliceToken },
+      headers: {
+        'user-agent':
+          'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36',
+      },
+    });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect((await anonymous.get('/api/v1/me', { headers: { cookie } })).status).toBe(200);
+    // The sign-in is not one of the user's API tokens...
+    const tokens = (await admin.get(`/api/v1/admin/users/${aliceId}/tokens`)).json.items;
+    expect(tokens).toHaveLength(before);
+    expect(tokens.every((t: { kind: string }) => t.kind === 'api')).toBe(true);
+    // ...but a sign-in, named by its device, with its last use.
+    const signins = (await admin.get(`/api/v1/admin/users/${aliceId}/signins`)).json.items;
+    expect(signins[0]).toMatchObject({
+      kind: 'signin',
+      device: 'Chrome on Linux',
+      lastUsedAt: expect.any(String),
+    });
+    await anonymous.post('/api/v1/auth/logout', { headers: { cookie } });
+    const after = (await admin.get(`/api/v1/admin/users/${aliceId}/signins`)).json.items;
+    expect(after.map((t: { id: string }) => t.id)).not.toContain(signins[0].id);
+    expectError(await alice.get(`/api/v1/admin/users/${aliceId}/signins`), 403, 'forbidden');
+  });
+
   it('logs in with a token into an HttpOnly SameSite=Strict cookie, and logout revokes that cookie', async () => {
     const login = await anonymous.post('/api/v1/auth/login', { body: { token: aliceToken } });
     expect(login.status).toBe(200);
@@ -145,10 +175,13 @@ describe('authentication', () => {
       expect(login.status).toBe(200);
       return (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     };
+    // Every stored sign-in, ended or not (the sign-ins route shows only those in force).
     const browserTokens = async () =>
-      (await admin.get(`/api/v1/admin/users/${aliceId}/tokens`)).json.items.filter(
-        (t: { expiresAt: string | null }) => t.expiresAt !== null,
-      ) as { id: string; createdAt: string; expiresAt: string }[];
+      (await platform.services.store.tokens.list(aliceId, { kind: 'signin' })) as {
+        id: string;
+        createdAt: string;
+        expiresAt: string;
+      }[];
 
     const cookie = await signIn();
     const [session] = (await browserTokens()).slice(-1);
@@ -191,7 +224,12 @@ describe('GET /me', () => {
     expect(me.json).toEqual({
       user: { id: aliceId, name: 'alice', isAdmin: false, createdAt: expect.any(String) },
       quota: { usedBytes: expect.any(Number), limitBytes: platform.config.files.userQuotaBytes },
-      platform: { isolation: 'process', languages: ['javascript', 'typescript'], version: '1.2.3' },
+      platform: {
+        isolation: 'process',
+        languages: ['javascript', 'typescript'],
+        version: '1.2.3',
+        modelConfigured: !('error' in chooseProvider(platform.config.model)),
+      },
     });
   });
 
@@ -244,6 +282,25 @@ describe('POST /me/sandbox/reset', () => {
 });
 
 describe('sessions and messages', () => {
+  it('names an untitled session after its first message, and keeps a title given by the user', async () => {
+    const own = await createTestUser(platform.services, 'titler');
+    const titler = clientFor(server.url, own.token);
+    const untitled = await titler.post('/api/v1/sessions');
+    await titler.post(`/api/v1/sessions/${untitled.json.id}/messages`, {
+      body: { text: '  Summarise   the May sales\nfrom uploads/sales.csv' },
+    });
+    expect((await titler.get(`/api/v1/sessions/${untitled.json.id}`)).json.title).toBe(
+      'Summarise the May sales',
+    );
+    await titler.post(`/api/v1/sessions/${untitled.json.id}/messages`, { body: { text: 'And June?' } });
+    expect((await titler.get(`/api/v1/sessions/${untitled.json.id}`)).json.title).toBe(
+      'Summarise the May sales',
+    );
+    const named = await titler.post('/api/v1/sessions', { body: { title: 'Mine' } });
+    await titler.post(`/api/v1/sessions/${named.json.id}/messages`, { body: { text: 'x'.repeat(100) } });
+    expect((await titler.get(`/api/v1/sessions/${named.json.id}`)).json.title).toBe('Mine');
+  });
+
   it('creates, lists with pagination, gets, renames and deletes', async () => {
     const created = await alice.post('/api/v1/sessions', { body: { title: 'First' } });
     expect(created.status).toBe(201);

@@ -310,6 +310,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             lastUsedAt: null,
             revokedAt: null,
             expiresAt: null,
+            kind: 'api',
+            device: null,
           });
           const { rows } = await db.query<Record<string, unknown>>('SELECT * FROM api_tokens WHERE id = $1', [
             info.id,
@@ -384,6 +386,27 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
               RangeError,
             );
           }
+        });
+
+        it('keeps browser sign-ins apart from API tokens, with the device they came from', async () => {
+          const user = await newUser();
+          const api = await store.tokens.issue(user.id, 'cli');
+          const signin = await store.tokens.issue(user.id, 'browser sign-in', {
+            expiresInSeconds: 60,
+            kind: 'signin',
+            device: `Firefox on Linux${'x'.repeat(300)}`,
+          });
+          expect(signin.info.kind).toBe('signin');
+          expect(signin.info.device).toHaveLength(200);
+          expect((await store.tokens.list(user.id, { kind: 'api' })).map((t) => t.id)).toEqual([api.info.id]);
+          expect((await store.tokens.list(user.id, { kind: 'signin' })).map((t) => t.id)).toEqual([
+            signin.info.id,
+          ]);
+          expect(await store.tokens.list(user.id)).toHaveLength(2);
+          expect((await store.tokens.authenticate(signin.token))?.user.id).toBe(user.id);
+          await expect(
+            store.tokens.issue(user.id, 'x', { kind: 'other' as unknown as 'api' }),
+          ).rejects.toBeInstanceOf(RangeError);
         });
 
         it("does not let one user revoke or list another user's tokens", async () => {
@@ -1005,6 +1028,10 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const slow = await make();
           const stop = await make();
           await make();
+          await db.query(
+            "UPDATE executions SET created_at = clock_timestamp() - interval '3 seconds', started_at = clock_timestamp() - interval '2 seconds' WHERE id = $1",
+            [ok.id],
+          );
           await store.executions.finish(ok.id, { status: 'succeeded' });
           await store.executions.finish(bad.id, { status: 'failed' });
           await store.executions.finish(slow.id, { status: 'timed_out' });
@@ -1023,6 +1050,14 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const minutes = after.perMinute.map((m) => Date.parse(m.minute));
           for (let i = 1; i < minutes.length; i++) expect(minutes[i]! - minutes[i - 1]!).toBe(60_000);
           expect(after.perMinute.at(-1)!.succeeded).toBeGreaterThanOrEqual(1);
+          // Latency and queue wait of the minute: our run waited ~1 s and ran ~2 s (the other
+          // runs of this minute never started, so they have neither).
+          const latest = after.perMinute.at(-1)!;
+          expect(latest.p95DurationMs).toBeGreaterThan(0);
+          expect(latest.p95QueueWaitMs).toBeGreaterThan(0);
+          expect(before.perMinute.some((m) => m.succeeded + m.failed === 0 && m.p95DurationMs === null)).toBe(
+            before.perMinute.some((m) => m.succeeded + m.failed === 0),
+          );
           expect((await store.executions.stats(0)).perMinute).toHaveLength(1);
         });
       });

@@ -74,12 +74,14 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-export async function startPlatform(options: { readyTimeoutMs?: number } = {}): Promise<Platform> {
+export async function startPlatform(
+  options: { readyTimeoutMs?: number; adminToken?: string } = {},
+): Promise<Platform> {
   const model = await startFakeModelServer(e2eModelScript);
   const dataDir = mkdtempSync(join(tmpdir(), 'ipa-e2e-'));
   chmodSync(dataDir, 0o755);
   const port = await freePort();
-  const adminToken = newToken();
+  const adminToken = options.adminToken ?? newToken();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,

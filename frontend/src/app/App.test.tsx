@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { json, mockFetch, testI18n } from '../testing/render';
@@ -40,8 +40,33 @@ describe('App', () => {
     expect(await screen.findByRole('navigation', { name: 'Main navigation' })).toBeTruthy();
     expect(await screen.findByText('No sessions yet')).toBeTruthy();
     expect(window.location.pathname).toBe('/chat');
+    // Focus lands in the page, not on <body>, once the form is gone.
+    await waitFor(() => expect(document.activeElement?.id).toBe('main'));
     expect(screen.queryByRole('link', { name: 'Operations' })).toBeNull();
     await userEvent.click(screen.getByRole('button', { name: 'Sign out' }));
     expect(await screen.findByLabelText('API token')).toBeTruthy();
+  });
+
+  it('tells an administrator when scripts run at process level, with the command that installs bubblewrap', async () => {
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/me'
+          ? json(200, {
+              ...me,
+              user: { ...user, isAdmin: true },
+              platform: { ...me.platform, modelConfigured: true },
+            })
+          : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/sessions' ? json(200, { items: [], nextCursor: null }) : undefined,
+    ]);
+    window.history.pushState({}, '', '/chat');
+    render(<App i18n={await testI18n()} />);
+    const note = await screen.findByRole('note');
+    expect(note.textContent).toContain('“process” isolation level');
+    expect(note.textContent).toContain('sudo apt-get install bubblewrap');
+    await userEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
+    expect(screen.queryByRole('note')).toBeNull();
+    localStorage.clear();
   });
 });

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { NavLink, Outlet, useLocation } from 'react-router';
 import { Button } from '../components/ui';
@@ -15,6 +15,13 @@ export function AppShell() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each navigation on purpose
   useEffect(() => setMenuOpen(false), [location.pathname]);
   const user = me.data?.user;
+  const mainRef = useRef<HTMLElement>(null);
+  // After signing in (the form is gone) and after navigating, focus would be left on <body>:
+  // it goes to the page's main region instead, unless the page has put it somewhere already.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each navigation on purpose
+  useEffect(() => {
+    if (!document.activeElement || document.activeElement === document.body) mainRef.current?.focus();
+  }, [location.pathname]);
   const links = [
     { to: '/chat', label: t('nav.chat') },
     { to: '/automations', label: t('nav.automations') },
@@ -66,9 +73,46 @@ export function AppShell() {
           </Button>
         </div>
       </header>
-      <main id="main" className="main" tabIndex={-1}>
+      {user?.isAdmin && me.data?.platform.isolation === 'process' ? <IsolationNotice /> : null}
+      <main id="main" className="main" tabIndex={-1} ref={mainRef}>
         <Outlet />
       </main>
+    </div>
+  );
+}
+
+const isolationNoticeKey = 'ipa.isolationNoticeDismissed';
+
+/** Tells an administrator that scripts are not fully isolated here, and how to fix that. */
+function IsolationNotice() {
+  const { t } = useTranslation();
+  const [dismissed, setDismissed] = useState(() => {
+    try {
+      return localStorage.getItem(isolationNoticeKey) === '1';
+    } catch {
+      return false;
+    }
+  });
+  if (dismissed) return null;
+  return (
+    <div className="notice notice-warning shell-notice" role="note">
+      <p>
+        {t('platform.processIsolation')} <code className="mono">sudo apt-get install bubblewrap</code>
+      </p>
+      <Button
+        size="sm"
+        variant="ghost"
+        onClick={() => {
+          setDismissed(true);
+          try {
+            localStorage.setItem(isolationNoticeKey, '1');
+          } catch {
+            // Not remembered: it shows again next time.
+          }
+        }}
+      >
+        {t('common.dismiss')}
+      </Button>
     </div>
   );
 }

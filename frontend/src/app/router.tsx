@@ -1,27 +1,22 @@
-import { lazy, type ReactNode, Suspense } from 'react';
+import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { createBrowserRouter, Navigate } from 'react-router';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { SignInPage, useMe } from '../features/auth';
 import { ChatPage } from '../features/chat';
 import { AppShell } from './AppShell';
+import { LazyPage, pageLoader, RouteError } from './lazy-page';
 
 // The chat view is the landing route and ships in the entry bundle; the editor (CodeMirror), the
 // charts (uPlot) and the other views load on first visit.
-const AutomationsPage = lazy(() =>
-  import('../features/automations').then((m) => ({ default: m.AutomationsPage })),
+const automationsPage = pageLoader(() => import('../features/automations').then((m) => m.AutomationsPage));
+const automationDetailPage = pageLoader(() =>
+  import('../features/automations').then((m) => m.AutomationDetailPage),
 );
-const AutomationDetailPage = lazy(() =>
-  import('../features/automations').then((m) => ({ default: m.AutomationDetailPage })),
-);
-const FilesPage = lazy(() => import('../features/files').then((m) => ({ default: m.FilesPage })));
-const SecretsPage = lazy(() => import('../features/egress').then((m) => ({ default: m.SecretsPage })));
-const OpsPage = lazy(() => import('../features/ops').then((m) => ({ default: m.OpsPage })));
-const AdminPage = lazy(() => import('../features/admin').then((m) => ({ default: m.AdminPage })));
-
-function Lazy({ children }: { children: ReactNode }) {
-  return <Suspense fallback={<LoadingState />}>{children}</Suspense>;
-}
+const secretsPage = pageLoader(() => import('../features/egress').then((m) => m.SecretsPage));
+const filesPage = pageLoader(() => import('../features/files').then((m) => m.FilesPage));
+const opsPage = pageLoader(() => import('../features/ops').then((m) => m.OpsPage));
+const adminPage = pageLoader(() => import('../features/admin').then((m) => m.AdminPage));
 
 function RequireSignIn() {
   const me = useMe();
@@ -47,63 +42,39 @@ export function createRouter() {
   return createBrowserRouter([
     {
       element: <RequireSignIn />,
+      errorElement: <RouteError />,
+      // A page that throws shows the app's error inside the shell (the pathless route below
+      // renders in the shell's outlet), never the router's developer page.
       children: [
-        { index: true, element: <Navigate to="/chat" replace /> },
-        { path: 'chat', element: <ChatPage /> },
-        { path: 'chat/:sessionId', element: <ChatPage /> },
         {
-          path: 'automations',
-          element: (
-            <Lazy>
-              <AutomationsPage />
-            </Lazy>
-          ),
+          errorElement: <RouteError />,
+          children: [
+            { index: true, element: <Navigate to="/chat" replace /> },
+            { path: 'chat', element: <ChatPage /> },
+            { path: 'chat/:sessionId', element: <ChatPage /> },
+            { path: 'automations', element: <LazyPage loader={automationsPage} /> },
+            { path: 'automations/:automationId', element: <LazyPage loader={automationDetailPage} /> },
+            { path: 'files', element: <LazyPage loader={filesPage} /> },
+            { path: 'secrets', element: <LazyPage loader={secretsPage} /> },
+            {
+              path: 'ops',
+              element: (
+                <RequireAdmin>
+                  <LazyPage loader={opsPage} />
+                </RequireAdmin>
+              ),
+            },
+            {
+              path: 'admin',
+              element: (
+                <RequireAdmin>
+                  <LazyPage loader={adminPage} />
+                </RequireAdmin>
+              ),
+            },
+            { path: '*', element: <NotFound /> },
+          ],
         },
-        {
-          path: 'automations/:automationId',
-          element: (
-            <Lazy>
-              <AutomationDetailPage />
-            </Lazy>
-          ),
-        },
-        {
-          path: 'files',
-          element: (
-            <Lazy>
-              <FilesPage />
-            </Lazy>
-          ),
-        },
-        {
-          path: 'secrets',
-          element: (
-            <Lazy>
-              <SecretsPage />
-            </Lazy>
-          ),
-        },
-        {
-          path: 'ops',
-          element: (
-            <RequireAdmin>
-              <Lazy>
-                <OpsPage />
-              </Lazy>
-            </RequireAdmin>
-          ),
-        },
-        {
-          path: 'admin',
-          element: (
-            <RequireAdmin>
-              <Lazy>
-                <AdminPage />
-              </Lazy>
-            </RequireAdmin>
-          ),
-        },
-        { path: '*', element: <NotFound /> },
       ],
     },
   ]);

@@ -19,6 +19,7 @@ export {
 } from './execution-stream';
 export { createFormatters, type Formatters, useFormat } from './format';
 export { usePagedQuery } from './paged-query';
+export { errorText, type ServerError, serverErrorText, useServerText } from './server-text';
 export {
   type EventStream,
   EventStreamError,

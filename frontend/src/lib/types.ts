@@ -11,6 +11,7 @@ export type {
   ExecutionStatus,
   Message,
   MessagePart,
+  MinuteFigures,
   ScriptLanguage,
   Session,
   StoredFile,
@@ -19,7 +20,12 @@ export type {
 } from '../../../backend/src/store/types.js';
 
 import type { QueueCounts, WorkerHeartbeat } from '../../../backend/src/queue/types.js';
-import type { ExecutionStatus, ScriptLanguage, User } from '../../../backend/src/store/types.js';
+import type {
+  ExecutionStatus,
+  MinuteFigures,
+  ScriptLanguage,
+  User,
+} from '../../../backend/src/store/types.js';
 
 export const terminalStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 export type Isolation = 'bwrap' | 'process';
@@ -35,6 +41,8 @@ export interface Me {
     version: string;
     /** Whether sandboxes reach the network only through the egress proxy (bwrap level). */
     egress?: { enforced: boolean; allow: string[]; note: string };
+    /** False when no model provider is configured: chat cannot answer yet. */
+    modelConfigured?: boolean;
   };
 }
 
@@ -47,7 +55,7 @@ export interface AdminStats {
   queue: QueueCounts;
   executions: {
     byStatus: Record<ExecutionStatus, number>;
-    perMinute: { minute: string; succeeded: number; failed: number }[];
+    perMinute: MinuteFigures[];
   };
   workers: WorkerHeartbeat[];
 }

@@ -19,6 +19,8 @@ export async function registerSpa(app: FastifyInstance, staticDir: string): Prom
     root,
     // Files are listed once at start-up; unknown paths fall through to the history fallback.
     wildcard: false,
+    // The build writes .br and .gz beside each text file; the one the browser accepts is sent.
+    preCompressed: true,
     cacheControl: false,
     setHeaders: (reply, filePath) => {
       const relative = path.relative(root, filePath).split(path.sep).join('/');

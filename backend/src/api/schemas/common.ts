@@ -50,6 +50,10 @@ export const tokenInfoSchema = z
     lastUsedAt: timestamp.nullable(),
     revokedAt: timestamp.nullable(),
     expiresAt: timestamp.nullable().describe('When the token stops working by itself; null: never.'),
+    kind: z
+      .enum(['api', 'signin'])
+      .describe('api: an API token; signin: a browser sign-in (session cookie).'),
+    device: z.string().nullable().describe('For a sign-in, the browser and system it came from.'),
   })
   .meta({ id: 'ApiTokenInfo' });
 

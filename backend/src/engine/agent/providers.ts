@@ -28,7 +28,7 @@ export const defaultModelNames: Record<ProviderName, string> = {
 };
 
 export const providerNotConfiguredMessage =
-  'no model provider is configured: set ANTHROPIC_API_KEY, or OPENAI_API_KEY, or AZURE_OPENAI_API_KEY and AZURE_OPENAI_RESOURCE (or AZURE_OPENAI_BASE_URL), or OPENAI_COMPATIBLE_BASE_URL on the worker';
+  'no model provider is configured: set ANTHROPIC_API_KEY, or OPENAI_API_KEY, or AZURE_OPENAI_API_KEY and AZURE_OPENAI_RESOURCE (or AZURE_OPENAI_BASE_URL), or OPENAI_COMPATIBLE_BASE_URL in the environment the platform starts with, then restart it';
 
 /** What a provider still lacks, or null when it can be used. */
 function missingFor(provider: ProviderName, model: Config['model']): string | null {
@@ -54,7 +54,7 @@ export function chooseProvider(model: Config['model']): { provider: ProviderName
   if (model.provider) {
     const missing = missingFor(model.provider, model);
     return missing
-      ? { error: `MODEL_PROVIDER is '${model.provider}' but ${missing} is not set on the worker` }
+      ? { error: `MODEL_PROVIDER is '${model.provider}' but ${missing} is not set` }
       : { provider: model.provider };
   }
   const provider = providerOrder.find((p) => missingFor(p, model) === null);

@@ -339,10 +339,22 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
       for (const row of byStatusRows.rows) byStatus[row.status] = row.n;
       // Every minute of the window is present (zeros included) so charts need no gap filling.
       // timed_out counts as failed; cancelled is neither.
-      const perMinuteRows = await db.query<{ minute: Date; succeeded: number; failed: number }>(
+      // Latency (start to finish) and queue wait (created to started) as the 95th percentile of
+      // the executions finished in each minute; null for a minute without any.
+      const perMinuteRows = await db.query<{
+        minute: Date;
+        succeeded: number;
+        failed: number;
+        p95_duration_ms: number | null;
+        p95_wait_ms: number | null;
+      }>(
         `SELECT m.minute,
                 count(e.id) FILTER (WHERE e.status = 'succeeded')::int AS succeeded,
-                count(e.id) FILTER (WHERE e.status IN ('failed', 'timed_out'))::int AS failed
+                count(e.id) FILTER (WHERE e.status IN ('failed', 'timed_out'))::int AS failed,
+                percentile_cont(0.95) WITHIN GROUP (
+                  ORDER BY extract(epoch FROM (e.finished_at - e.started_at)) * 1000) AS p95_duration_ms,
+                percentile_cont(0.95) WITHIN GROUP (
+                  ORDER BY extract(epoch FROM (e.started_at - e.created_at)) * 1000) AS p95_wait_ms
            FROM generate_series(
                   date_trunc('minute', clock_timestamp()) - ($1::int - 1) * interval '1 minute',
                   date_trunc('minute', clock_timestamp()),
@@ -359,6 +371,8 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
           minute: toIso(row.minute),
           succeeded: toNumber(row.succeeded),
           failed: toNumber(row.failed),
+          p95DurationMs: row.p95_duration_ms === null ? null : Math.round(toNumber(row.p95_duration_ms)),
+          p95QueueWaitMs: row.p95_wait_ms === null ? null : Math.round(toNumber(row.p95_wait_ms)),
         })),
       };
     },

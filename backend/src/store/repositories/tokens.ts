@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isUuid, requireUuid, toIso, toIsoOrNull } from '../sql.js';
-import type { ApiTokenInfo, Queryable, TokenRepository } from '../types.js';
+import type { ApiTokenInfo, Queryable, TokenKind, TokenRepository } from '../types.js';
 import { toUser, type UserRow } from './users.js';
 
 interface TokenRow {
@@ -12,9 +12,12 @@ interface TokenRow {
   last_used_at: Date | null;
   revoked_at: Date | null;
   expires_at: Date | null;
+  kind: TokenKind;
+  device: string | null;
 }
 
-const tokenColumns = 'id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at';
+const tokenColumns =
+  'id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at, kind, device';
 /** Characters of a token shown in lists: enough to tell tokens apart, too few to guess one. */
 const shownPrefixLength = 8;
 /** Longer "tokens" are rejected before hashing: no real one comes near it. */
@@ -30,6 +33,8 @@ function toInfo(row: TokenRow): ApiTokenInfo {
     lastUsedAt: toIsoOrNull(row.last_used_at),
     revokedAt: toIsoOrNull(row.revoked_at),
     expiresAt: toIsoOrNull(row.expires_at),
+    kind: row.kind,
+    device: row.device,
   };
 }
 
@@ -48,16 +53,27 @@ function tokenName(name: unknown): string {
   return name;
 }
 
+const tokenKinds: readonly TokenKind[] = ['api', 'signin'];
+
+function deviceText(device: unknown): string | null {
+  if (device === undefined || device === null || device === '') return null;
+  if (typeof device !== 'string') throw new RangeError('a device is a string');
+  return device.slice(0, 200);
+}
+
 export function createTokenRepository(db: Queryable): TokenRepository {
   const insert = async (
     userId: string,
     name: string,
     token: string,
     expiresInSeconds: number | null = null,
+    kind: TokenKind = 'api',
+    device: string | null = null,
   ): Promise<TokenRow | undefined> => {
+    if (!tokenKinds.includes(kind)) throw new RangeError(`a token kind is one of ${tokenKinds.join(', ')}`);
     const { rows } = await db.query<TokenRow>(
-      `INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)
-       VALUES ($1, $2, $3, $4, clock_timestamp() + make_interval(secs => $5::double precision))
+      `INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at, kind, device)
+       VALUES ($1, $2, $3, $4, clock_timestamp() + make_interval(secs => $5::double precision), $6, $7)
        ON CONFLICT (token_hash) DO NOTHING
        RETURNING ${tokenColumns}`,
       [
@@ -66,6 +82,8 @@ export function createTokenRepository(db: Queryable): TokenRepository {
         hashToken(token),
         token.slice(0, shownPrefixLength),
         expiresInSeconds,
+        kind,
+        deviceText(device),
       ],
     );
     return rows[0];
@@ -77,7 +95,7 @@ export function createTokenRepository(db: Queryable): TokenRepository {
       if (expiresInSeconds !== undefined && !(Number.isFinite(expiresInSeconds) && expiresInSeconds > 0))
         throw new RangeError('expiresInSeconds must be a positive number');
       const token = generateToken();
-      const row = await insert(userId, name, token, expiresInSeconds);
+      const row = await insert(userId, name, token, expiresInSeconds, options.kind, options.device);
       // 256 random bits never collide; an empty RETURNING would mean a broken random source.
       if (!row) throw new Error('token collision');
       return { token, info: toInfo(row) };
@@ -123,11 +141,13 @@ export function createTokenRepository(db: Queryable): TokenRepository {
       return { user: toUser(row), tokenId: row.token_id };
     },
 
-    async list(userId) {
+    async list(userId, options = {}) {
       if (!isUuid(userId)) return [];
       const { rows } = await db.query<TokenRow>(
-        `SELECT ${tokenColumns} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id`,
-        [userId],
+        `SELECT ${tokenColumns} FROM api_tokens
+          WHERE user_id = $1 AND ($2::text IS NULL OR kind = $2)
+          ORDER BY created_at, id`,
+        [userId, options.kind ?? null],
       );
       return rows.map(toInfo);
     },

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
+import { errorText } from '../../lib/server-text';
 import { Button } from './Button';
 
 export function Spinner({ label }: { label?: string }) {
@@ -36,7 +37,7 @@ export function EmptyState({
 
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useTranslation();
-  const message = error instanceof Error && error.message ? error.message : t('common.unknownError');
+  const message = errorText(t, error);
   return (
     <div className="state state-error" role="alert">
       <p className="state-title">{t('common.errorTitle')}</p>
@@ -53,7 +54,7 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
 export function InlineError({ error }: { error: unknown }) {
   const { t } = useTranslation();
   if (!error) return null;
-  const message = error instanceof Error && error.message ? error.message : t('common.unknownError');
+  const message = errorText(t, error);
   return (
     <p className="inline-error" role="alert">
       {message}

@@ -77,14 +77,36 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['admin'],
-        summary: "A user's tokens (never the tokens themselves)",
+        summary: "A user's API tokens (never the tokens themselves); browser sign-ins are listed apart",
         params: idParams,
         response: { 200: z.object({ items: z.array(tokenInfoSchema) }), ...errors(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const user = await existingUser(request.params.id);
-      return { items: await store.tokens.list(user.id) };
+      return { items: await store.tokens.list(user.id, { kind: 'api' }) };
+    },
+  );
+
+  app.get(
+    '/admin/users/:id/signins',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "A user's browser sign-ins still in force, with device and last use",
+        params: idParams,
+        response: { 200: z.object({ items: z.array(tokenInfoSchema) }), ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const user = await existingUser(request.params.id);
+      const now = Date.now();
+      const signins = await store.tokens.list(user.id, { kind: 'signin' });
+      return {
+        items: signins
+          .filter((t) => t.revokedAt === null && (t.expiresAt === null || Date.parse(t.expiresAt) > now))
+          .reverse(),
+      };
     },
   );
 
@@ -147,13 +169,31 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['admin'],
-        summary: 'Queue, executions by status and per minute, and connected workers',
+        summary:
+          'Queue, executions by status and per minute (counts, p95 latency and queue wait), and connected workers',
+        querystring: z.strictObject({
+          minutes: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(1440)
+            .optional()
+            .describe('Window of the per-minute series'),
+        }),
         response: {
           200: z.object({
             queue: queueCountsSchema,
             executions: z.object({
               byStatus: z.record(z.enum(executionStatuses), z.number()),
-              perMinute: z.array(z.object({ minute: z.string(), succeeded: z.number(), failed: z.number() })),
+              perMinute: z.array(
+                z.object({
+                  minute: z.string(),
+                  succeeded: z.number(),
+                  failed: z.number(),
+                  p95DurationMs: z.number().nullable(),
+                  p95QueueWaitMs: z.number().nullable(),
+                }),
+              ),
             }),
             workers: z.array(workerHeartbeatSchema),
           }),
@@ -161,10 +201,10 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async () => {
+    async (request) => {
       const [counts, executions, live] = await Promise.all([
         viaRedis(app.services, 'execution queue', () => queue.counts()),
-        store.executions.stats(statsMinutes),
+        store.executions.stats(request.query.minutes ?? statsMinutes),
         viaRedis(app.services, 'worker registry', () => workers.list()),
       ]);
       return { queue: counts, executions, workers: live };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { unauthorized } from '../../errors.js';
 import { sessionCookieName, sessionCookiePath } from '../../plugins/auth.js';
 import { errors, userSchema } from '../../schemas/common.js';
+import { describeDevice } from './device.js';
 
 /** How long a browser session lasts without a new login. */
 const sessionMaxAgeSeconds = 30 * 86_400;
@@ -36,8 +37,11 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         throw unauthorized('The token is unknown or has been revoked.');
       }
-      const session = await store.tokens.issue(found.user.id, `browser session ${new Date().toISOString()}`, {
+      // A sign-in, not an API token: listed apart, by the device it came from.
+      const session = await store.tokens.issue(found.user.id, 'browser sign-in', {
         expiresInSeconds: sessionMaxAgeSeconds,
+        kind: 'signin',
+        device: describeDevice(request.headers['user-agent']),
       });
       // Ended sign-ins (expired, or signed out) of this user are of no use any more.
       await store.tokens.deleteEnded(found.user.id);

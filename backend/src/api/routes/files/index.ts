@@ -46,6 +46,7 @@ export const fileRoutes: FastifyPluginAsyncZod = async (app) => {
             items: z.array(storedFileSchema),
             usedBytes: z.number(),
             limitBytes: z.number(),
+            maxUploadBytes: z.number().describe('Largest upload the server accepts, in bytes'),
           }),
           ...errors(400, 401),
         },
@@ -59,7 +60,7 @@ export const fileRoutes: FastifyPluginAsyncZod = async (app) => {
         store.files.list(user.id, folder),
         store.files.usage(user.id),
       ]);
-      return { items, usedBytes, limitBytes: userQuotaBytes };
+      return { items, usedBytes, limitBytes: userQuotaBytes, maxUploadBytes };
     },
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatRule, parseAllowList } from '../../../egress/policy.js';
+import { chooseProvider } from '../../../engine/agent/providers.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
@@ -47,6 +48,9 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
                 allow: z.array(z.string()),
                 note: z.string(),
               }),
+              modelConfigured: z
+                .boolean()
+                .describe('Whether a model provider is configured; chat cannot answer without one'),
             }),
           }),
           ...errors(401),
@@ -70,6 +74,7 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
           sandboxUids,
           version: options.version,
           egress: egressSummary(config, isolation),
+          modelConfigured: !('error' in chooseProvider(config.model)),
         },
       };
     },

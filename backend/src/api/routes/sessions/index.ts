@@ -45,7 +45,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const session = await store.sessions.create(
         currentUser(request).user.id,
-        request.body?.title ?? 'New session',
+        request.body?.title ?? defaultSessionTitle,
       );
       return reply.code(201).send(session);
     },
@@ -159,7 +159,19 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         return { execution, extra: message };
       });
+      // An untitled session is named after its first message, as a person would name it.
+      if (!session.title.trim() || session.title === defaultSessionTitle)
+        await store.sessions.rename(user.id, session.id, titleFrom(text));
       return reply.code(202).send({ message: result.extra, execution: result.execution });
     },
   );
 };
+
+/** The title of a session created without one, until its first message names it. */
+const defaultSessionTitle = 'New session';
+
+/** A session title from a message: its first line, whitespace collapsed, at most 60 characters. */
+export function titleFrom(text: string): string {
+  const line = text.trim().split('\n')[0]?.replace(/\s+/g, ' ').trim() ?? '';
+  return line.length > 60 ? `${line.slice(0, 59).trimEnd()}…` : line;
+}

@@ -55,6 +55,28 @@ export function useRevokeToken(userId: string) {
   });
 }
 
+export const signInsQueryKey = (userId: string) => ['admin', 'users', userId, 'signins'] as const;
+
+export function useSignIns(userId: string) {
+  return useQuery({
+    queryKey: signInsQueryKey(userId),
+    queryFn: ({ signal }) =>
+      api<{ items: ApiTokenInfo[] }>(`/admin/users/${encodeURIComponent(userId)}/signins`, { signal }),
+  });
+}
+
+/** Ends one browser sign-in (its session token is revoked like any token). */
+export function useRevokeSignIn(userId: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (tokenId: string) =>
+      api<void>(`/admin/users/${encodeURIComponent(userId)}/tokens/${encodeURIComponent(tokenId)}`, {
+        method: 'DELETE',
+      }),
+    onSuccess: () => refetchAfterChange(queryClient, signInsQueryKey(userId)),
+  });
+}
+
 /** The audit log, newest first; a page of 25 at a time. */
 export function useAuditLog() {
   return usePagedQuery<AuditEntry>(auditQueryKey, '/admin/audit', 25);

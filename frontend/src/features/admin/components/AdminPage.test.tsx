@@ -35,7 +35,7 @@ describe('AdminPage', () => {
     expect(await screen.findByRole('button', { name: 'Mei' })).toBeTruthy();
   });
 
-  it('issues and revokes a token of a user', async () => {
+  it('revokes a token only after confirming, and stops showing a just-issued token once it is revoked', async () => {
     let revoked: string | null = null;
     const token = {
       id: 't1',
@@ -46,14 +46,21 @@ describe('AdminPage', () => {
       lastUsedAt: null,
       revokedAt: null,
       expiresAt: null,
+      kind: 'api',
+      device: null,
     };
-    mockFetch([
+    const calls = mockFetch([
       ({ url }) =>
         url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
       ({ url, method }) =>
         url.pathname === '/api/v1/admin/users/u2/tokens' && method === 'GET'
           ? json(200, { items: [{ ...token, revokedAt: revoked }] })
           : undefined,
+      ({ url, method }) =>
+        url.pathname === '/api/v1/admin/users/u2/tokens' && method === 'POST'
+          ? json(201, { token: `ipa_${'n'.repeat(43)}`, info: token })
+          : undefined,
+      ({ url }) => (url.pathname === '/api/v1/admin/users/u2/signins' ? json(200, { items: [] }) : undefined),
       ({ url, method }) => {
         if (url.pathname !== '/api/v1/admin/users/u2/tokens/t1' || method !== 'DELETE') return undefined;
         revoked = at;
@@ -62,8 +69,43 @@ describe('AdminPage', () => {
     ]);
     await renderWithApp(<AdminPage />);
     await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
+    await userEvent.type(await screen.findByLabelText('Token name'), 'laptop');
+    await userEvent.click(screen.getByRole('button', { name: 'Issue token' }));
+    expect(await screen.findByTestId('new-token')).toBeTruthy();
     await userEvent.click(await screen.findByRole('button', { name: 'Revoke token laptop' }));
+    // Nothing is revoked until the dialog is confirmed.
+    const dialog = await screen.findByRole('dialog');
+    expect(calls.some((call) => call.method === 'DELETE')).toBe(false);
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Revoke' }));
     expect(await screen.findByText('revoked')).toBeTruthy();
+    await waitFor(() => expect(screen.queryByTestId('new-token')).toBeNull());
+  });
+
+  it('lists browser sign-ins apart from tokens, by device and last use', async () => {
+    const signin = {
+      id: 's1',
+      userId: 'u2',
+      name: 'browser sign-in',
+      prefix: 'ipa_XyZ9',
+      createdAt: at,
+      lastUsedAt: at,
+      revokedAt: null,
+      expiresAt: '2026-05-31T10:00:00Z',
+      kind: 'signin',
+      device: 'Firefox on Linux',
+    };
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
+      ({ url }) => (url.pathname === '/api/v1/admin/users/u2/tokens' ? json(200, { items: [] }) : undefined),
+      ({ url }) =>
+        url.pathname === '/api/v1/admin/users/u2/signins' ? json(200, { items: [signin] }) : undefined,
+    ]);
+    await renderWithApp(<AdminPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
+    expect(await screen.findByText('Firefox on Linux')).toBeTruthy();
+    expect(screen.getByText('No tokens.', { exact: false })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Sign out Firefox on Linux' })).toBeTruthy();
   });
 
   it('shows an expired sign-in session as expired, with nothing to revoke', async () => {
@@ -107,7 +149,7 @@ describe('AdminPage', () => {
           ? json(200, { items: [entry('a3', 'system.start', null, null)], nextCursor: null })
           : json(200, {
               items: [
-                entry('a1', 'token.revoke', 'u2', 'token:t1'),
+                { ...entry('a1', 'token.revoke', 'u2', 't1'), details: { userId: 'u2', name: 'laptop' } },
                 entry('a2', 'auth.login', 'u9zzzzzzzz', null),
               ],
               nextCursor: 'c1',
@@ -119,8 +161,8 @@ describe('AdminPage', () => {
     const rows = await within(section).findAllByRole('row');
     expect(rows.map((row) => row.textContent)).toEqual([
       'TimeByActionTarget',
-      expect.stringContaining('Meitoken.revoketoken:t1'),
-      expect.stringContaining('u9zzzzzzauth.login—'),
+      expect.stringContaining('MeiToken revokedtoken “laptop” of Mei'),
+      expect.stringContaining('u9zzzzzzSigned in—'),
     ]);
     await userEvent.click(within(section).getByRole('button', { name: 'Load more' }));
     expect(await within(section).findByText('system.start')).toBeTruthy();

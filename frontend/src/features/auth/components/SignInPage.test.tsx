@@ -12,8 +12,24 @@ describe('SignInPage', () => {
     await renderWithApp(<SignInPage />);
     await userEvent.type(screen.getByLabelText('API token'), 'hello');
     await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
-    expect((await screen.findByRole('alert')).textContent).toMatch(/does not look like an API token/);
+    expect((await screen.findByRole('alert')).textContent).toMatch(/does not look like a token/);
     expect(calls).toEqual([]);
+  });
+
+  it('accepts an admin token that is not in the ipa_ format (any IPA_ADMIN_TOKEN of 24+ characters)', async () => {
+    const calls = mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/auth/login'
+          ? json(401, { error: { code: 'unauthorized', message: 'unknown or revoked token' } })
+          : undefined,
+    ]);
+    await renderWithApp(<SignInPage />);
+    const adminToken = 'my-own-admin-secret-0123456789';
+    await userEvent.type(screen.getByLabelText('API token'), adminToken);
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await waitFor(() =>
+      expect(calls).toEqual([{ method: 'POST', path: '/api/v1/auth/login', body: { token: adminToken } }]),
+    );
   });
 
   it('says so when the token is wrong or revoked', async () => {

@@ -127,12 +127,87 @@ describe('ChatView', () => {
     await waitFor(() => expect(log.textContent).toContain('Working on it'));
     expect(within(log).getByText('run_code')).toBeTruthy();
     expect(within(log).getByText('running')).toBeTruthy();
-    expect((screen.getByRole('button', { name: 'Send' }) as HTMLButtonElement).disabled).toBe(true);
+    // Stop takes Send's place below the conversation, so it never scrolls out of view.
+    expect(screen.queryByRole('button', { name: 'Send' })).toBeNull();
     await userEvent.click(screen.getByRole('button', { name: 'Stop' }));
     await waitFor(() =>
       expect(
         calls.some((call) => call.method === 'POST' && call.path === '/api/v1/executions/e9/cancel'),
       ).toBe(true),
     );
+  });
+
+  it('renders GitHub-flavoured markdown tables, and code blocks the keyboard can reach and copy', async () => {
+    mockFetch([
+      ({ url }) =>
+        url.pathname === '/api/v1/sessions/s1/messages'
+          ? json(200, {
+              items: [
+                message('m1', 'user', [{ type: 'text', text: 'table please' }]),
+                message('m2', 'assistant', [
+                  {
+                    type: 'text',
+                    text: '| Month | Sales |\n| --- | --- |\n| May | 12 |\n\n```js\nconst a = 1;\n```',
+                  },
+                ]),
+              ],
+              nextCursor: null,
+            })
+          : undefined,
+      ({ url }) =>
+        url.pathname === '/api/v1/executions'
+          ? json(200, { items: [execution('e1', 'succeeded')], nextCursor: null })
+          : undefined,
+    ]);
+    await renderWithApp(<ChatView sessionId="s1" />);
+    const cell = await screen.findByRole('cell', { name: 'May' }, { timeout: 10_000 });
+    expect(cell.closest('table')).not.toBeNull();
+    expect(screen.queryByText(/\| Month \|/)).toBeNull();
+    const pre = document.querySelector('.markdown pre') as HTMLElement;
+    expect(pre.tabIndex).toBe(0);
+    expect(screen.getByRole('button', { name: 'Copy code' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Copy reply' })).toBeTruthy();
+  });
+
+  it('Enter never leaves a newline: nothing is typed while a turn streams, and after a failed send Enter sends', async () => {
+    let posts = 0;
+    const calls = mockFetch([
+      ({ url, method }) =>
+        url.pathname === '/api/v1/sessions/s1/messages' && method === 'GET'
+          ? json(200, { items: [], nextCursor: null })
+          : undefined,
+      ({ url, method }) =>
+        url.pathname === '/api/v1/executions' && method === 'GET'
+          ? json(200, { items: [], nextCursor: null })
+          : undefined,
+      ({ url, method }) => {
+        if (url.pathname !== '/api/v1/sessions/s1/messages' || method !== 'POST') return undefined;
+        posts += 1;
+        if (posts === 1) return json(503, { error: { code: 'unavailable', message: 'down' } });
+        return json(202, {
+          message: message('m9', 'user', [{ type: 'text', text: 'again' }], 'e9'),
+          execution: execution('e9', 'queued'),
+        });
+      },
+      ({ url }) =>
+        url.pathname === '/api/v1/executions/e9/events'
+          ? sseResponse([{ id: '1-0', type: 'text.delta', data: { text: 'Partial', attempt: 1 } }], true)
+          : undefined,
+    ]);
+    await renderWithApp(<ChatView sessionId="s1" />);
+    const composer = (await screen.findByLabelText('Message to the agent')) as HTMLTextAreaElement;
+    // Opening a session puts the cursor in the composer.
+    await waitFor(() => expect(document.activeElement).toBe(composer));
+    await userEvent.type(composer, 'again{Enter}');
+    expect(await screen.findByRole('alert')).toBeTruthy();
+    expect(composer.value).toBe('again');
+    await userEvent.type(composer, '{Enter}');
+    await waitFor(() => expect(posts).toBe(2));
+    // The failure from before is gone once the next send succeeds.
+    await waitFor(() => expect(screen.queryByRole('alert')).toBeNull());
+    await screen.findByRole('button', { name: 'Stop' });
+    await userEvent.type(composer, 'next{Enter}');
+    expect(composer.value).toBe('next');
+    expect(calls.filter((call) => call.method === 'POST').length).toBe(2);
   });
 });

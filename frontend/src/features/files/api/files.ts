@@ -9,6 +9,8 @@ export interface FileListing {
   items: StoredFile[];
   usedBytes: number;
   limitBytes: number;
+  /** Largest single upload the server accepts. */
+  maxUploadBytes?: number;
 }
 
 /** URL of a stored file; each path segment is escaped, the slashes are kept. */

@@ -1,4 +1,4 @@
-import { type DragEvent, useId, useRef, useState } from 'react';
+import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import {
   Button,
@@ -10,107 +10,10 @@ import {
   ProgressBar,
 } from '../../../components/ui';
 import { type StoredFile, useFormat } from '../../../lib';
-import { fileRoots, fileUrl, useDeleteFile, useFiles, useUploadFiles } from '../api/files';
+import { fileRoots, fileUrl, useDeleteFile, useFiles } from '../api/files';
 import { FilePreview } from './FilePreview';
 import { SandboxReset } from './SandboxReset';
-
-function Uploader() {
-  const { t } = useTranslation();
-  const format = useFormat();
-  const upload = useUploadFiles();
-  const [dir, setDir] = useState('uploads');
-  const [progress, setProgress] = useState<{ loaded: number; total: number } | null>(null);
-  const [dragging, setDragging] = useState(false);
-  const [lastCount, setLastCount] = useState(0);
-  const picker = useRef<HTMLInputElement>(null);
-  const dirId = useId();
-  const pickerId = useId();
-
-  const send = (list: FileList | null) => {
-    const files = list ? Array.from(list) : [];
-    if (files.length === 0) return;
-    setProgress({ loaded: 0, total: files.reduce((sum, file) => sum + file.size, 0) });
-    upload.mutate(
-      { files, dir, onProgress: (loaded, total) => setProgress({ loaded, total }) },
-      {
-        onSuccess: (items) => setLastCount(items.length),
-        onSettled: () => {
-          setProgress(null);
-          if (picker.current) picker.current.value = '';
-        },
-      },
-    );
-  };
-  const onDrop = (event: DragEvent) => {
-    event.preventDefault();
-    setDragging(false);
-    send(event.dataTransfer.files);
-  };
-
-  return (
-    <section className="card" aria-labelledby="upload-heading">
-      <div className="panel-head wrap">
-        <h2 id="upload-heading" className="panel-title">
-          {t('files.upload')}
-        </h2>
-        <div className="row">
-          <label htmlFor={dirId} className="field-label inline">
-            {t('files.folder')}
-          </label>
-          <select
-            id={dirId}
-            className="select select-sm"
-            value={dir}
-            onChange={(event) => setDir(event.target.value)}
-          >
-            <option value="uploads">uploads/</option>
-            <option value="workspace">workspace/</option>
-          </select>
-        </div>
-      </div>
-      {/* biome-ignore lint/a11y/noStaticElementInteractions: the drop zone is a pointer shortcut; the file picker inside is the accessible way */}
-      <div
-        className={dragging ? 'dropzone dragging' : 'dropzone'}
-        onDragOver={(event) => {
-          event.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={onDrop}
-        data-testid="dropzone"
-      >
-        <p>{t('files.dropHere')}</p>
-        <input
-          ref={picker}
-          id={pickerId}
-          type="file"
-          multiple
-          className="sr-only"
-          onChange={(event) => send(event.target.files)}
-          disabled={upload.isPending}
-        />
-        <label htmlFor={pickerId} className="btn btn-secondary">
-          {t('files.choose')}
-        </label>
-      </div>
-      {progress ? (
-        <ProgressBar
-          value={progress.loaded}
-          max={Math.max(progress.total, 1)}
-          label={t('files.uploading')}
-          valueText={`${format.bytes(progress.loaded)} / ${format.bytes(progress.total)}`}
-          tone="normal"
-        />
-      ) : null}
-      {upload.isSuccess && !progress ? (
-        <p className="muted" role="status">
-          {t('files.uploaded', { count: lastCount })}
-        </p>
-      ) : null}
-      <InlineError error={upload.error} />
-    </section>
-  );
-}
+import { Uploader } from './Uploader';
 
 interface TreeNode {
   name: string;
@@ -248,7 +151,7 @@ export function FilesPage() {
           />
         </div>
       ) : null}
-      <Uploader />
+      <Uploader listing={files.data} />
       <section className="card" aria-labelledby="tree-heading">
         <div className="panel-head">
           <h2 id="tree-heading" className="panel-title">

@@ -1,15 +1,19 @@
 import { useQuery } from '@tanstack/react-query';
 import { type AdminStats, api } from '../../../lib';
 
-export const statsQueryKey = ['admin', 'stats'] as const;
+export const statsQueryKey = (minutes: number) => ['admin', 'stats', minutes] as const;
 
-/** Platform figures, refreshed every few seconds while the dashboard is open. */
-export function useAdminStats(refreshMs = 5_000) {
+/**
+ * Platform figures over the last `minutes`, refreshed every `refreshMs` while the dashboard is
+ * open (0: only on demand).
+ */
+export function useAdminStats(minutes = 60, refreshMs = 5_000) {
   return useQuery({
-    queryKey: statsQueryKey,
-    queryFn: ({ signal }) => api<AdminStats>('/admin/stats', { signal }),
-    refetchInterval: refreshMs,
+    queryKey: statsQueryKey(minutes),
+    queryFn: ({ signal }) => api<AdminStats>('/admin/stats', { signal, query: { minutes } }),
+    refetchInterval: refreshMs > 0 ? refreshMs : false,
     refetchIntervalInBackground: false,
+    placeholderData: (previous) => previous,
   });
 }
 
@@ -19,6 +23,8 @@ export interface MinutePoint {
   total: number;
   failed: number;
   failureRate: number;
+  p95DurationMs: number | null;
+  p95QueueWaitMs: number | null;
 }
 
 /** Per-minute series for the charts, oldest first, with the failure rate of each minute. */
@@ -31,6 +37,8 @@ export function toMinuteSeries(perMinute: AdminStats['executions']['perMinute'])
         total,
         failed: point.failed,
         failureRate: total > 0 ? point.failed / total : 0,
+        p95DurationMs: point.p95DurationMs ?? null,
+        p95QueueWaitMs: point.p95QueueWaitMs ?? null,
       };
     })
     .filter((point) => Number.isFinite(point.time))

@@ -4,7 +4,8 @@ import 'uplot/dist/uPlot.min.css';
 
 export interface LineChartProps {
   /** x values (epoch seconds) then one array per series. */
-  data: [number[], ...number[][]];
+  // A null is a gap (a minute without any value).
+  data: [number[], ...(number | null)[][]];
   series: { label: string; color: string }[];
   label: string;
   formatValue: (value: number) => string;

@@ -1,8 +1,8 @@
-import { lazy, Suspense, useMemo } from 'react';
+import { lazy, Suspense, useId, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { EmptyState, ErrorState, LoadingState } from '../../../components/ui';
+import { Button, EmptyState, ErrorState, LoadingState } from '../../../components/ui';
 import { useFormat } from '../../../lib';
-import { toMinuteSeries, useAdminStats } from '../api/ops';
+import { type MinutePoint, toMinuteSeries, useAdminStats } from '../api/ops';
 
 const LineChart = lazy(() => import('./LineChart'));
 
@@ -16,10 +16,28 @@ function Figure({ label, value, hint }: { label: string; value: string; hint?: s
   );
 }
 
+const ranges = [15, 60, 360, 1440] as const;
+const refreshes = [5_000, 30_000, 0] as const;
+
+/** Sums over the window: how many finished, how many of those failed. */
+function windowTotals(series: MinutePoint[]) {
+  let total = 0;
+  let failed = 0;
+  for (const point of series) {
+    total += point.total;
+    failed += point.failed;
+  }
+  return { total, failed, rate: total > 0 ? failed / total : null };
+}
+
 export function OpsPage() {
   const { t } = useTranslation();
   const format = useFormat();
-  const stats = useAdminStats();
+  const [minutes, setMinutes] = useState<number>(60);
+  const [refreshMs, setRefreshMs] = useState<number>(5_000);
+  const rangeId = useId();
+  const refreshId = useId();
+  const stats = useAdminStats(minutes, refreshMs);
   const series = useMemo(() => toMinuteSeries(stats.data?.executions.perMinute ?? []), [stats.data]);
   const throughput = useMemo(
     () => [series.map((point) => point.time), series.map((point) => point.total)] as [number[], number[]],
@@ -31,10 +49,20 @@ export function OpsPage() {
     [series],
   );
 
+  const latency = useMemo(
+    () =>
+      [
+        series.map((point) => point.time),
+        series.map((point) => point.p95DurationMs),
+        series.map((point) => point.p95QueueWaitMs),
+      ] as [number[], (number | null)[], (number | null)[]],
+    [series],
+  );
+  const totals = useMemo(() => windowTotals(series), [series]);
+
   if (stats.isPending) return <LoadingState />;
   if (stats.isError) return <ErrorState error={stats.error} onRetry={() => void stats.refetch()} />;
   const { queue, executions, workers } = stats.data;
-  const lastMinute = series.at(-1);
 
   return (
     <div className="page">
@@ -43,6 +71,41 @@ export function OpsPage() {
         <p className="muted" aria-live="polite">
           {t('ops.updated', { time: format.dateTime(new Date(stats.dataUpdatedAt).toISOString()) })}
         </p>
+        <div className="row wrap ops-controls">
+          <label htmlFor={rangeId} className="field-label inline">
+            {t('ops.range')}
+          </label>
+          <select
+            id={rangeId}
+            className="select select-sm"
+            value={minutes}
+            onChange={(event) => setMinutes(Number(event.target.value))}
+          >
+            {ranges.map((range) => (
+              <option key={range} value={range}>
+                {t(`ops.ranges.${range}`)}
+              </option>
+            ))}
+          </select>
+          <label htmlFor={refreshId} className="field-label inline">
+            {t('ops.autoRefresh')}
+          </label>
+          <select
+            id={refreshId}
+            className="select select-sm"
+            value={refreshMs}
+            onChange={(event) => setRefreshMs(Number(event.target.value))}
+          >
+            {refreshes.map((every) => (
+              <option key={every} value={every}>
+                {t(`ops.refreshes.${every}`)}
+              </option>
+            ))}
+          </select>
+          <Button size="sm" onClick={() => void stats.refetch()} busy={stats.isFetching}>
+            {t('common.refresh')}
+          </Button>
+        </div>
       </div>
       <div className="figures">
         <Figure
@@ -57,8 +120,12 @@ export function OpsPage() {
         <Figure label={t('ops.workers')} value={format.number(workers.length)} />
         <Figure
           label={t('ops.failureRate')}
-          value={lastMinute ? format.percent(lastMinute.failureRate) : '—'}
-          hint={t('ops.lastMinute')}
+          value={totals.rate === null ? '—' : format.percent(totals.rate)}
+          hint={t('ops.failedOf', {
+            failed: format.number(totals.failed),
+            total: format.number(totals.total),
+            range: t(`ops.ranges.${minutes}`),
+          })}
         />
       </div>
       <div className="chart-grid">
@@ -94,6 +161,28 @@ export function OpsPage() {
                 series={[{ label: t('ops.failureRate'), color: '#e03131' }]}
                 label={t('ops.failureRate')}
                 formatValue={format.percent}
+                locale={format.locale}
+                timeLabel={t('ops.time')}
+              />
+            </Suspense>
+          )}
+        </section>
+        <section className="card" aria-labelledby="latency-heading">
+          <h2 id="latency-heading" className="panel-title">
+            {t('ops.latency')}
+          </h2>
+          {series.every((point) => point.p95DurationMs === null && point.p95QueueWaitMs === null) ? (
+            <EmptyState title={t('ops.noData')} />
+          ) : (
+            <Suspense fallback={<LoadingState />}>
+              <LineChart
+                data={latency}
+                series={[
+                  { label: t('ops.p95Duration'), color: '#3b5bdb' },
+                  { label: t('ops.p95QueueWait'), color: '#b35c00' },
+                ]}
+                label={t('ops.latency')}
+                formatValue={format.duration}
                 locale={format.locale}
                 timeLabel={t('ops.time')}
               />
@@ -137,18 +226,22 @@ export function OpsPage() {
                           worker.isolation === 'bwrap' ? 'badge status-succeeded' : 'badge status-queued'
                         }
                       >
-                        {worker.isolation}
+                        {t(`isolation.${worker.isolation}`, { defaultValue: worker.isolation })}
                       </span>
                     </td>
                     <td className="num">
                       {format.number(worker.running)} / {format.number(worker.concurrency)}
                     </td>
-                    <td className="pool">
-                      {Object.entries(worker.pool).map(([key, value]) => (
-                        <span key={key} className="pool-item">
-                          {t(`ops.poolKeys.${key}`, { defaultValue: key })}: {format.number(value)}
-                        </span>
-                      ))}
+                    <td>
+                      {/* The flex box sits inside the cell: a cell that is itself a flex box
+                          leaves the table and the browser adds an empty row around it. */}
+                      <div className="pool">
+                        {Object.entries(worker.pool).map(([key, value]) => (
+                          <span key={key} className="pool-item">
+                            {t(`ops.poolKeys.${key}`, { defaultValue: key })}: {format.number(value)}
+                          </span>
+                        ))}
+                      </div>
                     </td>
                     <td>{format.relative(worker.at)}</td>
                   </tr>

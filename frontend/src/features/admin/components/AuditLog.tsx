@@ -1,0 +1,81 @@
+import type { TFunction } from 'i18next';
+import { useTranslation } from 'react-i18next';
+import { EmptyState, LoadMore, QueryStates } from '../../../components/ui';
+import { type AuditEntry, useFormat } from '../../../lib';
+import { useAuditLog } from '../api/admin';
+
+/**
+ * What an entry was about, by name: a user's name for a user, a token's name and owner for a
+ * token, the device and address for a sign-in. Ids are only the last resort.
+ */
+function describeTarget(entry: AuditEntry, userNames: ReadonlyMap<string, string>, t: TFunction): string {
+  const details = entry.details as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
+  const owner = text(details.userId) ? (userNames.get(details.userId as string) ?? null) : null;
+  if (entry.action.startsWith('token.')) {
+    const name = text(details.name);
+    if (name && owner) return t('admin.targetTokenOf', { name, user: owner });
+    if (owner) return t('admin.targetTokenOfUser', { user: owner });
+    if (name) return name;
+  }
+  if (entry.action.startsWith('auth.')) {
+    const ip = text(details.ip);
+    return ip ? t('admin.targetFrom', { ip }) : '—';
+  }
+  if (entry.target && userNames.has(entry.target)) return userNames.get(entry.target) as string;
+  const name = text(details.name);
+  if (name) return name;
+  return entry.target ? entry.target.slice(0, 8) : '—';
+}
+
+/** Who changed what and when: logins, users and tokens (the API records every change). */
+export function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string> }) {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const audit = useAuditLog();
+  const entries = audit.data ?? [];
+  return (
+    <section className="card" aria-labelledby="audit-heading">
+      <h2 id="audit-heading" className="panel-title">
+        {t('admin.audit')}
+      </h2>
+      <QueryStates
+        query={audit}
+        isEmpty={entries.length === 0}
+        empty={<EmptyState title={t('admin.noAudit')} />}
+      >
+        <div className="table-wrap">
+          <table className="table table-compact">
+            <thead>
+              <tr>
+                <th scope="col">{t('admin.auditAt')}</th>
+                <th scope="col">{t('admin.auditActor')}</th>
+                <th scope="col">{t('admin.auditAction')}</th>
+                <th scope="col">{t('admin.auditTarget')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((entry) => (
+                <tr key={entry.id}>
+                  <td>{format.dateTime(entry.at)}</td>
+                  <td>
+                    {entry.actorId === null ? (
+                      t('admin.auditSystem')
+                    ) : (
+                      <span className="user-name">
+                        {userNames.get(entry.actorId) ?? entry.actorId.slice(0, 8)}
+                      </span>
+                    )}
+                  </td>
+                  <td>{t(`auditActions.${entry.action}`, { defaultValue: entry.action })}</td>
+                  <td>{describeTarget(entry, userNames, t)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </QueryStates>
+      <LoadMore pages={audit} />
+    </section>
+  );
+}
