@@ -323,6 +323,11 @@ export interface ExecutionRepository {
   requestCancel(id: string, userId: string): Promise<Execution | null>;
   /** Queued + running executions of a user. */
   countActive(userId: string): Promise<number>;
+  /**
+   * Inside a transaction: takes this execution's recovery lock for the rest of the transaction, or
+   * returns false at once when another transaction holds it (another worker's reconciler).
+   */
+  claimRecovery(id: string): Promise<boolean>;
   /** The executions among `ids` whose cancel was requested (one query for a whole worker). */
   cancelRequestedAmong(ids: readonly string[]): Promise<string[]>;
   /**

@@ -33,8 +33,9 @@ export interface QueueReconciler {
  * does not (dropped, or failed after every retry). Each pass pages through queued and running rows
  * older than `olderThanMs` (oldest first, continuing where the last pass stopped and starting over
  * at the end), asks the queue where each one's job is, and revives the missing or finished ones.
- * Everything it does is idempotent (job id = execution id; reviving a job is one atomic move), so
- * every worker runs it on its own and no leader is needed.
+ * Reviving a job is idempotent (job id = execution id, one atomic move); the announcement is not,
+ * so each row is handled under a per-execution try-lock in the database (a second reconciler at
+ * the same row skips it). Every worker runs it on its own and no leader is needed.
  */
 export function createQueueReconciler(options: ReconcilerOptions): QueueReconciler {
   const { store, queue, events, logger, olderThanMs } = options;
@@ -48,18 +49,24 @@ export function createQueueReconciler(options: ReconcilerOptions): QueueReconcil
       let requeued = 0;
       for (const row of page.items) {
         if ((await queue.jobState(row.id)) === 'live') continue;
-        // It may have ended between the page and the lookup (its job just completed).
-        const current = await store.executions.get(row.id);
-        if (!current || terminalStatuses.includes(current.status)) continue;
-        // An API killed before its announcement left a stream with no beginning.
-        if (current.status === 'queued' && (await events.last(row.id)) === undefined) {
-          await events.append(row.id, 'execution.queued', { executionId: row.id, kind: row.kind });
-        }
-        const found = await queue.revive({ executionId: row.id, userId: row.userId, kind: row.kind });
+        // Another worker's reconciler may be at the same row: one of them re-queues it, so the
+        // stream is announced once.
+        const found = await store.transaction(async (tx) => {
+          if (!(await tx.executions.claimRecovery(row.id))) return 'live' as const;
+          // It may have ended between the page and the lookup (its job just completed).
+          const current = await tx.executions.get(row.id);
+          if (!current || terminalStatuses.includes(current.status)) return 'live' as const;
+          if ((await queue.jobState(row.id)) === 'live') return 'live' as const;
+          // An API killed before its announcement left a stream with no beginning.
+          if (current.status === 'queued' && (await events.last(row.id)) === undefined) {
+            await events.append(row.id, 'execution.queued', { executionId: row.id, kind: row.kind });
+          }
+          return queue.revive({ executionId: row.id, userId: row.userId, kind: row.kind });
+        });
         if (found === 'live') continue;
         requeued += 1;
         logger.warn(
-          { executionId: row.id, status: current.status, job: found },
+          { executionId: row.id, status: row.status, job: found },
           'unfinished execution without a live job queued again',
         );
       }

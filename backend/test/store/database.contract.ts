@@ -964,6 +964,29 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           }
         });
 
+        it('lets one transaction at a time claim an execution for recovery', async () => {
+          const user = await newUser();
+          const execution = await store.executions.create({ userId: user.id, kind: 'script', input: script });
+          expect(await store.executions.claimRecovery('bad')).toBe(false);
+          const second = fixture.connectAgain ? createStore(await fixture.connectAgain()) : undefined;
+          try {
+            await store.transaction(async (tx) => {
+              expect(await tx.executions.claimRecovery(execution.id)).toBe(true);
+              if (second) {
+                expect(await second.transaction((tx2) => tx2.executions.claimRecovery(execution.id))).toBe(
+                  false,
+                );
+              }
+            });
+            // Released with its transaction.
+            expect(
+              await (second ?? store).transaction((tx) => tx.executions.claimRecovery(execution.id)),
+            ).toBe(true);
+          } finally {
+            await second?.db.close();
+          }
+        });
+
         it('reads which of several executions have a cancel request', async () => {
           const user = await newUser();
           const a = await store.executions.create({ userId: user.id, kind: 'script', input: script });

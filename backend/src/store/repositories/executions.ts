@@ -60,6 +60,8 @@ const kinds: readonly ExecutionKind[] = ['script', 'agent'];
  * lock so a submission never waits behind a file write of the same user.
  */
 const admissionLockNamespace = 0x6970_6161;
+/** First key of the per-execution lock a reconciler holds while it re-queues one ("ipar"). */
+const recoveryLockNamespace = 0x6970_6172;
 const statuses: readonly ExecutionStatus[] = ['queued', 'running', ...terminalStatuses];
 
 function toExecution(row: ExecutionRow): Execution {
@@ -284,6 +286,15 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
     async countActive(userId) {
       if (!isUuid(userId)) return 0;
       return countActiveOf(db, userId);
+    },
+
+    async claimRecovery(id) {
+      if (!isUuid(id)) return false;
+      const { rows } = await db.query<{ claimed: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1::int, hashtext($2::text)) AS claimed',
+        [recoveryLockNamespace, id],
+      );
+      return rows[0]?.claimed === true;
     },
 
     async cancelRequestedAmong(ids) {

@@ -162,7 +162,7 @@ export async function submitCrash({ short }: ScenarioContext): Promise<ScenarioR
           apis[i % apis.length]!.call('POST', '/executions', slow, { expect: [202, 429] }),
         ),
       );
-      const admittedIds = answers.filter((a) => a?.status === 202).map((a) => (a?.json as { id: string }).id);
+      const admittedIds = answers.flatMap((a) => (a?.status === 202 ? [(a.json as { id: string }).id] : []));
       const admitted = admittedIds.length;
       for (const id of admittedIds)
         await burstUser.call('POST', `/executions/${id}/cancel`, undefined, { expect: [202, 409] });
