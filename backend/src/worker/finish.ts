@@ -3,9 +3,9 @@ import {
   type ExecutionRepository,
   type FileConflict,
   FileCountExceededError,
+  type FinishedStatus,
   QuotaExceededError,
   type Store,
-  type FinishedStatus,
   type TokenUsage,
 } from '../store/types.js';
 import type { FileChange, FileWriteBack } from './file-sync.js';

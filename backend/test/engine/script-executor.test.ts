@@ -103,7 +103,9 @@ return { n: input.n };`,
     expect(outcome.status).toBe('failed');
     // The real sandbox names the user's own error and where it happened; the double only the exit.
     expect(outcome.error).toMatchObject({ code: 'script_error' });
-    expect(outcome.error?.message).toMatch(/^(the script exited with code 1|Error: boom \(line 1, column 25\))$/);
+    expect(outcome.error?.message).toMatch(
+      /^(the script exited with code 1|Error: boom \(line 1, column 25\))$/,
+    );
     expect(outcome.result).toMatchObject({ exitCode: 1 });
     expect(context.recorded.some((e) => e.type === 'output' && String(e.data.data).includes('boom'))).toBe(
       true,

@@ -17,8 +17,8 @@ import {
   schemaStatus,
   type User,
 } from '../../src/store/index.js';
-import { egressContract } from './egress.contract.js';
 import { automationContract } from './automations.contract.js';
+import { egressContract } from './egress.contract.js';
 
 export interface DatabaseFixture {
   /** A new, empty database (no schema yet). */
