@@ -136,7 +136,7 @@ describe('automations', () => {
     ]) {
       expectError(response, 404, 'not_found');
     }
-    expect((await bob.get('/api/v1/executions?automationId=' + a.id)).json.items).toEqual([]);
+    expect((await bob.get(`/api/v1/executions?automationId=${a.id}`)).json.items).toEqual([]);
   });
 
   it('disables and enables, and deletes', async () => {

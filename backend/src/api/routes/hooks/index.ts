@@ -62,7 +62,7 @@ export const hookRoutes: FastifyPluginAsync = async (app) => {
       const { triggerId } = request.params;
       const target = isUuid(triggerId) ? await store.webhooks.target(triggerId) : null;
       // Unknown, disabled, or of a disabled automation: all look alike from outside.
-      if (!target || !target.enabled || !target.automationEnabled) throw notFound('The webhook');
+      if (!target?.enabled || !target.automationEnabled) throw notFound('The webhook');
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const header = request.headers[signatureHeader];
       const check = verifySignature(typeof header === 'string' ? header : undefined, target.secret, body);

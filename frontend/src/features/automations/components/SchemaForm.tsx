@@ -14,8 +14,7 @@ interface Property {
 }
 
 export function formFields(schema: Record<string, unknown> | null): [string, Property][] | null {
-  if (!schema || schema.type !== 'object' || typeof schema.properties !== 'object' || !schema.properties)
-    return null;
+  if (schema?.type !== 'object' || typeof schema.properties !== 'object' || !schema.properties) return null;
   const entries = Object.entries(schema.properties as Record<string, Property>);
   const simple = entries.every(
     ([, p]) => Array.isArray(p.enum) || ['string', 'number', 'integer', 'boolean'].includes(String(p.type)),
