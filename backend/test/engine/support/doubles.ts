@@ -313,9 +313,9 @@ export function sandboxDouble(
 
 /** The platform's real orchestrator (bwrap or process level, as this machine allows) under `root`. */
 export async function realSandbox(root: string): Promise<SandboxDouble> {
-  // The sandbox's own uid must be able to walk down to the root.
-  await fs.chmod(path.dirname(root), 0o755).catch(() => undefined);
-  await fs.chmod(root, 0o755);
+  // The sandbox's own uid must be able to walk down to the root (a temporary folder is 0700).
+  // Only the folder the test made changes: its parent is the system's, e.g. /tmp (1777).
+  await fs.chmod(root, 0o711);
   const config = testConfig({ SANDBOX_ROOT: path.join(root, 'sandbox') });
   return recording(await createSandboxOrchestrator({ ...config.sandbox }));
 }
