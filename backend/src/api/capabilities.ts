@@ -20,6 +20,8 @@ export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
    * script can signal other users' sandboxes; at `bwrap` level the pid namespace stops it.
    */
   sandboxUids: 'separate' | 'shared';
+  /** A live worker has a model provider; undefined while no live worker says (or none is up). */
+  modelConfigured: boolean | undefined;
   workersKnown: boolean;
 } {
   const live = heartbeats.filter((h) => !h.draining);
@@ -32,5 +34,13 @@ export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
         )
       : baseLanguages;
   const sandboxUids = live.length > 0 && live.every((h) => h.separateUids === true) ? 'separate' : 'shared';
-  return { isolation, languages: [...languages], sandboxUids, workersKnown: live.length > 0 };
+  const reported = live.filter((h) => h.modelConfigured !== undefined);
+  const modelConfigured = reported.length > 0 ? reported.some((h) => h.modelConfigured === true) : undefined;
+  return {
+    isolation,
+    languages: [...languages],
+    sandboxUids,
+    modelConfigured,
+    workersKnown: live.length > 0,
+  };
 }

@@ -74,6 +74,8 @@ export interface WorkerHeartbeat {
   languages?: ('javascript' | 'typescript' | 'shell' | 'python')[];
   /** Each live sandbox runs under a uid of its own (a root worker); older workers do not send it. */
   separateUids?: boolean;
+  /** A model provider is configured here, so agent turns can run (older workers do not send it). */
+  modelConfigured?: boolean;
   concurrency: number;
   running: number;
   draining: boolean;

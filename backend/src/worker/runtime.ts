@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { chooseProvider } from '../engine/agent/providers.js';
 import type { EventType } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { JobContext, JobHandler, QueueConsumer, WorkerHeartbeat } from '../queue/types.js';
@@ -114,6 +115,8 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   const executors = new Map<ExecutionKind, Executor>();
   for (const executor of options.executors) executors.set(executor.kind, executor);
   const startedAt = new Date().toISOString();
+  // Model keys live with the workers (never the API), so the API learns from here whether chat can answer.
+  const modelConfigured = !('error' in chooseProvider(config.model));
   const running = new Map<string, RunningAttempt>();
   const finished: Record<FinishedStatus, number> = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
   let handedBack = 0;
@@ -146,6 +149,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       isolation: f.isolation,
       languages: [...(orchestrator?.languages ?? ['javascript', 'typescript'])],
       separateUids: orchestrator?.separateUids === true,
+      modelConfigured,
       concurrency: f.concurrency,
       running: f.running,
       draining,

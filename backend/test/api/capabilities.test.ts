@@ -22,8 +22,21 @@ describe('platformCapabilities', () => {
       isolation: 'process',
       languages: ['javascript', 'typescript'],
       sandboxUids: 'shared',
+      modelConfigured: undefined,
       workersKnown: false,
     });
+  });
+
+  it('learns from the workers whether a model is configured (the API holds no model key)', () => {
+    expect(platformCapabilities([beat({})]).modelConfigured).toBeUndefined();
+    expect(platformCapabilities([beat({ modelConfigured: false })]).modelConfigured).toBe(false);
+    expect(
+      platformCapabilities([beat({ modelConfigured: false }), beat({ modelConfigured: true })])
+        .modelConfigured,
+    ).toBe(true);
+    expect(
+      platformCapabilities([beat({ modelConfigured: true, draining: true })]).modelConfigured,
+    ).toBeUndefined();
   });
 
   it('says sandboxes share a uid unless every live worker gives each its own', () => {

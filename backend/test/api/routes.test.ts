@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../../src/api/index.js';
-import { chooseProvider } from '../../src/engine/index.js';
 import {
   createTestAdmin,
   createTestPlatform,
@@ -227,8 +226,9 @@ describe('GET /me', () => {
       platform: {
         isolation: 'process',
         languages: ['javascript', 'typescript'],
+        sandboxUids: 'shared',
         version: '1.2.3',
-        modelConfigured: !('error' in chooseProvider(platform.config.model)),
+        egress: { enforced: false, allow: expect.any(Array), note: expect.any(String) },
       },
     });
   });

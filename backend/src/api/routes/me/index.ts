@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatRule, parseAllowList } from '../../../egress/policy.js';
-import { chooseProvider } from '../../../engine/agent/providers.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
@@ -50,7 +49,10 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
               }),
               modelConfigured: z
                 .boolean()
-                .describe('Whether a model provider is configured; chat cannot answer without one'),
+                .optional()
+                .describe(
+                  'Whether the live workers have a model provider (chat cannot answer without one); absent while no worker has said',
+                ),
             }),
           }),
           ...errors(401),
@@ -64,7 +66,7 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
         // The heartbeats only refine the answer; a Redis hiccup must not fail the page.
         liveWorkers(app.services),
       ]);
-      const { isolation, languages, sandboxUids } = platformCapabilities(heartbeats);
+      const { isolation, languages, sandboxUids, modelConfigured } = platformCapabilities(heartbeats);
       return {
         user,
         quota: { usedBytes, limitBytes: config.files.userQuotaBytes },
@@ -74,7 +76,7 @@ export const meRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, 
           sandboxUids,
           version: options.version,
           egress: egressSummary(config, isolation),
-          modelConfigured: !('error' in chooseProvider(config.model)),
+          modelConfigured,
         },
       };
     },
