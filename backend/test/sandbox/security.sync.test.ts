@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,12 @@ import { availableLevels, createPool, evaluate, makeRoot, newUserId, removeRoot,
 
 const levels = await availableLevels();
 const raceMs = Number(process.env.IPA_SYNC_RACE_MS ?? 30_000);
-const sandboxUid = process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {};
+/** The uid a root worker's sandbox of this user runs under: the owner of the user's directory. */
+function sandboxUidOf(dir: string): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const { uid, gid } = statSync(dir);
+  return { uid, gid };
+}
 
 /** Every file under `dir` (not following links): path → sha256 of content, or the link target. */
 async function fingerprint(dir: string, skip: string[] = []): Promise<Record<string, string>> {
@@ -73,7 +79,7 @@ function startHostRacer(dir: string, targets: string[]): ChildProcess {
       });
       Atomics.wait(pause, 0, 0, 2);
     }`;
-  return spawn(process.execPath, ['-e', code, dir, ...targets], { stdio: 'ignore', ...sandboxUid });
+  return spawn(process.execPath, ['-e', code, dir, ...targets], { stdio: 'ignore', ...sandboxUidOf(dir) });
 }
 
 /** Started by a script inside the sandbox (bwrap level: worker threads and links are allowed there). */
@@ -230,7 +236,7 @@ describe.each(levels)('file sync security at %s level', (level) => {
         "const fs=require('fs');process.chdir(process.argv[1]);for(let i=0;i<10000;i++){try{fs.mkdirSync('d')}catch{};process.chdir('d')}fs.writeFileSync('bottom.txt','deep')",
         workspace,
       ],
-      { cwd: '/', ...sandboxUid },
+      { cwd: '/', ...sandboxUidOf(workspace) },
     );
     const next = await execution(sync, files, user, "return require('node:fs').readdirSync('.')");
     expect(next.run.result).toEqual(['kept.txt']);
