@@ -239,7 +239,7 @@ export const migrations: readonly Migration[] = [
         updated_at timestamptz(3) NOT NULL DEFAULT now()
       )`,
       `CREATE TABLE automation_egress (
-        automation_id uuid PRIMARY KEY,
+        automation_id uuid PRIMARY KEY REFERENCES automations (id) ON DELETE CASCADE,
         owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         rules jsonb NOT NULL CHECK (jsonb_typeof(rules) = 'array'),
         updated_at timestamptz(3) NOT NULL DEFAULT now()

@@ -118,7 +118,18 @@ describe('allowlists', () => {
   });
 
   it("owners set an automation level; another user's automation is a 404", async () => {
-    const automation = randomUUID();
+    const created = await alice.post('/api/v1/automations', {
+      body: { name: 'narrowed', language: 'javascript', code: 'return 1' },
+    });
+    expect(created.status).toBe(201);
+    const automation = created.json.id as string;
+    expect(
+      (
+        await alice.put(`/api/v1/automations/${randomUUID()}/egress`, {
+          body: { rules: ['api.example.com'] },
+        })
+      ).status,
+    ).toBe(404);
     expect(
       (await alice.put(`/api/v1/automations/${automation}/egress`, { body: { rules: ['api.example.com'] } }))
         .status,

@@ -78,7 +78,11 @@ export function egressContract(store: () => Store, newUser: (label?: string) => 
     expect(await egress.userAllowlist(owner.id)).toEqual([]);
     await egress.setUserAllowlist(owner.id, null);
     expect(await egress.userAllowlist(owner.id)).toBeNull();
-    const automation = randomUUID();
+    const { id: automation } = await store().automations.create(owner.id, {
+      name: 'narrowed',
+      language: 'javascript',
+      code: 'return 1',
+    });
     expect(await egress.automationAllowlist(automation)).toBeNull();
     await egress.setAutomationAllowlist(automation, owner.id, ['a.example.com:8443']);
     expect(await egress.automationAllowlist(automation)).toEqual({
@@ -91,6 +95,11 @@ export function egressContract(store: () => Store, newUser: (label?: string) => 
     expect((await egress.automationAllowlist(automation))?.rules).toEqual(['a.example.com:8443']);
     await egress.setAutomationAllowlist(automation, owner.id, null);
     expect(await egress.automationAllowlist(automation)).toBeNull();
+    // The allowlist goes with its automation.
+    await egress.setAutomationAllowlist(automation, owner.id, ['a.example.com']);
+    await store().automations.delete(owner.id, automation);
+    expect(await egress.automationAllowlist(automation)).toBeNull();
+    await expect(egress.setAutomationAllowlist(randomUUID(), owner.id, ['a.example.com'])).rejects.toThrow();
     expect(await egress.automationAllowlist('nope')).toBeNull();
   });
 

@@ -165,9 +165,10 @@ export const egressRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      const { user } = currentUser(request);
+      if (!(await store.automations.get(user.id, request.params.id))) throw notFound('The automation');
       const found = await store.egress.automationAllowlist(request.params.id);
-      if (found && found.ownerId !== currentUser(request).user.id) throw notFound('The automation');
-      return { rules: found?.rules ?? null, installation };
+      return { rules: found?.ownerId === user.id ? found.rules : null, installation };
     },
   );
 
@@ -184,6 +185,8 @@ export const egressRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { user } = currentUser(request);
+      // Only the automation's owner narrows it; anyone else's (or no) automation is a 404.
+      if (!(await store.automations.get(user.id, request.params.id))) throw notFound('The automation');
       const rules = rulesOf(request.body.rules);
       await store.egress.setAutomationAllowlist(request.params.id, user.id, rules).catch((error: unknown) => {
         if (error instanceof RangeError) throw notFound('The automation');
