@@ -1,5 +1,13 @@
 import type { Logger } from '../observability/logger.js';
-import type { DueSchedule, Execution, ExecutionError, RunOrigin, Store } from '../store/types.js';
+import type {
+  DueSchedule,
+  Execution,
+  ExecutionError,
+  NewExecution,
+  Repositories,
+  RunOrigin,
+  Store,
+} from '../store/types.js';
 import { nextFireTime, previousFireTime } from './cron.js';
 import { prepareInput } from './input.js';
 
@@ -11,10 +19,17 @@ import { prepareInput } from './input.js';
  * not — however many replicas saw it due. A unique index on (schedule, tick) backs this up.
  */
 
-/** Admission of a new execution (the API's `submitExecution`): concurrency check, write, enqueue. */
+/**
+ * Admission of a new execution (the API's `submitExecution`): `create` runs inside the admission
+ * transaction, `admit` inserts the execution under the user's concurrency limit; then the
+ * submission is announced and enqueued.
+ */
 export type Submit = (
   userId: string,
-  create: () => Promise<{ execution: Execution; extra: null }>,
+  create: (
+    tx: Repositories,
+    admit: (execution: NewExecution) => Promise<Execution>,
+  ) => Promise<{ execution: Execution; extra: null }>,
 ) => Promise<{ execution: Execution; extra: null }>;
 
 export interface SchedulerOptions {
@@ -112,18 +127,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
     const input = prepared.input === undefined ? script : { ...script, input: prepared.input };
     try {
-      await submit(schedule.userId, () =>
-        store.transaction(async (tx) => {
-          if (!(await tx.schedules.claim(schedule.id, expected, nextIso))) throw new TickTaken();
-          const execution = await tx.executions.create({
-            userId: schedule.userId,
-            kind: 'script',
-            input,
-            origin,
-          });
-          return { execution, extra: null };
-        }),
-      );
+      // The tick is claimed in the admission transaction: refused past the limit, the claim rolls
+      // back with it and the tick is recorded as skipped below.
+      await submit(schedule.userId, async (tx, admit) => {
+        if (!(await tx.schedules.claim(schedule.id, expected, nextIso))) throw new TickTaken();
+        const execution = await admit({ userId: schedule.userId, kind: 'script', input, origin });
+        return { execution, extra: null };
+      });
     } catch (err) {
       if (err instanceof TickTaken) return;
       if (isLimitReached(err)) {

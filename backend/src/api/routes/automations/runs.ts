@@ -36,8 +36,8 @@ export async function queueAutomationRun(
     );
   }
   const version = 'version' in content ? content.version : automation.version;
-  const { execution } = await app.submitExecution(automation.userId, async () => ({
-    execution: await store.executions.create({
+  const { execution } = await app.submitExecution(automation.userId, async (_tx, admit) => ({
+    execution: await admit({
       userId: automation.userId,
       kind: 'script',
       input:
