@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,6 +179,8 @@ describe.skipIf(!existsSync(builtMain))(
     beforeAll(async () => {
       database = await freshPostgresDatabase();
       sandboxRoot = await mkdtemp(path.join(os.tmpdir(), 'ipa-cli-proc-'));
+      // A root worker's sandboxes run under unprivileged uids, which must traverse down to the root.
+      await chmod(sandboxRoot, 0o711);
       env = {
         PATH: process.env.PATH,
         DATABASE_URL: database.url,

@@ -254,9 +254,12 @@ describe('file sync', () => {
     async () => {
       await files.put(userId, 'uploads/deep/owned.txt', Buffer.from('mine'), 1e6);
       await prepare(sync());
+      // The uid of the user's sandbox owns the directory (one uid per live sandbox).
+      const owner = await fs.lstat(pool.userDir(userId));
+      expect(owner.uid).not.toBe(0);
       for (const p of ['uploads', 'uploads/deep', 'uploads/deep/owned.txt']) {
         const stat = await fs.lstat(local(p));
-        expect([p, stat.uid, stat.gid]).toEqual([p, 65_534, 65_534]);
+        expect([p, stat.uid, stat.gid]).toEqual([p, owner.uid, owner.gid]);
       }
     },
   );
