@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { RpcFailure, RpcMethod, RpcMethods } from './protocol.js';
 import { SandboxError, type SandboxEvent } from './types.js';
 
@@ -17,6 +18,13 @@ export interface SandboxProcessOptions {
   maxOutputBytes: number;
   /** The sandbox's data limit (RLIMIT_DATA): a crash close to it is reported as out of memory. */
   memoryLimitBytes?: number;
+}
+
+/** The signal behind a shell-style exit status 128 + N, if it names one. */
+function signalOfExitCode(code: number | null): NodeJS.Signals | null {
+  if (code === null || code <= 128 || code >= 128 + 64) return null;
+  const entry = Object.entries(constants.signals).find(([, number]) => number === code - 128);
+  return entry ? (entry[0] as NodeJS.Signals) : null;
 }
 
 /** How often the worker reads a busy sandbox's memory (VmData) from /proc. */
@@ -188,9 +196,11 @@ export class SandboxProcess {
   private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
     if (this.memoryTimer) clearInterval(this.memoryTimer);
     const tail = this.stderrTail.trim();
+    // bwrap (the namespace's init) reports a child killed by signal N as exit status 128 + N.
+    const died = signal ?? signalOfExitCode(code);
     const nearLimit =
-      signal !== null &&
-      ['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGTRAP', 'SIGILL'].includes(signal) &&
+      died !== null &&
+      ['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGTRAP', 'SIGILL'].includes(died) &&
       this.options.memoryLimitBytes !== undefined &&
       this.lastDataBytes >= this.options.memoryLimitBytes * 0.8;
     if (outOfMemory.test(tail) || nearLimit)

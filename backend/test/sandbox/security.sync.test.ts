@@ -228,6 +228,8 @@ describe.each(levels)('file sync security at %s level', (level) => {
     expect([...(files.data.get(user)?.keys() ?? [])]).toEqual(['workspace/kept.txt']);
     // 10,000 levels, made as the sandbox's uid (what `for i in $(seq 10000); do mkdir d; cd d; done`
     // leaves behind at bwrap level), far past PATH_MAX: the next execution still starts clean.
+    // The failed run discarded the directory; the next sandbox start makes it again.
+    await pool.acquire(user).then((lease) => lease.release());
     const workspace = path.join(pool.userDir(user), 'workspace');
     execFileSync(
       process.execPath,
