@@ -51,9 +51,11 @@ describe('normalizeFilePath', () => {
   it('accepts the longest allowed segment and path', () => {
     const segment = 'a'.repeat(255);
     expect(normalizeFilePath(`uploads/${segment}`)).toBe(`uploads/${segment}`);
-    const long = `uploads/${'b/'.repeat(507)}c`;
+    // 64 levels deep at most: 62 folders of 15 characters under uploads/ and a file.
+    const long = `uploads/${`${'b'.repeat(15)}/`.repeat(62)}${'c'.repeat(23)}`;
     expect(long.length).toBe(1023);
     expect(normalizeFilePath(long)).toBe(long);
+    expect(() => normalizeFilePath(`uploads/${'b/'.repeat(63)}c`)).toThrow(/more than 64 levels/);
   });
 
   it('accepts a top folder alone only when a folder is asked for', () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
   beforeAll(async () => {
     database = await freshPostgresDatabase();
     sandboxRoot = await mkdtemp(path.join(os.tmpdir(), 'ipa-worker-server-'));
+    // A root worker's sandboxes run under unprivileged uids, which must traverse down to the root.
+    await chmod(sandboxRoot, 0o711);
     const config = loadConfig('worker', {
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl,
