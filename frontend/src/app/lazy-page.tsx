@@ -5,12 +5,16 @@ import { Button, LoadingState } from '../components/ui';
 
 /** A page's module loader; the loaded component is kept for every later visit. */
 export interface PageLoader {
+  readonly id: number;
   load: () => Promise<ComponentType>;
   loaded: ComponentType | null;
 }
 
+let loaders = 0;
+
 export function pageLoader(load: () => Promise<ComponentType>): PageLoader {
-  return { load, loaded: null };
+  loaders += 1;
+  return { id: loaders, load, loaded: null };
 }
 
 /**
@@ -19,6 +23,12 @@ export function pageLoader(load: () => Promise<ComponentType>): PageLoader {
  * again.
  */
 export function LazyPage({ loader }: { loader: PageLoader }) {
+  // Two routes at the same place in the outlet (a list and its detail page) would otherwise share
+  // one instance, and with it the page the first of them loaded.
+  return <LoadedPage key={loader.id} loader={loader} />;
+}
+
+function LoadedPage({ loader }: { loader: PageLoader }) {
   const [state, setState] = useState<{ page: ComponentType | null; error: unknown }>({
     page: loader.loaded,
     error: null,
