@@ -16,9 +16,18 @@ import {
 } from './support/index.js';
 
 const models = ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'AZURE_OPENAI_API_KEY', 'OPENAI_COMPATIBLE_API_KEY'];
+const shared = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'REDIS_SENTINEL_PASSWORD',
+  'BLOB_S3_ACCESS_KEY_ID',
+  'BLOB_S3_SECRET_ACCESS_KEY',
+  'BLOB_AZURE_CONNECTION_STRING',
+  'IPA_SECRETS_KEY',
+];
 const needs: Record<string, string[]> = {
-  backend: ['IPA_ADMIN_TOKEN', 'DATABASE_URL', 'REDIS_URL'],
-  worker: ['DATABASE_URL', 'REDIS_URL', ...models],
+  backend: ['IPA_ADMIN_TOKEN', ...shared],
+  worker: [...shared, ...models],
   migrations: ['DATABASE_URL'],
   // the in-cluster PostgreSQL (dev) reads its own password from a Secret of its own
   postgresql: ['POSTGRES_PASSWORD'],
@@ -64,6 +73,11 @@ const everySecret = {
     openaiApiKey: 'sk-oai',
     azureOpenaiApiKey: 'az',
     openaiCompatibleApiKey: 'oc',
+    secretsKey: 'k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
+    redisSentinelPassword: 'sentinel',
+    blobS3AccessKeyId: 'AKIA',
+    blobS3SecretAccessKey: 's3-secret',
+    blobAzureConnectionString: 'UseDevelopmentStorage=true',
   },
 };
 
@@ -82,7 +96,7 @@ describe('secrets per component', () => {
       });
       expect(problems(objects)).toEqual([]);
       const reach = Object.fromEntries(secretReach(objects).map((r) => [r.component, [...r.names].sort()]));
-      expect(reach.backend).toEqual(['DATABASE_URL', 'IPA_ADMIN_TOKEN', 'REDIS_URL']);
+      expect(reach.backend).toEqual([...needs.backend!].sort());
       expect(reach.worker).toEqual([...needs.worker!].sort());
       expect(reach.migrations).toEqual(['DATABASE_URL']);
       expect(reach.frontend).toEqual([]);

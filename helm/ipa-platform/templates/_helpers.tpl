@@ -156,18 +156,25 @@ OPENAI_API_KEY: {{ $s.openaiApiKey | quote }}
 AZURE_OPENAI_API_KEY: {{ $s.azureOpenaiApiKey | quote }}
 OPENAI_COMPATIBLE_API_KEY: {{ $s.openaiCompatibleApiKey | quote }}
 IPA_SECRETS_KEY: {{ $s.secretsKey | quote }}
+REDIS_SENTINEL_PASSWORD: {{ $s.redisSentinelPassword | quote }}
+BLOB_S3_ACCESS_KEY_ID: {{ $s.blobS3AccessKeyId | quote }}
+BLOB_S3_SECRET_ACCESS_KEY: {{ $s.blobS3SecretAccessKey | quote }}
+BLOB_AZURE_CONNECTION_STRING: {{ $s.blobAzureConnectionString | quote }}
 {{- end -}}
 
 {{/*
 The secret settings each component needs, and nothing else: the API never sees a model key, the
 worker (which runs agent turns and sandboxes) never sees the admin token, the migration job sees
-only the database.
+only the database. Blob store credentials, the sentinels' password and the user-secrets key go to
+both the API and the worker.
 */}}
 {{- define "ipa.secretNeeds" -}}
 {{- $models := list "ANTHROPIC_API_KEY" "OPENAI_API_KEY" "AZURE_OPENAI_API_KEY" "OPENAI_COMPATIBLE_API_KEY" -}}
+{{- /* Both store files (blob store), reach Redis (sentinels) and encrypt or use user secrets. */ -}}
+{{- $shared := list "DATABASE_URL" "REDIS_URL" "REDIS_SENTINEL_PASSWORD" "BLOB_S3_ACCESS_KEY_ID" "BLOB_S3_SECRET_ACCESS_KEY" "BLOB_AZURE_CONNECTION_STRING" "IPA_SECRETS_KEY" -}}
 {{- $needs := dict
-      "backend" (list "IPA_ADMIN_TOKEN" "DATABASE_URL" "REDIS_URL")
-      "worker" (concat (list "DATABASE_URL" "REDIS_URL") $models)
+      "backend" (concat (list "IPA_ADMIN_TOKEN") $shared)
+      "worker" (concat $shared $models)
       "migrations" (list "DATABASE_URL") -}}
 {{- toJson (index $needs .) -}}
 {{- end -}}
