@@ -90,12 +90,12 @@ export function unknownFields(object: K8sObject, version: KubernetesVersion): st
   const [group, groupVersion] = object.apiVersion.includes('/')
     ? object.apiVersion.split('/')
     : ['', object.apiVersion];
-  const dir = join(
-    repoRoot,
-    'node_modules',
-    packageOf[version],
-    group ? `${group}/${groupVersion}` : `${groupVersion}`,
-  );
+  // The schema packages are the chart tests' own (helm/package.json); a root install also works.
+  const modules =
+    [join(repoRoot, 'helm', 'node_modules'), join(repoRoot, 'node_modules')].find((d) =>
+      existsSync(join(d, packageOf[version])),
+    ) ?? join(repoRoot, 'helm', 'node_modules');
+  const dir = join(modules, packageOf[version], group ? `${group}/${groupVersion}` : `${groupVersion}`);
   const file = join(dir, `${object.kind}.d.ts`);
   if (!existsSync(file)) return [`${object.kind}: no declaration for ${object.apiVersion}`];
   const problems: string[] = [];
