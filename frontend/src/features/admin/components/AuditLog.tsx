@@ -1,4 +1,5 @@
 import type { TFunction } from 'i18next';
+import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { EmptyState, LoadMore, QueryStates } from '../../../components/ui';
 import { type AuditEntry, useFormat } from '../../../lib';
@@ -8,7 +9,9 @@ import { useAuditLog } from '../api/admin';
  * What an entry was about, by name: a user's name for a user, a token's name and owner for a
  * token, the device and address for a sign-in. Ids are only the last resort.
  */
-function describeTarget(entry: AuditEntry, userNames: ReadonlyMap<string, string>, t: TFunction): string {
+function describeTarget(entry: AuditEntry, userNames: ReadonlyMap<string, string>, t: TFunction): ReactNode {
+  // A name people gave (a user's, a token's) is data, never translated: marked as such.
+  const named = (name: string) => <span className="user-name">{name}</span>;
   const details = entry.details as Record<string, unknown>;
   const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
   const owner = text(details.userId) ? (userNames.get(details.userId as string) ?? null) : null;
@@ -16,15 +19,15 @@ function describeTarget(entry: AuditEntry, userNames: ReadonlyMap<string, string
     const name = text(details.name);
     if (name && owner) return t('admin.targetTokenOf', { name, user: owner });
     if (owner) return t('admin.targetTokenOfUser', { user: owner });
-    if (name) return name;
+    if (name) return named(name);
   }
   if (entry.action.startsWith('auth.')) {
     const ip = text(details.ip);
     return ip ? t('admin.targetFrom', { ip }) : '—';
   }
-  if (entry.target && userNames.has(entry.target)) return userNames.get(entry.target) as string;
+  if (entry.target && userNames.has(entry.target)) return named(userNames.get(entry.target) as string);
   const name = text(details.name);
-  if (name) return name;
+  if (name) return named(name);
   return entry.target ? entry.target.slice(0, 8) : '—';
 }
 
