@@ -5,6 +5,22 @@ import { describe, expect, it, vi } from 'vitest';
 import { renderWithApp } from '../testing/render';
 import { LazyPage, pageLoader } from './lazy-page';
 
+const list = pageLoader(async () => () => <p>List page</p>);
+const detail = pageLoader(async () => () => <p>Detail page</p>);
+
+/** A list and its detail route render at the same place in the outlet: same element type. */
+function Outlet() {
+  const [loader, setLoader] = useState(list);
+  return (
+    <>
+      <button type="button" onClick={() => setLoader(detail)}>
+        open
+      </button>
+      <LazyPage loader={loader} />
+    </>
+  );
+}
+
 describe('LazyPage', () => {
   it('shows a retry inside the app when the page fails to load, and loads it on retry', async () => {
     const load = vi
@@ -19,20 +35,6 @@ describe('LazyPage', () => {
   });
 
   it('shows the page of the loader it is given when another page was loaded in its place', async () => {
-    const list = pageLoader(async () => () => <p>List page</p>);
-    const detail = pageLoader(async () => () => <p>Detail page</p>);
-    // A list and its detail route render at the same place in the outlet: same element type.
-    function Outlet() {
-      const [loader, setLoader] = useState(list);
-      return (
-        <>
-          <button type="button" onClick={() => setLoader(detail)}>
-            open
-          </button>
-          <LazyPage loader={loader} />
-        </>
-      );
-    }
     await renderWithApp(<Outlet />);
     expect(await screen.findByText('List page')).toBeTruthy();
     await userEvent.click(screen.getByRole('button', { name: 'open' }));
