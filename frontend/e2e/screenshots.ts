@@ -52,10 +52,29 @@ async function seed(platform: Platform) {
   await waitForExecution(platform, token, turn.execution.id);
   await apiAs(platform, token, 'POST', '/sessions', { title: 'Clean up the workspace' });
   await createUser(platform, 'Chen Wei');
-  return { token, sessionId: session.id };
+  const automation = await apiAs<{ id: string }>(platform, token, 'POST', '/automations', {
+    name: 'Daily sales summary',
+    description: 'Totals the latest sales upload by city',
+    language: 'javascript',
+    code: "const fs = require('node:fs');\nconst rows = fs.readFileSync('../uploads/sales-2026-q1.csv', 'utf8').trim().split('\\n').slice(1);\nreturn { cities: rows.length, min: input.min };",
+    inputSchema: { type: 'object', properties: { min: { type: 'number', default: 50 } } },
+  });
+  await apiAs(platform, token, 'POST', `/automations/${automation.id}/schedules`, {
+    cron: '0 9 * * 1-5',
+    timeZone: 'Asia/Taipei',
+  });
+  const run = await apiAs<{ id: string }>(platform, token, 'POST', `/automations/${automation.id}/runs`, {
+    input: { min: 60 },
+  });
+  await waitForExecution(platform, token, run.id);
+  return { token, sessionId: session.id, automationId: automation.id };
 }
 
-async function shoot(browser: Browser, platform: Platform, token: string, sessionId: string) {
+async function shoot(
+  browser: Browser,
+  platform: Platform,
+  { token, sessionId, automationId }: { token: string; sessionId: string; automationId: string },
+) {
   const views: { name: string; path: string; ready: (page: Page) => Promise<unknown> }[] = [
     {
       name: 'chat',
@@ -70,6 +89,11 @@ async function shoot(browser: Browser, platform: Platform, token: string, sessio
         await page.getByRole('button', { name: 'Run', exact: true }).click();
         await page.getByTestId('run-result').waitFor({ timeout: 60_000 });
       },
+    },
+    {
+      name: 'automation',
+      path: `/automations/${automationId}`,
+      ready: (page) => page.locator('.editor-card .cm-content').waitFor(),
     },
     { name: 'files', path: '/files', ready: (page) => page.getByText('sales-2026-q1.csv').waitFor() },
     { name: 'operations', path: '/ops', ready: (page) => page.locator('.figure').first().waitFor() },
@@ -117,8 +141,8 @@ mkdirSync(outDir, { recursive: true });
 const platform = await startPlatform();
 const browser = await launchBrowser();
 try {
-  const { token, sessionId } = await seed(platform);
-  await shoot(browser, platform, token, sessionId);
+  const seeded = await seed(platform);
+  await shoot(browser, platform, seeded);
   console.log(`screenshots written to ${outDir}`);
 } finally {
   await browser.close();
