@@ -3,7 +3,7 @@
  * What is inside a user's directory belongs to the sandbox: the worker reads and writes it only
  * through the sandbox (`worker/file-sync.ts`, the runtime's `sync.*` methods).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -84,21 +84,13 @@ export async function directoryOwnerUid(root: string, userId: string): Promise<n
  */
 async function adoptTree(dir: string, owner: SandboxOwner): Promise<void> {
   const chown = findExecutable('chown') ?? '/bin/chown';
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(chown, ['-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: '/usr/bin:/bin', LANG: 'C' },
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr = (stderr + d).slice(-2000);
-    });
-    child.on('error', (error) => reject(new SandboxError('internal', `chown failed: ${error.message}`)));
-    child.on('close', (code) => {
-      // Entries that vanish during the walk (user code still deleting) are no failure.
-      if (code === 0 || /No such file or directory/.test(stderr)) resolve();
-      else reject(new SandboxError('internal', `chown of the user's directory failed: ${stderr.trim()}`));
-    });
+  await run([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir]).catch((error: RunError) => {
+    // Entries that vanish during the walk (user code still deleting) are no failure.
+    if (/No such file or directory/.test(error.stderr)) return;
+    throw new SandboxError(
+      'internal',
+      `chown of the user's directory failed: ${error.stderr.trim() || error.message}`,
+    );
   });
 }
 
@@ -137,9 +129,23 @@ export async function discardUserDirectory(root: string, userId: string): Promis
   });
 }
 
+interface RunError extends Error {
+  stderr: string;
+}
+
+/**
+ * Runs a system tool on a user's directory to completion, with a bare environment (the worker's
+ * secrets have no business there); rejects with the tail of its stderr.
+ */
 function run(argv: string[]): Promise<void> {
   const [command, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: 120_000 }, (error) => (error ? reject(error) : resolve()));
+    execFile(
+      command,
+      args,
+      { timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } },
+      (error, _stdout, stderr) =>
+        error ? reject(Object.assign(error, { stderr: String(stderr).slice(-2000) })) : resolve(),
+    );
   });
 }
