@@ -28,7 +28,9 @@ function signalOfExitCode(code: number | null): NodeJS.Signals | null {
 }
 
 /** How often the worker reads a busy sandbox's memory (VmData) from /proc. */
-const memorySampleMs = 100;
+// Often enough to see a runaway allocation past half the limit before the process dies of it:
+// reading two small /proc files costs microseconds.
+const memorySampleMs = 20;
 
 /** VmData of `pid` and of its descendants (a bwrap sandbox's Node runs below bwrap), largest. */
 function dataBytes(pid: number, depth = 0): number {
@@ -198,17 +200,19 @@ export class SandboxProcess {
     const tail = this.stderrTail.trim();
     // bwrap (the namespace's init) reports a child killed by signal N as exit status 128 + N.
     const died = signal ?? signalOfExitCode(code);
-    const nearLimit =
-      died !== null &&
-      ['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGTRAP', 'SIGILL'].includes(died) &&
-      this.options.memoryLimitBytes !== undefined &&
-      this.lastDataBytes >= this.options.memoryLimitBytes * 0.8;
-    if (outOfMemory.test(tail) || nearLimit)
-      return `the sandbox process ran out of memory (memory limit reached) and was ${signal ? `killed by ${signal}` : `ended with code ${code}`}`;
+    const crashSignal = died !== null && ['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGTRAP', 'SIGILL'].includes(died);
+    const limit = this.options.memoryLimitBytes;
+    const how = signal ? `killed by ${signal}` : `ended with code ${code}`;
+    if (outOfMemory.test(tail) || (crashSignal && limit !== undefined && this.lastDataBytes >= limit * 0.5))
+      return `the sandbox process ran out of memory (memory limit reached) and was ${how}`;
+    // Node itself does not crash on JavaScript; under a data limit a bare crash signal is almost
+    // always an allocation that failed inside V8 faster than the worker's readings could see.
+    if (crashSignal && limit !== undefined)
+      return `the sandbox process was ${how} by ${died}, most likely at the memory limit (memory limit reached)`;
     const hint = signal === 'SIGXFSZ' ? ' (file size limit reached)' : '';
-    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    const ended = signal ? `killed by ${signal}` : `exited with code ${code}`;
     const last = tail ? `: ${tail.split('\n').slice(-3).join(' | ').slice(0, 500)}` : '';
-    return `the sandbox process ${how}${hint}${last}`;
+    return `the sandbox process ${ended}${hint}${last}`;
   }
 
   private fail(error: SandboxError): void {
