@@ -85,6 +85,22 @@ export class ExecutionHandedBackError extends Error {
   }
 }
 
+/**
+ * Thrown to the queue when an event of a running attempt could not be appended (the event log was
+ * unreachable for longer than its client rides out, e.g. a slow Redis failover). The stream then
+ * misses part of the attempt, so the attempt is void: it runs again after the queue's backoff,
+ * marked superseded, instead of failing the execution for the platform's own fault.
+ */
+export class AttemptStreamLostError extends Error {
+  constructor(
+    readonly executionId: string,
+    cause: unknown,
+  ) {
+    super(`an event of execution ${executionId} could not be appended; the attempt runs again`, { cause });
+    this.name = 'AttemptStreamLostError';
+  }
+}
+
 interface RunningAttempt {
   execution: Execution;
   attempt: number;
@@ -229,6 +245,8 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       config.executions.timeoutMs,
     );
     let attemptOver = false;
+    // The first append the event log refused during this attempt (see AttemptStreamLostError).
+    let streamLost: unknown;
     // The executor's changed files; stored only with the executor's own outcome, dropped otherwise.
     let files: FileWriteBack | undefined;
 
@@ -251,7 +269,12 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
           }
           // Late events of an attempt the worker already settled would follow the terminal event.
           if (attemptOver) return;
-          await events.append(id, type, { ...data, attempt });
+          try {
+            await events.append(id, type, { ...data, attempt });
+          } catch (error) {
+            streamLost ??= error;
+            throw error;
+          }
         },
         store,
         events,
@@ -272,6 +295,10 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
         handedBack += 1;
         log.info('attempt cut short by shutdown; handed back to the queue');
         throw new ExecutionHandedBackError(id);
+      }
+      if (streamLost !== undefined && code === undefined) {
+        log.warn({ err: streamLost }, 'an event of the attempt was lost; the attempt runs again');
+        throw new AttemptStreamLostError(id, streamLost);
       }
       let outcome: ExecutionOutcome;
       if (!executor) {

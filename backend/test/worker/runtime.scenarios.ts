@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiError } from '../../src/api/errors.js';
 import { createSubmitter, type SubmissionStep } from '../../src/api/routes/executions/submit.js';
 import type { FileWriteBack } from '../../src/engine/index.js';
-import type { ExecutionEvent } from '../../src/events/types.js';
+import type { EventLog, ExecutionEvent } from '../../src/events/types.js';
 import type { ExecutionQueue, JobHandler } from '../../src/queue/types.js';
 import type { Services } from '../../src/services.js';
 import type { Execution, ScriptInput, User } from '../../src/store/index.js';
@@ -271,6 +271,33 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       const next = await submit('ok:after');
       expect((await eventsUntilTerminal(next.id)).at(-1)?.type).toBe('execution.completed');
       expect(runtime.figures().finished).toMatchObject({ failed: 1, succeeded: 1 });
+    });
+
+    it('runs an attempt again, never failing the execution, when the event log refuses one of its events', async () => {
+      // What a Redis failover slower than the client rides out looks like to the executor's emit.
+      let refuse = true;
+      const flaky: EventLog = {
+        ...services.events,
+        append: (id, type, data) => {
+          if (type === 'output' && refuse) {
+            refuse = false;
+            return Promise.reject(new Error('Reached the max retries per request limit (which is 10)'));
+          }
+          return services.events.append(id, type, data);
+        },
+      };
+      start({ services: { ...services, events: flaky } });
+      const execution = await submit('ok:again');
+      const events = await eventsUntilTerminal(execution.id);
+      expect(events.map((e) => e.type)).toEqual([
+        'execution.started',
+        'execution.superseded',
+        'execution.started',
+        'output',
+        'execution.completed',
+      ]);
+      const row = await services.store.executions.get(execution.id);
+      expect([row?.status, row?.attempt, row?.error]).toEqual(['succeeded', 2, null]);
     });
 
     it('fails an execution whose kind has no executor with no_executor, never a fake success', async () => {
