@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { closeRedisClient, createRedisClient, pingRedis } from '../queue/index.js';
+import { closeRedisClient, createRedisClient, pingRedis, reviveWhenEnded } from '../queue/index.js';
 import { BlockedReaders, toEvent, type Waiter } from './blocked-readers.js';
 import { assertEventId, assertExecutionId } from './ids.js';
 import { type EventLog, type ExecutionEvent, terminalEventTypes } from './types.js';
@@ -98,6 +98,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
         });
     if (!options.redisUrl) {
       connection.on('error', (err: Error) => logger.debug({ err: err.message }, 'blocking connection error'));
+      reviveWhenEnded(connection, logger);
     }
     blocked = new BlockedReaders({ connection, commands: redis, notifyKey, logger });
     return blocked;

@@ -10,6 +10,7 @@ export {
   createRedisClient,
   pingRedis,
   type RedisClientOptions,
+  reviveWhenEnded,
   withTimeout,
 } from './redis-client.js';
 export { ConsumerClosingError } from './running-jobs.js';

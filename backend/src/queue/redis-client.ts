@@ -90,7 +90,44 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     if (lastMessage) logger.info('redis connection restored');
     lastMessage = '';
   });
+  reviveWhenEnded(client, logger);
   return client;
+}
+
+/**
+ * ioredis gives up on a connection for good ("end": every command then fails with "Connection is
+ * closed.") not only when its owner closes it: a `disconnect()` that lands while a Sentinel client
+ * is still asking the sentinels for the primary — the failover detector's own reaction to
+ * `+switch-master`, racing the reconnect after the dead primary dropped the socket — ends it too.
+ * A platform connection must outlive any failover, so an end its owner did not ask for (through
+ * `quit()` or `disconnect()`) is answered with a new connect after the usual reconnect delay.
+ */
+export function reviveWhenEnded(client: Redis, logger: Logger): void {
+  let closedByOwner = false;
+  let revivals = 0;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((...args: Parameters<Redis['quit']>) => {
+    closedByOwner = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closedByOwner = true;
+    disconnect(reconnect);
+  };
+  client.on('ready', () => {
+    revivals = 0;
+  });
+  client.on('end', () => {
+    if (closedByOwner) return;
+    revivals += 1;
+    logger.warn({ revivals }, 'redis connection ended without being closed; connecting again');
+    setTimeout(() => {
+      if (closedByOwner || client.status !== 'end') return;
+      // A failed connect ends the client again, and this handler tries once more, a little later.
+      client.connect().catch(() => {});
+    }, reconnectDelayMs(revivals)).unref();
+  });
 }
 
 /**

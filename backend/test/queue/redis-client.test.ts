@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeRedisClient, createRedisClient, pingRedis } from '../../src/queue/index.js';
@@ -75,6 +76,44 @@ describe('createRedisClient', () => {
       expect(await client.set('ipatest-reconnect', '1', 'EX', 5)).toBe('OK');
     } finally {
       await closeRedisClient(client);
+    }
+  });
+
+  it('connects again when ioredis ends a connection its owner did not close', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    // A retry strategy that gives up makes ioredis end the client on the first dropped socket:
+    // the same terminal state a disconnect during Sentinel resolution leaves behind.
+    const client = createRedisClient(redisUrl, {
+      logger,
+      connectionName: 'revive-test',
+      redis: { retryStrategy: () => null },
+    });
+    const admin = createRedisClient(redisUrl, { logger, connectionName: 'revive-admin' });
+    try {
+      await pingRedis(client);
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      await admin.client('KILL', 'ID', String(await client.client('ID')));
+      await ended;
+      await expect.poll(() => client.status, { timeout: 5000 }).toBe('ready');
+      expect(await client.set('ipatest-revive', '1', 'EX', 5)).toBe('OK');
+      expect(lines.some((l) => l.includes('redis connection ended without being closed'))).toBe(true);
+    } finally {
+      await closeRedisClient(client);
+      await closeRedisClient(admin);
+    }
+  });
+
+  it('leaves a connection its owner closed closed', async () => {
+    for (const close of [(c: Redis) => c.quit(), (c: Redis) => c.disconnect()]) {
+      const client = createRedisClient(redisUrl, { connectionName: 'closed-test' });
+      await pingRedis(client);
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      await close(client);
+      await ended;
+      // Longer than the first reconnect delay a revival would wait.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(client.status).toBe('end');
     }
   });
 });

@@ -5,6 +5,7 @@ import { terminalEventTypes } from '../../src/events/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
 import type { Services } from '../../src/services.js';
+import { closeRedisClient, createRedisClient } from '../../src/queue/index.js';
 import { type Execution, migrate, terminalStatuses } from '../../src/store/index.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../src/worker/index.js';
 import { type SentinelTopology, startSentinelTopology } from '../support/redis-sentinel.js';
@@ -56,6 +57,28 @@ describe('Redis failover through Sentinel', { timeout: 180_000 }, () => {
     await services?.close();
     await database?.drop();
     await topology?.stop();
+  });
+
+  it('keeps a connection that was disconnected while it asked the sentinels for the primary', async () => {
+    // What ioredis's failover detector does on +switch-master while the client is still resolving
+    // the primary after the old one dropped its socket: the resolution is cut short and ioredis
+    // ends the client for good unless the platform connects it again.
+    const client = createRedisClient('redis://ignored-by-sentinel:6379/0', {
+      sentinel: { sentinels: services.config.redis!.sentinel!.sentinels, name: topology.masterName },
+      logger: createLogger('silent'),
+      connectionName: 'failover-race',
+      redis: { lazyConnect: true },
+    });
+    try {
+      const connecting = client.connect().catch(() => 'cut short');
+      expect(client.status).toBe('connecting');
+      (client as unknown as { connector: { disconnect(): void } }).connector.disconnect();
+      expect(await connecting).toBe('cut short');
+      await expect.poll(() => client.status, { timeout: 10_000 }).toBe('ready');
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      await closeRedisClient(client);
+    }
   });
 
   it('ends every execution exactly once and resumes every stream across a killed primary', async () => {
@@ -119,7 +142,17 @@ describe('Redis failover through Sentinel', { timeout: 180_000 }, () => {
       if (unfinished.length === 0) break;
       await sleep(500);
     }
-    expect(unfinished.map((e) => e.id)).toEqual([]);
+    // On failure, say where each unfinished execution is stuck: its row, its job and the worker.
+    const stuck = await Promise.all(
+      unfinished.map(async (e) => {
+        const row = await services.store.executions.get(e.id);
+        return `${e.id} row=${row?.status}/attempt ${row?.attempt} job=${await services.queue.jobState(e.id)}`;
+      }),
+    );
+    expect(
+      stuck,
+      `worker ${JSON.stringify(runtime.figures())}, queue ${JSON.stringify(await services.queue.counts())}`,
+    ).toEqual([]);
     expect(await topology.currentPrimary()).not.toBe(killed);
     for (const execution of submitted) {
       const row = await services.store.executions.get(execution.id);
