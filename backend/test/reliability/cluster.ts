@@ -22,6 +22,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { startS3Server } from '../support/blob-servers.js';
+import { type RunningPgBouncer, startPgBouncer } from '../support/pgbouncer.js';
+import { type SentinelTopology, startSentinelTopology } from '../support/redis-sentinel.js';
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const mainJs = path.join(repo, 'backend/dist/main.js');
 
@@ -263,6 +267,12 @@ export interface ClusterOptions {
   /** Environment added to every platform process (model endpoint, limits). */
   env?: Record<string, string>;
   preStopMs?: number;
+  /**
+   * The scale-out data path: Redis behind Sentinel (a primary, a replica, three sentinels)
+   * instead of one server, PostgreSQL through PgBouncer in transaction mode, and file contents
+   * in an S3-compatible bucket (s3rver) shared by every instance.
+   */
+  scaleOut?: boolean;
 }
 
 /** Clusters that are running, so an interrupted run can still stop them (see `stopAllClusters`). */
@@ -279,7 +289,11 @@ export class Cluster {
   readonly apis: Instance[] = [];
   readonly workers: Instance[] = [];
   postgres!: PostgresServer;
-  redis!: RedisServer;
+  redis?: RedisServer;
+  sentinel?: SentinelTopology;
+  private pgbouncer?: RunningPgBouncer;
+  private s3?: Awaited<ReturnType<typeof startS3Server>>;
+  private scaleOutEnv: Record<string, string> = {};
   balancer!: LoadBalancer;
   private serial = 0;
 
@@ -304,7 +318,7 @@ export class Cluster {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: this.databaseUrl,
-      REDIS_URL: this.redis.url,
+      REDIS_URL: this.redis?.url ?? '',
       IPA_ADMIN_TOKEN: this.adminToken,
       DATA_DIR: path.join(this.root, name),
       SANDBOX_ROOT: path.join(this.root, name, 'sandbox'),
@@ -313,6 +327,7 @@ export class Cluster {
       SHUTDOWN_GRACE_SECONDS: '10',
       WORKER_GRACE_SECONDS: '10',
       QUEUE_STALLED_INTERVAL_MS: '3000',
+      ...this.scaleOutEnv,
       ...this.options.env,
     };
   }
@@ -343,8 +358,28 @@ export class Cluster {
       String(this.postgres.port),
       'ipa',
     ]);
-    this.redis = new RedisServer(await freePort());
-    await this.redis.start();
+    if (this.options.scaleOut) {
+      this.sentinel = await startSentinelTopology();
+      this.pgbouncer = await startPgBouncer({ target: this.postgres.url, poolSize: 8 });
+      this.s3 = await startS3Server('ipa-reliability');
+      const s3 = this.s3.options;
+      this.scaleOutEnv = {
+        // Only password, database and TLS come from the URL; the host is the sentinels' answer.
+        REDIS_URL: 'redis://sentinel-named-primary:6379/0',
+        REDIS_SENTINELS: this.sentinel.sentinels,
+        REDIS_SENTINEL_MASTER: this.sentinel.masterName,
+        DATABASE_URL: this.pgbouncer.url.replace(/\/postgres$/, '/ipa'),
+        BLOB_STORE: 's3',
+        BLOB_S3_BUCKET: s3.bucket,
+        BLOB_S3_ENDPOINT: s3.endpoint ?? '',
+        BLOB_S3_FORCE_PATH_STYLE: 'true',
+        BLOB_S3_ACCESS_KEY_ID: s3.credentials?.accessKeyId ?? '',
+        BLOB_S3_SECRET_ACCESS_KEY: s3.credentials?.secretAccessKey ?? '',
+      };
+    } else {
+      this.redis = new RedisServer(await freePort());
+      await this.redis.start();
+    }
     execFileSync(process.execPath, [mainJs, 'migrate'], {
       env: this.env(0, 'migrate'),
       stdio: 'inherit',
@@ -416,6 +451,7 @@ export class Cluster {
   }
 
   async restartRedis(downMs: number): Promise<void> {
+    if (!this.redis) throw new Error('this cluster runs Redis behind Sentinel');
     await this.redis.stop();
     await sleep(downMs);
     await this.redis.start();
@@ -432,6 +468,9 @@ export class Cluster {
     await Promise.all([...this.apis, ...this.workers].map((i) => this.terminate(i).catch(() => undefined)));
     await this.balancer?.stop();
     await this.redis?.stop();
+    await this.sentinel?.stop();
+    await this.s3?.stop();
+    await this.pgbouncer?.stop();
     await this.postgres?.destroy();
     rmSync(this.root, { recursive: true, force: true });
   }

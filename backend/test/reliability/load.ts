@@ -70,7 +70,9 @@ export class ApiClient {
       const json = (response.headers.get('content-type') ?? '').includes('json')
         ? JSON.parse(bytes.toString() || 'null')
         : null;
-      if (response.status >= 500 || (options.expect && !options.expect.includes(response.status))) {
+      // A 5xx is a failure unless the caller expects it (a JSON 503 while a dependency fails over).
+      const expected = options.expect?.includes(response.status);
+      if ((response.status >= 500 && !expected) || (options.expect && !expected)) {
         this.recorder.fail(
           `${method} ${path.replace(/[0-9a-f-]{36}/g, ':id')}`,
           `${response.status} ${bytes.toString().slice(0, 200)}`,
@@ -101,7 +103,7 @@ export interface FollowResult {
   problems: string[];
 }
 
-const terminalTypes = new Set(['execution.completed', 'execution.failed', 'execution.cancelled']);
+export const terminalTypes = new Set(['execution.completed', 'execution.failed', 'execution.cancelled']);
 
 function compareIds(a: string, b: string): number {
   const [am = 0, as = 0] = a.split('-').map(Number);

@@ -1,7 +1,7 @@
 /**
  * Reliability harness entry point (`npm run test:reliability`): runs the scenarios against a
  * local multi-instance platform and prints their figures. `--short` is the version CI runs
- * (scenarios 2–5 and 8, a few minutes); without it every scenario runs at full length (about 30 min).
+ * (scenarios 2–5, 8 and 9, a few minutes); without it every scenario runs at full length (about 30 min).
  *   npm run test:reliability -- --short
  *   npm run test:reliability -- --only rolling,chaos
  */
@@ -15,6 +15,7 @@ import { stopAllClusters } from './cluster.js';
 import { autoscalingSignal } from './scenarios/autoscaling-signal.js';
 import { dependencyFaults } from './scenarios/dependency-faults.js';
 import { hostileInput } from './scenarios/hostile-input.js';
+import { redisFailover } from './scenarios/redis-failover.js';
 import { rollingUpdate } from './scenarios/rolling-update.js';
 import { soak } from './scenarios/soak.js';
 import { submitCrash } from './scenarios/submit-crash.js';
@@ -29,8 +30,9 @@ const all = {
   soak,
   autoscaling: autoscalingSignal,
   submit: submitCrash,
+  failover: redisFailover,
 } satisfies Record<string, (context: ScenarioContext) => Promise<ScenarioResult>>;
-const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile', 'submit'];
+const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile', 'submit', 'failover'];
 
 const { values } = parseArgs({
   options: { short: { type: 'boolean', default: false }, only: { type: 'string' } },

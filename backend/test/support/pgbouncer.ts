@@ -26,8 +26,14 @@ export interface RunningPgBouncer {
  * database to the test PostgreSQL with trust authentication. Few server connections, so clients
  * really share them: session state left on one would reach another client.
  */
-export async function startPgBouncer(options: { poolSize?: number } = {}): Promise<RunningPgBouncer> {
-  const target = new URL(postgresAdminUrl);
+export async function startPgBouncer(
+  options: {
+    poolSize?: number;
+    /** postgres:// URL of the server it pools for; by default the test PostgreSQL. */
+    target?: string;
+  } = {},
+): Promise<RunningPgBouncer> {
+  const target = new URL(options.target ?? postgresAdminUrl);
   const user = decodeURIComponent(target.username || 'postgres');
   const dir = await mkdtemp(path.join(tmpdir(), 'ipa-pgbouncer-'));
   const port = await freePort();

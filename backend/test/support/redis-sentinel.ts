@@ -19,6 +19,8 @@ export interface SentinelTopology {
   killPrimary(): Promise<number>;
   /** Port of the primary the sentinels name now. */
   currentPrimary(): Promise<number>;
+  /** Starts a killed server again as a replica of the current primary (the sentinels adopt it). */
+  revive(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -139,6 +141,14 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
         await exited;
         processes.delete(port);
         return port;
+      },
+      async revive(port) {
+        if (processes.has(port)) throw new Error(`redis on port ${port} is running`);
+        server(port, ['--replicaof', '127.0.0.1', String(await currentPrimary())]);
+        await waitFor('the revived replica to sync', async () => {
+          const info = await ask(port, (c) => c.info('replication'));
+          return info.includes('master_link_status:up') ? true : undefined;
+        });
       },
       async stop() {
         await stopAll(processes);
