@@ -212,13 +212,13 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
     }
   }
 
-  /** Room for one more process: the least recently used idle slot goes, else a ready spare. */
+  /** Room for one more process: the least recently used idle slot goes. */
   private evictOne(): boolean {
     let oldest: Slot | undefined;
     for (const slot of this.slots.values()) {
       if (!slot.leased && (!oldest || slot.lastUsed < oldest.lastUsed)) oldest = slot;
     }
-    if (!oldest) return this.spares.stopOne();
+    if (!oldest) return false;
     this.slots.delete(oldest.userId);
     this.counts.evictions++;
     void this.stopSlotProcess(oldest, 500);

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
+import { callWithLimits } from './calls.js';
 import type { Launched, ProcessLauncher } from './launcher.js';
 import type { SandboxProcess } from './process.js';
 import { discardEntry } from './workspace.js';
@@ -16,6 +17,25 @@ import { discardEntry } from './workspace.js';
 export const sparePrefix = '.spare-';
 const retryMinMs = 500;
 const retryMaxMs = 30_000;
+const refillDelayMs = 50;
+const warmUpTimeoutMs = 15_000;
+
+/**
+ * A runtime's first `code.run` loads and compiles what every run needs (about 100 ms): a spare
+ * does it with an empty script of the worker's own before it is ready, so a user's first run is
+ * as warm as any. The spare's directory stays empty; a run that leaves anything behind fails it.
+ */
+async function warmUp(proc: SandboxProcess): Promise<void> {
+  const { leftovers, exitCode } = await callWithLimits(
+    proc,
+    'code.run',
+    { language: 'javascript', code: '', timeoutMs: warmUpTimeoutMs },
+    {},
+    { hardTimeoutMs: warmUpTimeoutMs },
+  );
+  if (exitCode !== 0 || (leftovers && leftovers.length > 0))
+    throw new Error('the warm-up run of a spare sandbox did not end cleanly');
+}
 
 export interface Spare {
   /** Name of its directory below the sandboxes' root. */
@@ -103,10 +123,12 @@ export class SparePool {
   refill(): void {
     if (this.closed || this.scheduled || this.retryTimer || this.deps.target === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // Not at once: a spawn blocks the event loop for milliseconds (fork of a large process), and
+    // the hand-over that triggered the refill is still finishing on it.
+    setTimeout(() => {
       this.scheduled = false;
       while (!this.closed && this.size < this.deps.target && this.deps.room()) void this.startOne();
-    });
+    }, refillDelayMs).unref();
   }
 
   private async startOne(): Promise<void> {
@@ -122,7 +144,12 @@ export class SparePool {
     };
     try {
       spare.launched = await this.deps.launcher.launch(dir, owner, (proc) => spare.onExit(proc));
+      await warmUp(spare.launched.proc);
     } catch (error) {
+      if (spare.launched) {
+        this.stopping.add(spare.launched.proc);
+        spare.launched.proc.kill();
+      }
       this.starting--;
       this.counts.refillFailures++;
       this.deps.logger?.warn({ err: (error as Error).message }, 'a warm spare sandbox failed to start');
@@ -157,14 +184,6 @@ export class SparePool {
       void discardEntry(this.deps.root, spare.name).catch(() => {});
     }
     this.refill();
-  }
-
-  /** Gives one ready spare's room back to the pool (a user needs it and none is ready). */
-  stopOne(): boolean {
-    const spare = this.ready.shift();
-    if (!spare) return false;
-    void this.stopSpare(spare);
-    return true;
   }
 
   /** Ends a spare taken for a slot that never started (shutdown). */
