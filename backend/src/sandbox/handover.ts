@@ -33,7 +33,11 @@ export async function handOverSpare(
     if (slot.owner === owner) slot.owner = undefined;
     onExit(ended);
   };
-  if (!proc.alive) return undefined;
+  if (!proc.alive) {
+    slot.stopping.add(proc);
+    await discardEntry(options.root, spare.name).catch(() => {});
+    return undefined;
+  }
   try {
     await bindSpareDirectory(spare.dir, slot.dir, owner);
     // The runtime's working folder was the spare's own `workspace/`: it moves into the user's.

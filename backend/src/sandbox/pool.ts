@@ -41,15 +41,8 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
   private readonly reserved = new Map<Slot, Spare>();
   readonly disk: DiskBudget;
   readonly spares: SparePool;
-  private counts = {
-    crashes: 0,
-    evictions: 0,
-    reaped: 0,
-    acquisitions: 0,
-    warm: 0,
-    waitMsTotal: 0,
-    waitMsMax: 0,
-  };
+  private counts = { crashes: 0, evictions: 0, reaped: 0, acquisitions: 0, warm: 0 };
+  private waits = { waitMsTotal: 0, waitMsMax: 0 };
 
   constructor(
     readonly options: SandboxOrchestratorOptions,
@@ -112,7 +105,8 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
       if (slot.proc?.alive || slot.starting) live++;
       if (slot.leased) busy++;
     }
-    const { crashes, evictions, reaped, acquisitions, warm, waitMsTotal, waitMsMax } = this.counts;
+    const { crashes, evictions, reaped, acquisitions, warm } = this.counts;
+    const { waitMsTotal, waitMsMax } = this.waits;
     return {
       live,
       busy,
@@ -148,8 +142,8 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
     const waited = performance.now() - since;
     this.counts.acquisitions++;
     if (warm) this.counts.warm++;
-    this.counts.waitMsTotal += waited;
-    this.counts.waitMsMax = Math.max(this.counts.waitMsMax, waited);
+    this.waits.waitMsTotal += waited;
+    this.waits.waitMsMax = Math.max(this.waits.waitMsMax, waited);
     try {
       await this.ensureProcess(slot);
     } catch (error) {
@@ -277,7 +271,10 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
   private async start(slot: Slot): Promise<SandboxProcess> {
     const reserved = this.reserved.get(slot);
     this.reserved.delete(slot);
-    if (this.closed) throw new SandboxError('busy', 'the sandbox pool is shut down');
+    if (this.closed) {
+      if (reserved) await this.spares.dispose(reserved);
+      throw new SandboxError('busy', 'the sandbox pool is shut down');
+    }
     const spare = reserved ?? this.spares.take();
     if (spare) {
       const onExit = (proc: SandboxProcess) => this.onExit(slot, proc);
