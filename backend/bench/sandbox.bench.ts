@@ -2,7 +2,8 @@
  * Sandbox: cold start at each isolation level beside a bare `node -e 0` spawn and beside the same
  * runtime wrapped by @anthropic-ai/sandbox-runtime (srt); warm no-op `code.run` round trip; crash
  * recovery; reuse ratio under a steady multi-user load; memory per idle sandbox process.
- * Run: `npx tsx backend/bench/sandbox.bench.ts`.
+ * With warm spares (bwrap): a new user's first call and crash recovery, with and without spares.
+ * Run: `npx tsx backend/bench/sandbox.bench.ts` (`BENCH_SANDBOX_SECTION=spares`: those rows only).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +26,9 @@ import { type BenchRow, type BenchTable, isMain, ms, percentile, printTable } fr
 const coldSamples = Number(process.env.BENCH_SANDBOX_COLD ?? 20);
 const warmSamples = Number(process.env.BENCH_SANDBOX_WARM ?? 1000);
 const srtSamples = Number(process.env.BENCH_SANDBOX_SRT ?? 5);
+const spareSamples = Number(process.env.BENCH_SANDBOX_SPARES ?? 40);
+/** `spares`: only the warm-spare rows and the bare node baseline (the rest takes minutes). */
+const section = process.env.BENCH_SANDBOX_SECTION ?? 'all';
 
 function options(
   root: string,
@@ -183,6 +187,90 @@ async function crashRecovery(pool: ManagedSandboxOrchestrator, n: number): Promi
   return values;
 }
 
+const until = async (ok: () => boolean): Promise<void> => {
+  while (!ok()) await new Promise((r) => setTimeout(r, 5));
+};
+
+/**
+ * A new user's first call: acquire → no-op `code.run` answered. With spares, each sample starts
+ * once a spare is ready again (the steady state between arrivals; the refill is not timed).
+ */
+async function firstCall(pool: ManagedSandboxOrchestrator, n: number, spares: boolean): Promise<number[]> {
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (spares) await until(() => pool.figures().sparesReady > 0);
+    const started = performance.now();
+    const lease = await pool.acquire(randomUUID());
+    await lease.run({ language: 'javascript', code: '', timeoutMs: 5000 });
+    values.push(performance.now() - started);
+    lease.release();
+  }
+  return values;
+}
+
+/** Kill the leased sandbox → the next call answers on the replacement (a spare when ready). */
+async function crashRecoveryWithSpares(
+  pool: ManagedSandboxOrchestrator,
+  n: number,
+  spares: boolean,
+): Promise<number[]> {
+  const user = randomUUID();
+  const lease = await pool.acquire(user);
+  const values: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      await lease.run({ language: 'javascript', code: '', timeoutMs: 5000 });
+      if (spares) await until(() => pool.figures().sparesReady > 0);
+      const pid = pool.processIdOf(user) as number;
+      const started = performance.now();
+      process.kill(pid, 'SIGKILL');
+      // Until the worker has seen the exit, a call would go to the dying process and fail.
+      while (pool.processIdOf(user) === pid) await new Promise((r) => setImmediate(r));
+      await lease.run({ language: 'javascript', code: '', timeoutMs: 5000 });
+      values.push(performance.now() - started);
+    }
+  } finally {
+    lease.release();
+  }
+  return values;
+}
+
+async function spareRows(root: string, bare: number[]): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const bareP50 = percentile(bare, 50);
+  const ratio = (values: number[]) => `${(percentile(values, 50) / bareP50).toFixed(2)}× bare node`;
+  for (const spares of [0, 2]) {
+    const pool = await createSandboxOrchestrator(
+      options(root, 'bwrap', { warmSpares: spares, maxProcesses: spareSamples + 8 }),
+    );
+    try {
+      await firstCall(pool, 3, spares > 0);
+      const first = await firstCall(pool, spareSamples, spares > 0);
+      rows.push({
+        metric: `new user's first call (acquire → no-op run), bwrap, ${spares} spares, p50 / p99`,
+        ours: `${p(first, 50)} / ${p(first, 99)}`,
+        baseline: ratio(first),
+        goal: spares ? '≤ 10 ms p50' : '—',
+      });
+    } finally {
+      await pool.shutdown();
+    }
+    const crashPool = await createSandboxOrchestrator(options(root, 'bwrap', { warmSpares: spares }));
+    try {
+      const crash = await crashRecoveryWithSpares(crashPool, spareSamples, spares > 0);
+      rows.push({
+        metric: `crash recovery (kill → next call answers), bwrap, ${spares} spares, p50 / p99`,
+        ours: `${p(crash, 50)} / ${p(crash, 99)}`,
+        baseline: ratio(crash),
+        goal: spares ? '≤ 10 ms p50' : '—',
+      });
+    } finally {
+      await crashPool.shutdown();
+    }
+  }
+  return rows;
+}
+
 /** 8 users, 4 concurrent callers, 1000 executions after each user's first: share served warm. */
 async function reuseRatio(pool: ManagedSandboxOrchestrator): Promise<number> {
   const users = Array.from({ length: 8 }, () => randomUUID());
@@ -262,6 +350,8 @@ export async function run(): Promise<BenchTable> {
       baseline: `${p(bare, 50)} / ${p(bare, 95)}`,
       goal: '—',
     });
+    if (report.level === 'bwrap') rows.push(...(await spareRows(root, bare)));
+    if (section === 'spares') return { title: 'Sandbox (warm spares)', rows };
     for (const level of levels) {
       await coldStart(level, root, report.bwrapPath);
       const cold = await samples(coldSamples, () => coldStart(level, root, report.bwrapPath));

@@ -165,6 +165,7 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       isolation: raw.SANDBOX_ISOLATION,
       requireIsolation: raw.SANDBOX_REQUIRE_ISOLATION,
       maxProcesses: raw.SANDBOX_MAX_PROCESSES,
+      warmSpares: raw.SANDBOX_WARM_SPARES,
       idleMs: raw.SANDBOX_IDLE_SECONDS * 1000,
       acquireTimeoutMs: raw.SANDBOX_ACQUIRE_TIMEOUT_MS,
       memoryMb: raw.SANDBOX_MEMORY_MB,

@@ -259,6 +259,11 @@ export const settings = {
     'bwrap: refuse to start a worker that cannot reach bwrap isolation.',
   ),
   SANDBOX_MAX_PROCESSES: setting(int(1, 1024).default(16), '16', 'Live sandbox processes per worker.'),
+  SANDBOX_WARM_SPARES: setting(
+    int(0, 64).default(2),
+    '2',
+    'Sandbox processes kept started for new users and crash replacements (bwrap level; count against SANDBOX_MAX_PROCESSES); 0 disables.',
+  ),
   SANDBOX_IDLE_SECONDS: setting(
     int(1, 86_400).default(300),
     '300',

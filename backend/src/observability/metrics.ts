@@ -82,7 +82,7 @@ export function createMetrics(role: string) {
     }),
     sandboxPool: new Gauge({
       name: 'ipa_sandbox_pool',
-      help: 'Sandbox pool figures of this worker (live, busy, idle, waiting, starts, crashes, evictions, reaped)',
+      help: 'Sandbox pool figures of this worker (live, busy, idle, waiting, starts, crashes, evictions, reaped, disk and warm-spare figures)',
       labelNames: ['figure'] as const,
       registers: [registry],
     }),

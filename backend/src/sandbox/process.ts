@@ -172,6 +172,17 @@ export class SandboxProcess {
     this.memoryTimer.unref();
   }
 
+  /** A health check: a process that does not answer within `timeoutMs` is killed. */
+  async ping(timeoutMs: number): Promise<void> {
+    const timer = setTimeout(
+      () => this.kill(new SandboxError('crashed', `the sandbox missed a ping (${timeoutMs} ms)`)),
+      timeoutMs,
+    );
+    await this.call('ping', {})
+      .result.catch(() => {})
+      .finally(() => clearTimeout(timer));
+  }
+
   cancel(id: number): void {
     if (!this.failure && this.pending.has(id))
       this.child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'cancel', params: { id } })}\n`);

@@ -48,6 +48,11 @@ export interface RpcMethods {
   'sync.write': { params: { path: string; content: string }; result: { stamp: string } };
   /** Removes files (never what a symlink points to) and the folders they leave empty. */
   'sync.delete': { params: { paths: string[] }; result: { removed: number } };
+  /**
+   * A warm spare was just bound to a user (`handover.ts`): its working folder becomes the user's
+   * `workspace/`, which replaced the spare's own.
+   */
+  'workspace.enter': { params: Record<string, never>; result: { entered: true } };
   shutdown: { params: Record<string, never>; result: { bye: true } };
 }
 

@@ -27,11 +27,19 @@ export interface PoolFigures {
   diskBytes: number;
   /** Directories removed to stay within the disk budget. */
   diskEvictions: number;
+  /** Warm spare processes ready for a new user or a crash replacement, and being started. */
+  sparesReady: number;
+  sparesStarting: number;
+  /** Spares bound to a user so far (each serves that one user only). */
+  sparesHandedOut: number;
+  /** Spares that failed to start. */
+  spareRefillFailures: number;
 }
 
 /** A notification streamed by the sandbox while a call runs. */
 export type SandboxEvent =
-  | { kind: 'output'; stream: 'stdout' | 'stderr'; data: string }
+  /** `truncated: true` on the event that says the rest of the run's output was dropped. */
+  | { kind: 'output'; stream: 'stdout' | 'stderr'; data: string; truncated?: true }
   | { kind: 'file.changed'; path: string; change: 'created' | 'modified' | 'deleted' }
   | { kind: 'progress'; message: string }
   /** A batch of `sync.scan`: path, size and stamp of regular files. */

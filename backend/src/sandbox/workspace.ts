@@ -49,7 +49,11 @@ export async function ensureUserDirectory(
   userId: string,
   owner?: SandboxOwner,
 ): Promise<string> {
-  const dir = userDirectory(root, userId);
+  return prepareDirectory(root, userDirectory(root, userId), owner);
+}
+
+/** `ensureUserDirectory` for any directory right below `root` (a spare sandbox's own one too). */
+export async function prepareDirectory(root: string, dir: string, owner?: SandboxOwner): Promise<string> {
   await fs.mkdir(root, { recursive: true, mode: owner ? 0o711 : 0o700 });
   if (owner) await fs.chmod(root, 0o711);
   await fs.mkdir(dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
@@ -82,7 +86,7 @@ export async function directoryOwnerUid(root: string, userId: string): Promise<n
  * lstat, then readdir — would follow the swap as root).
  * Run at every sandbox start: files the worker wrote since belong to it until then.
  */
-async function adoptTree(dir: string, owner: SandboxOwner): Promise<void> {
+export async function adoptTree(dir: string, owner: SandboxOwner): Promise<void> {
   const chown = findExecutable('chown') ?? '/bin/chown';
   await run([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir]).catch((error: RunError) => {
     // Entries that vanish during the walk (user code still deleting) are no failure.
@@ -102,10 +106,16 @@ async function adoptTree(dir: string, owner: SandboxOwner): Promise<void> {
  * has no more privilege than the sandbox itself. The caller stops the user's sandbox first.
  */
 export async function discardUserDirectory(root: string, userId: string): Promise<void> {
-  const dir = userDirectory(root, userId);
+  assertUserId(userId);
+  await discardEntry(root, userId.toLowerCase());
+}
+
+/** `discardUserDirectory` for any entry right below `root` (a spare sandbox's directory too). */
+export async function discardEntry(root: string, name: string): Promise<void> {
+  const dir = path.join(root, name);
   const stat = await fs.lstat(dir).catch(() => undefined);
   if (!stat) return;
-  const aside = path.join(root, `.discarded-${userId.toLowerCase()}-${randomBytes(6).toString('hex')}`);
+  const aside = path.join(root, `.discarded-${name}-${randomBytes(6).toString('hex')}`);
   await fs.rename(dir, aside);
   if (!stat.isDirectory()) {
     await fs.rm(aside, { force: true });

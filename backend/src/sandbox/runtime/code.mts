@@ -20,7 +20,8 @@ import { asScript, beginRun, endRun } from './leftovers.mjs';
 import { RuntimeFailure } from './paths.mjs';
 
 type RunParams = RpcMethods['code.run']['params'];
-export type Emit = (stream: 'stdout' | 'stderr', data: string) => void;
+/** `truncated` marks the one event that says the rest of the output was dropped. */
+export type Emit = (stream: 'stdout' | 'stderr', data: string, truncated?: true) => void;
 
 /** Counts output against the per-run cap; what is over it is dropped and reported. */
 export class OutputBudget {
@@ -43,7 +44,7 @@ export class OutputBudget {
     if (room > 0) this.emit(stream, Buffer.from(data).subarray(0, room).toString());
     this.used = this.max;
     this.truncated = true;
-    this.emit('stderr', `\n[output truncated: over ${this.max} bytes]\n`);
+    this.emit('stderr', `\n[output truncated: over ${this.max} bytes]\n`, true);
   }
 }
 

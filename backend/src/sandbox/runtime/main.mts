@@ -61,6 +61,9 @@ async function dispatch(request: RpcRequest, signal: AbortSignal): Promise<unkno
       return sync.delete(params);
     case 'code.run':
       return runCode(request as RpcRequest<'code.run'>, signal);
+    case 'workspace.enter':
+      process.chdir(`${files.rootReal}/workspace`);
+      return { entered: true };
     case 'shutdown':
       setImmediate(() => process.exit(0));
       return { bye: true };
@@ -85,8 +88,8 @@ async function runCode(request: RpcRequest<'code.run'>, signal: AbortSignal) {
       `language ${JSON.stringify(p.language)} is not available in this sandbox (available: ${settings.languages.join(', ')})`,
     );
   }
-  const budget = new OutputBudget(settings.maxOutputBytes, (stream, data) =>
-    event(request.id, { kind: 'output', stream, data }),
+  const budget = new OutputBudget(settings.maxOutputBytes, (stream, data, truncated) =>
+    event(request.id, { kind: 'output', stream, data, ...(truncated ? { truncated } : {}) }),
   );
   activeRun = budget;
   // One walk before and one after: the quota check and the files the run changed.

@@ -297,6 +297,10 @@ function processSandbox(root: string, languages: readonly ScriptLanguage[]): San
       waitMsMax: 0,
       diskBytes: 0,
       diskEvictions: 0,
+      sparesReady: 0,
+      sparesStarting: 0,
+      sparesHandedOut: 0,
+      spareRefillFailures: 0,
     }),
     async shutdown() {},
   };

@@ -1,0 +1,97 @@
+/**
+ * Binding a warm spare to a user (bwrap level). The spare's own directory is bind-mounted at
+ * `/sandbox/user` in its namespace; a mount follows the directory, not its name, so:
+ * - a user without a local directory on this worker gets the spare's (empty) directory renamed to
+ *   `<root>/<user-id>`; the file sync then writes the stored files in through the sandbox;
+ * - a user with one (a crash replacement, a returning user) has it handed to the spare's uid with
+ *   the same link-free `chown -R -P -h` as any start, its entries renamed into the spare's
+ *   directory (a rename moves the entry itself and never follows a link) and the spare's directory
+ *   renamed into its place.
+ * Both directories sit right below the sandboxes' root, which belongs to the worker: no name on
+ * either path can be swapped by a sandbox.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { callWithLimits } from './calls.js';
+import type { SandboxProcess } from './process.js';
+import type { Slot } from './slot.js';
+import type { Spare } from './spares.js';
+import { adoptTree, discardEntry, type SandboxOwner, userFolders } from './workspace.js';
+
+/**
+ * Binds `spare` to the slot's user and makes it the slot's process; from now on its exit is the
+ * slot's (`onExit`). A spare that cannot be bound is ended and its directory removed, never reused.
+ */
+export async function handOverSpare(
+  slot: Slot,
+  spare: Spare,
+  options: { root: string; pingTimeoutMs?: number },
+  onExit: (proc: SandboxProcess) => void,
+): Promise<SandboxProcess | undefined> {
+  const { proc, owner, egressKey } = spare.launched;
+  spare.onExit = (ended) => {
+    if (slot.owner === owner) slot.owner = undefined;
+    onExit(ended);
+  };
+  if (!proc.alive) {
+    slot.stopping.add(proc);
+    await discardEntry(options.root, spare.name).catch(() => {});
+    return undefined;
+  }
+  try {
+    await bindSpareDirectory(spare.dir, slot.dir, owner);
+    // The runtime's working folder was the spare's own `workspace/`: it moves into the user's.
+    await callWithLimits(proc, 'workspace.enter', {}, {}, { hardTimeoutMs: options.pingTimeoutMs ?? 2000 });
+  } catch (error) {
+    slot.stopping.add(proc);
+    proc.kill();
+    await discardEntry(options.root, spare.name).catch(() => {});
+    throw error;
+  }
+  slot.owner = owner;
+  slot.proc = proc;
+  slot.egressKey = egressKey;
+  return proc;
+}
+
+export async function bindSpareDirectory(
+  spareDir: string,
+  userDir: string,
+  owner: SandboxOwner | undefined,
+): Promise<void> {
+  const existing = await fs.lstat(userDir).catch(() => undefined);
+  if (!existing) {
+    await fs.rename(spareDir, userDir);
+    return;
+  }
+  if (!existing.isDirectory()) throw new Error("the user's sandbox directory is not a directory");
+  if (owner) await adoptTree(userDir, owner);
+  const moved: string[] = [];
+  try {
+    // The spare's folders are empty: its runtime never ran anything.
+    for (const folder of userFolders) await fs.rmdir(path.join(spareDir, folder));
+    for (const name of await fs.readdir(userDir)) {
+      await fs.rename(path.join(userDir, name), path.join(spareDir, name));
+      moved.push(name);
+    }
+    for (const folder of userFolders) {
+      const made = await fs
+        .mkdir(path.join(spareDir, folder), { mode: 0o700 })
+        .then(() => true)
+        .catch((error: NodeJS.ErrnoException) => {
+          // A folder user code replaced (by a link, a file) is kept as it is, as at any start.
+          if (error.code === 'EEXIST') return false;
+          throw error;
+        });
+      if (made && owner) await fs.lchown(path.join(spareDir, folder), owner.uid, owner.gid);
+    }
+    await fs.rmdir(userDir);
+    await fs.rename(spareDir, userDir);
+  } catch (error) {
+    // Whatever moved goes back: the user's files stay where the file sync expects them.
+    await fs.mkdir(userDir, { mode: 0o700 }).catch(() => {});
+    for (const name of moved)
+      await fs.rename(path.join(spareDir, name), path.join(userDir, name)).catch(() => {});
+    throw error;
+  }
+}
