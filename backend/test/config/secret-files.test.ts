@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 
 describe('secrets delivered as files (NAME_FILE)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ipa-secret-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads a secret setting from the file NAME_FILE names, trimming the trailing newline', () => {
     writeFileSync(path.join(dir, 'db'), 'postgres://u:p@db:5432/ipa\n');
