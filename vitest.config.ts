@@ -18,6 +18,8 @@ export default defineConfig({
           root: 'backend',
           include: ['test/**/*.test.ts'],
           exclude: ['test/reliability/**'],
+          // Removes the run's Redis keys and databases; fails on a temporary entry left behind.
+          globalSetup: ['test/support/run-leftovers.ts'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 60_000,

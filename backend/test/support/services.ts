@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { recordMade } from './run-leftovers.js';
 
 /**
  * Real services for integration tests. Every test file gets its own PostgreSQL database and its
@@ -29,6 +30,7 @@ function databaseUrl(name: string): string {
 /** Creates an empty database and returns its URL plus a function that drops it. */
 export async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `ipa_test_${randomBytes(6).toString('hex')}`;
+  recordMade('database', name);
   const admin = new pg.Client({ connectionString: postgresAdminUrl });
   await admin.connect();
   try {
@@ -52,5 +54,7 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
 
 /** A Redis key prefix no other test file uses. */
 export function freshRedisPrefix(): string {
-  return `ipatest${randomBytes(5).toString('hex')}`;
+  const prefix = `ipatest${randomBytes(5).toString('hex')}`;
+  recordMade('redis-prefix', prefix);
+  return prefix;
 }

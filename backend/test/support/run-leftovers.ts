@@ -1,0 +1,73 @@
+/**
+ * Vitest global setup of the backend project: a run leaves nothing behind. Every Redis key prefix
+ * and PostgreSQL database a test file makes (`services.ts`) is recorded in a directory of this
+ * run; at the end the keys under those prefixes (BullMQ's kept jobs and event streams would live
+ * a day) and any database a crashed test did not drop are removed, and a temporary entry named
+ * `ipa-*` that a test created and left in the system's temporary directory fails the run, named.
+ */
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+/** The environment variable that tells test files where this run records what it made. */
+export const runRecordVariable = 'IPA_TEST_RUN_RECORD';
+
+/** Called by the helpers that make databases and key prefixes (no-op outside a recorded run). */
+export function recordMade(kind: 'redis-prefix' | 'database', name: string): void {
+  const dir = process.env[runRecordVariable];
+  if (dir) appendFileSync(path.join(dir, kind), `${name}\n`);
+}
+
+function recorded(dir: string, kind: string): string[] {
+  try {
+    return [...new Set(readFileSync(path.join(dir, kind), 'utf8').split('\n').filter(Boolean))];
+  } catch {
+    return [];
+  }
+}
+
+const temporaryEntries = () => new Set(readdirSync(os.tmpdir()).filter((name) => name.startsWith('ipa-')));
+
+export default function setup(): () => Promise<void> {
+  const before = temporaryEntries();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vitest-run-record-'));
+  process.env[runRecordVariable] = dir;
+
+  return async () => {
+    const { postgresAdminUrl, redisUrl } = await import('./services.js');
+    const prefixes = recorded(dir, 'redis-prefix');
+    if (prefixes.length > 0) {
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+      try {
+        await redis.connect();
+        for (const prefix of prefixes) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+            cursor = next;
+            if (keys.length > 0) await redis.unlink(...keys);
+          } while (cursor !== '0');
+        }
+      } finally {
+        redis.disconnect();
+      }
+    }
+    const databases = recorded(dir, 'database');
+    if (databases.length > 0) {
+      const admin = new pg.Client({ connectionString: postgresAdminUrl });
+      await admin.connect();
+      try {
+        for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    const left = [...temporaryEntries()].filter((name) => !before.has(name));
+    if (left.length > 0) {
+      throw new Error(`tests left these in ${os.tmpdir()}: ${left.sort().join(', ')}`);
+    }
+  };
+}
