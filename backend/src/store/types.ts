@@ -130,6 +130,9 @@ export interface TokenUsage {
 export interface ExecutionError {
   code: string;
   message: string;
+  /** A script error's place in the user's own code (1-based), when the runtime knows it. */
+  line?: number;
+  column?: number;
 }
 
 export interface Execution {

@@ -115,11 +115,16 @@ describe('GET /admin/audit filters', () => {
     const inRange = await admin.get(
       `/api/v1/admin/audit?from=${encodeURIComponent(before)}&to=${encodeURIComponent(after)}&actorId=${adminId}`,
     );
-    expect(inRange.json.items.map((e: { action: string }) => e.action)).toEqual(['token.issue', 'user.create']);
+    expect(inRange.json.items.map((e: { action: string }) => e.action)).toEqual([
+      'token.issue',
+      'user.create',
+    ]);
     const future = await admin.get(`/api/v1/admin/audit?from=${encodeURIComponent(after)}`);
     expect(future.json.items).toEqual([]);
     // A time with an offset is the same instant.
-    const offset = await admin.get(`/api/v1/admin/audit?to=${encodeURIComponent('2000-01-01T08:00:00+08:00')}`);
+    const offset = await admin.get(
+      `/api/v1/admin/audit?to=${encodeURIComponent('2000-01-01T08:00:00+08:00')}`,
+    );
     expect(offset.json.items).toEqual([]);
   });
 

@@ -17,7 +17,7 @@ import {
 describe.each([
   ['real sandbox', realSandbox],
   ['child-process double', async (root: string) => sandboxDouble(root)],
-])('script executor (%s)', (_name, makeSandbox) => {
+])('script executor (%s)', (name, makeSandbox) => {
   let root: string;
   let store: ReturnType<typeof memoryStore>;
   let sandbox: SandboxDouble;
@@ -114,6 +114,22 @@ return { n: input.n };`,
     outcome.files?.close(true);
     expect(sandbox.released).toBe(1);
   });
+
+  it.runIf(name === 'real sandbox')(
+    "puts a syntax error's line and column on the execution's error, for the editor to mark",
+    async () => {
+      const { executor, context } = setup({ language: 'javascript', code: 'const ok = 1;\nlet x = ;' });
+      const outcome = await executor.run(context);
+      expect(outcome.status).toBe('failed');
+      expect(outcome.error).toEqual({
+        code: 'script_error',
+        message: "SyntaxError: Unexpected token ';' (line 2, column 9)",
+        line: 2,
+        column: 9,
+      });
+      outcome.files?.close(true);
+    },
+  );
 
   it('refuses a language the sandbox does not offer without taking a sandbox', async () => {
     const { executor, context } = setup({ language: 'ruby' as ScriptInput['language'], code: 'puts 1' });
