@@ -1,20 +1,14 @@
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { javascript } from '@codemirror/lang-javascript';
 import { python } from '@codemirror/lang-python';
-import {
-  bracketMatching,
-  defaultHighlightStyle,
-  indentOnInput,
-  StreamLanguage,
-  syntaxHighlighting,
-} from '@codemirror/language';
+import { bracketMatching, indentOnInput, StreamLanguage } from '@codemirror/language';
 import { shell } from '@codemirror/legacy-modes/mode/shell';
 import { type Diagnostic, lintGutter, setDiagnostics } from '@codemirror/lint';
 import { Compartment, EditorSelection, EditorState, type Extension, type Text } from '@codemirror/state';
-import { oneDark } from '@codemirror/theme-one-dark';
 import { EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
 import { type Ref, useEffect, useImperativeHandle, useRef } from 'react';
 import type { ScriptLanguage } from '../../../lib';
+import { editorTheme } from './editor-theme';
 
 export interface CodeEditorProps {
   value: string;
@@ -99,7 +93,6 @@ export default function CodeEditor({
           indentOnInput(),
           bracketMatching(),
           highlightActiveLine(),
-          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
           keymap.of([
             {
               key: 'Mod-Enter',
@@ -113,8 +106,10 @@ export default function CodeEditor({
             ...historyKeymap,
           ]),
           languageSlot.current.of(languageExtension(language)),
-          themeSlot.current.of(dark ? oneDark : []),
-          EditorView.contentAttributes.of({ 'aria-label': label }),
+          themeSlot.current.of(editorTheme(dark)),
+          // An explicit tab stop: the text is what the keyboard reaches in the scrolling region
+          // (CodeMirror's scroller), and assistive technology names it by the label.
+          EditorView.contentAttributes.of({ 'aria-label': label, tabindex: '0' }),
           EditorView.updateListener.of((update) => {
             if (update.docChanged) callbacks.current.onChange(update.state.doc.toString());
           }),
@@ -132,7 +127,7 @@ export default function CodeEditor({
     view.current?.dispatch({ effects: languageSlot.current.reconfigure(languageExtension(language)) });
   }, [language]);
   useEffect(() => {
-    view.current?.dispatch({ effects: themeSlot.current.reconfigure(dark ? oneDark : []) });
+    view.current?.dispatch({ effects: themeSlot.current.reconfigure(editorTheme(dark)) });
   }, [dark]);
   useEffect(() => {
     const editor = view.current;
