@@ -64,7 +64,8 @@ export function AuditFilters({
         <select id={ids.actor} className="select select-sm" value={value.actorId} onChange={set('actorId')}>
           <option value="">{t('admin.auditAnyone')}</option>
           {[...userNames].map(([id, name]) => (
-            <option key={id} value={id}>
+            // A person's name is data, never translated: marked as such.
+            <option key={id} value={id} className="user-name">
               {name}
             </option>
           ))}
