@@ -1,8 +1,9 @@
 import { EditorView } from '@codemirror/view';
 import { render, waitFor } from '@testing-library/react';
 import { createRef } from 'react';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import CodeEditor, { type CodeEditorHandle } from './CodeEditor';
+import { giveRangesRects } from './jsdom-ranges';
 
 const code = 'const ok = 1;\nlet x = ;\nreturn x;\n';
 
@@ -23,6 +24,8 @@ function renderEditor(problem: { line: number; column?: number; message: string 
   const view = EditorView.findFromDOM(content) as EditorView;
   return { ...utils, handle, view };
 }
+
+beforeAll(giveRangesRects);
 
 describe('CodeEditor script errors', () => {
   it('marks the line and column of a script error, and a new run without one clears it', async () => {

@@ -1,9 +1,10 @@
 import { EditorView } from '@codemirror/view';
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { json, mockFetch, renderWithApp, sseResponse } from '../../../testing/render';
 import { AutomationsPage } from './AutomationsPage';
+import { giveRangesRects } from './jsdom-ranges';
 
 const failedRun = {
   id: 'e1',
@@ -28,6 +29,8 @@ const failedRun = {
   triggerId: null,
   scheduledFor: null,
 };
+
+beforeAll(giveRangesRects);
 
 describe('the quick-run editor and a script error', () => {
   it('marks the error in the editor, and the error text takes the cursor there', async () => {
