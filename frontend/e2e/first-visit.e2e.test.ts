@@ -38,9 +38,8 @@ async function seriousViolations(page: Page): Promise<string[]> {
         axe: { run: (c: unknown, o: unknown) => Promise<{ violations: AxeViolation[] }> };
       }
     ).axe;
-    // The script editor (CodeMirror) of the Automations page is being rebuilt separately and is
-    // checked there; everything else on every page is checked here.
-    const result = await axe.run({ exclude: [['.cm-editor']] }, { resultTypes: ['violations'] });
+    // Everything on the page, the script editor (CodeMirror) and highlighted code included.
+    const result = await axe.run(document, { resultTypes: ['violations'] });
     return result.violations;
   });
   return violations
@@ -165,14 +164,24 @@ describe.skipIf(skipReason !== null)('first visit', { timeout: 180_000 }, () => 
       await page.goto(`${platform.url}/chat/${sessionId}`);
       await page.locator('.turn').first().waitFor();
       await check('chat session');
+      // A saved script with comments, strings, a regular expression and numbers: the editor's
+      // token colours are checked on the automation's own page too.
+      const saved = await apiAs<{ id: string }>(platform, ownAdminToken, 'POST', '/automations', {
+        name: `Colours ${colorScheme}`,
+        language: 'typescript',
+        code: "// a comment\nconst re = /a+b/g;\nconst n: number = 42;\nexport const s = 'y' + String(re) + n;\nclass A { m() { return null; } }\n",
+      });
       for (const [path, heading] of [
         ['/automations', 'Automations'],
+        [`/automations/${saved.id}`, `Colours ${colorScheme}`],
         ['/files', 'Files'],
         ['/ops', 'Operations'],
         ['/admin', 'Users & tokens'],
       ] as const) {
         await page.goto(`${platform.url}${path}`);
         await page.getByRole('heading', { name: heading, level: 1 }).waitFor({ timeout: 20_000 });
+        // The editor loads after the page: check it with its highlighted sample in place.
+        if (path.startsWith('/automations')) await page.locator('.cm-editor .cm-line span').first().waitFor();
         await check(path);
       }
       await context.close();

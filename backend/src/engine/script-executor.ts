@@ -90,7 +90,13 @@ export function createScriptExecutor(options: ScriptExecutorOptions): Executor {
             : run.exitCode === null
               ? 'the script was killed by a signal'
               : `the script exited with code ${run.exitCode}`;
-          return { ...failed('script_error', message, result), files };
+          const outcome = failed('script_error', message, result);
+          // The place travels with the error (row and terminal event), so an editor can mark it.
+          if (outcome.error && run.error?.line) {
+            outcome.error.line = run.error.line;
+            if (run.error.column) outcome.error.column = run.error.column;
+          }
+          return { ...outcome, files };
         }
         return { status: 'succeeded', result, files };
       } catch (error) {

@@ -26,6 +26,11 @@ export function toIsoOrNull(value: unknown): string | null {
 }
 
 /** `pg` returns int8 as a string, PGlite as a number; both fit a JS number for our sizes and counts. */
+/** A LIKE pattern matching `text` anywhere, its `%`, `_` and `\\` taken literally (ESCAPE '\\'). */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 export function toNumber(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }

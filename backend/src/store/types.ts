@@ -130,6 +130,9 @@ export interface TokenUsage {
 export interface ExecutionError {
   code: string;
   message: string;
+  /** A script error's place in the user's own code (1-based), when the runtime knows it. */
+  line?: number;
+  column?: number;
 }
 
 export interface Execution {
@@ -235,8 +238,11 @@ export interface TokenRepository {
 
 export interface SessionRepository {
   create(userId: string, title: string): Promise<Session>;
-  /** Newest first. */
-  list(userId: string, page?: PageRequest): Promise<Page<Session>>;
+  /**
+   * Newest first; with `q`, only sessions whose title or a message's text contains it
+   * (case-insensitive, taken literally).
+   */
+  list(userId: string, page?: PageRequest & { q?: string }): Promise<Page<Session>>;
   /** Null when it does not exist or belongs to another user. */
   get(userId: string, id: string): Promise<Session | null>;
   rename(userId: string, id: string, title: string): Promise<Session | null>;
@@ -423,7 +429,18 @@ export interface AuditRepository {
     target?: string | null;
     details?: Record<string, unknown>;
   }): Promise<void>;
-  list(page?: PageRequest): Promise<Page<AuditEntry>>;
+  /** Newest first, narrowed by every filter given. */
+  list(page?: PageRequest & AuditFilter): Promise<Page<AuditEntry>>;
+}
+
+export interface AuditFilter {
+  actorId?: string;
+  /** Exact action name (`user.create`), or a prefix ending in a dot (`user.`). */
+  action?: string;
+  /** Inclusive lower bound, ISO 8601. */
+  from?: string;
+  /** Exclusive upper bound, ISO 8601. */
+  to?: string;
 }
 
 /** A user secret as stored: its value only as ciphertext. */

@@ -17,7 +17,7 @@ import {
 describe.each([
   ['real sandbox', realSandbox],
   ['child-process double', async (root: string) => sandboxDouble(root)],
-])('script executor (%s)', (_name, makeSandbox) => {
+])('script executor (%s)', (name, makeSandbox) => {
   let root: string;
   let store: ReturnType<typeof memoryStore>;
   let sandbox: SandboxDouble;
@@ -114,6 +114,53 @@ return { n: input.n };`,
     outcome.files?.close(true);
     expect(sandbox.released).toBe(1);
   });
+
+  it.runIf(name === 'real sandbox')(
+    "puts a syntax error's line and column on the execution's error, for the editor to mark",
+    async () => {
+      const { executor, context } = setup({ language: 'javascript', code: 'const ok = 1;\nlet x = ;' });
+      const outcome = await executor.run(context);
+      expect(outcome.status).toBe('failed');
+      expect(outcome.error).toEqual({
+        code: 'script_error',
+        message: "SyntaxError: Unexpected token ';' (line 2, column 9)",
+        line: 2,
+        column: 9,
+      });
+      outcome.files?.close(true);
+    },
+  );
+
+  it.runIf(name === 'real sandbox')(
+    'fails a later syntax error as fast as the first, also after a replaced or crashed sandbox process',
+    async () => {
+      const timings: string[] = [];
+      for (const [language, before] of [
+        ['javascript', null],
+        ['javascript', null],
+        // TypeScript's syntax errors come from the type stripping in the worker, not the sandbox.
+        ['typescript', null],
+        ['typescript', null],
+        // Leaves a timer alive: the process is replaced after the run.
+        ['javascript', "require('node:timers').setInterval(() => {}, 1000); return 1"],
+        // Kills the process: the next run starts a new one.
+        ['javascript', "require('node:process').abort()"],
+      ] as const) {
+        if (before) {
+          const first = setup({ language: 'javascript', code: before });
+          (await first.executor.run(first.context)).files?.close(true);
+        }
+        const { executor, context } = setup({ language, code: 'let x = ;' });
+        const started = performance.now();
+        const outcome = await executor.run(context);
+        const ms = performance.now() - started;
+        outcome.files?.close(true);
+        expect(outcome.error).toMatchObject({ code: 'script_error', line: 1, column: 9 });
+        timings.push(`${language} after ${before ?? 'nothing'}: ${Math.round(ms)} ms`);
+        expect(ms, timings.join('; ')).toBeLessThan(2000);
+      }
+    },
+  );
 
   it('refuses a language the sandbox does not offer without taking a sandbox', async () => {
     const { executor, context } = setup({ language: 'ruby' as ScriptInput['language'], code: 'puts 1' });

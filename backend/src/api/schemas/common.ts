@@ -120,7 +120,14 @@ export const executionSchema = z
       z.object({ messageId: z.string(), text: z.string() }),
     ]),
     result: z.unknown(),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    error: z
+      .object({
+        code: z.string(),
+        message: z.string(),
+        line: z.number().int().optional().describe("A script error's line in the submitted code (1-based)."),
+        column: z.number().int().optional().describe('Its column (1-based), when known.'),
+      })
+      .nullable(),
     usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }).nullable(),
     attempt: z.number().int(),
     workerId: z.string().nullable(),

@@ -1,5 +1,5 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
-import { jsonParam, requireUuid, toIso } from '../sql.js';
+import { isUuid, jsonParam, requireUuid, toIso } from '../sql.js';
 import type { AuditEntry, AuditRepository, Queryable } from '../types.js';
 
 interface AuditRow {
@@ -50,11 +50,29 @@ export function createAuditRepository(db: Queryable): AuditRepository {
       const limit = pageLimit(page);
       const before = page?.cursor === undefined ? null : decodeTimeCursor(page.cursor);
       const params: unknown[] = [limit + 1];
-      let where = '';
+      const conditions: string[] = [];
+      const param = (value: unknown) => {
+        params.push(value);
+        return `$${params.length}`;
+      };
       if (before) {
-        params.push(before.at, before.id);
-        where = 'WHERE (at, id) < ($2::timestamptz, $3::uuid)';
+        conditions.push(`(at, id) < (${param(before.at)}::timestamptz, ${param(before.id)}::uuid)`);
       }
+      if (page?.actorId !== undefined) {
+        if (!isUuid(page.actorId)) return { items: [], nextCursor: null };
+        conditions.push(`actor_id = ${param(page.actorId)}`);
+      }
+      if (page?.action !== undefined) {
+        // `user.` names a family of actions; anything else names one action exactly.
+        conditions.push(
+          page.action.endsWith('.')
+            ? `starts_with(action, ${param(page.action)})`
+            : `action = ${param(page.action)}`,
+        );
+      }
+      if (page?.from !== undefined) conditions.push(`at >= ${param(page.from)}::timestamptz`);
+      if (page?.to !== undefined) conditions.push(`at < ${param(page.to)}::timestamptz`);
+      const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
       const { rows } = await db.query<AuditRow>(
         `SELECT ${auditColumns} FROM audit_log ${where} ORDER BY at DESC, id DESC LIMIT $1`,
         params,

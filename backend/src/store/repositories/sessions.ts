@@ -1,5 +1,5 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
-import { isUuid, requireUuid, toIso } from '../sql.js';
+import { containsPattern, isUuid, requireUuid, toIso } from '../sql.js';
 import type { Queryable, Session, SessionRepository } from '../types.js';
 
 interface SessionRow {
@@ -47,7 +47,15 @@ export function createSessionRepository(db: Queryable): SessionRepository {
       let where = 'user_id = $1';
       if (before) {
         params.push(before.at, before.id);
-        where += ' AND (created_at, id) < ($3::timestamptz, $4::uuid)';
+        where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+      }
+      if (page?.q) {
+        // The title, or the text of any message: what a person remembers of a conversation.
+        params.push(containsPattern(page.q));
+        const n = params.length;
+        where += ` AND (title ILIKE $${n} ESCAPE '\\' OR EXISTS (
+          SELECT 1 FROM messages m, jsonb_array_elements(m.parts) part
+           WHERE m.session_id = sessions.id AND part->>'type' = 'text' AND part->>'text' ILIKE $${n} ESCAPE '\\'))`;
       }
       const { rows } = await db.query<SessionRow>(
         `SELECT ${sessionColumns} FROM sessions WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,

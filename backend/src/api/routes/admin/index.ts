@@ -21,6 +21,27 @@ const tokenName = z.string().trim().min(1).max(100);
 /** Minutes of history in the stats' per-minute series. */
 const statsMinutes = 60;
 
+/** A point in time with its offset (`2026-05-01T10:00:00Z`), as the filters of the audit log take it. */
+const instant = z.iso.datetime({ offset: true }).transform((text) => new Date(text).toISOString());
+
+const auditQuery = z
+  .strictObject({
+    actorId: id.optional().describe('Only what this user did.'),
+    action: z
+      .string()
+      .regex(/^[a-z_]+(\.[a-z_]+)*\.?$/, 'must be an action name like user.create, or a prefix like user.')
+      .max(200)
+      .optional()
+      .describe('An action (`user.create`), or every action under a prefix ending in a dot (`user.`).'),
+    from: instant.optional().describe('From this time (inclusive).'),
+    to: instant.optional().describe('Before this time (exclusive).'),
+    ...pageQuery,
+  })
+  .refine((query) => !query.from || !query.to || query.from < query.to, {
+    message: '`from` must be before `to`',
+    path: ['from'],
+  });
+
 /** Administration: users, their tokens, platform figures and the audit log. Every change is audited. */
 export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store, queue, workers } = app.services;
@@ -216,8 +237,8 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['admin'],
-        summary: 'The audit log, newest first',
-        querystring: z.strictObject(pageQuery),
+        summary: 'The audit log, newest first; filtered by actor, action and time range',
+        querystring: auditQuery,
         response: { 200: pageOf(auditEntrySchema), ...errors(400, 401, 403) },
       },
     },

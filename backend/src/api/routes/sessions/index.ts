@@ -24,8 +24,17 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['sessions'],
-        summary: 'Your sessions, newest first',
-        querystring: z.strictObject(pageQuery),
+        summary: 'Your sessions, newest first; `q` searches titles and message text',
+        querystring: z.strictObject({
+          q: z
+            .string()
+            .trim()
+            .min(1)
+            .max(200)
+            .optional()
+            .describe('Only sessions whose title or a message contains this text (case-insensitive).'),
+          ...pageQuery,
+        }),
         response: { 200: pageOf(sessionSchema), ...errors(400, 401) },
       },
     },

@@ -77,7 +77,16 @@ export function useRevokeSignIn(userId: string) {
   });
 }
 
-/** The audit log, newest first; a page of 25 at a time. */
-export function useAuditLog() {
-  return usePagedQuery<AuditEntry>(auditQueryKey, '/admin/audit', 25);
+/** Filters of the audit log, as the API takes them (times in ISO 8601). */
+export interface AuditFilter {
+  actorId?: string;
+  /** One action (`user.create`) or a family (`token.`). */
+  action?: string;
+  from?: string;
+  to?: string;
+}
+
+/** The audit log, newest first; a page of 25 at a time, narrowed by `filter`. */
+export function useAuditLog(filter: AuditFilter = {}) {
+  return usePagedQuery<AuditEntry>([...auditQueryKey, filter], '/admin/audit', 25, { ...filter });
 }

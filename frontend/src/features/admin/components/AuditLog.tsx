@@ -1,9 +1,10 @@
 import type { TFunction } from 'i18next';
-import type { ReactNode } from 'react';
+import { type ReactNode, useDeferredValue, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { EmptyState, LoadMore, QueryStates } from '../../../components/ui';
 import { type AuditEntry, useFormat } from '../../../lib';
 import { useAuditLog } from '../api/admin';
+import { type AuditFilterDraft, AuditFilters, emptyAuditFilter, toAuditFilter } from './AuditFilters';
 
 /**
  * What an entry was about, by name: a user's name for a user, a token's name and owner for a
@@ -35,17 +36,28 @@ function describeTarget(entry: AuditEntry, userNames: ReadonlyMap<string, string
 export function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string> }) {
   const { t } = useTranslation();
   const format = useFormat();
-  const audit = useAuditLog();
+  const [draft, setDraft] = useState<AuditFilterDraft>(emptyAuditFilter);
+  // Typing a date moves through partial values: ask for the settled one.
+  const settled = useDeferredValue(draft);
+  const filter = toAuditFilter(settled);
+  const audit = useAuditLog(filter ?? {});
   const entries = audit.data ?? [];
+  const filtered = Object.values(settled).some(Boolean);
   return (
     <section className="card" aria-labelledby="audit-heading">
       <h2 id="audit-heading" className="panel-title">
         {t('admin.audit')}
       </h2>
+      <AuditFilters value={draft} onChange={setDraft} userNames={userNames} />
+      {filter === null ? (
+        <p className="inline-error" role="alert">
+          {t('admin.auditRangeInvalid')}
+        </p>
+      ) : null}
       <QueryStates
         query={audit}
         isEmpty={entries.length === 0}
-        empty={<EmptyState title={t('admin.noAudit')} />}
+        empty={<EmptyState title={filtered ? t('admin.auditNoMatch') : t('admin.noAudit')} />}
       >
         <div className="table-wrap">
           <table className="table table-compact">

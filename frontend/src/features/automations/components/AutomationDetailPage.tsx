@@ -1,8 +1,10 @@
+import { useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
 import { Button, ErrorState, LoadingState } from '../../../components/ui';
 import { useAutomation } from '../api/saved';
 import { AutomationEditor } from './AutomationEditor';
+import type { CodeEditorHandle, CodeProblem } from './CodeEditor';
 import { RunsPanel } from './RunsPanel';
 import { SchedulesPanel } from './SchedulesPanel';
 import { VersionHistory } from './VersionHistory';
@@ -13,6 +15,8 @@ export function AutomationDetailPage() {
   const { t } = useTranslation();
   const { automationId = '' } = useParams();
   const automation = useAutomation(automationId);
+  const [problem, setProblem] = useState<CodeProblem | null>(null);
+  const editor = useRef<CodeEditorHandle>(null);
   if (automation.isPending) return <LoadingState />;
   if (automation.isError)
     return <ErrorState error={automation.error} onRetry={() => void automation.refetch()} />;
@@ -30,8 +34,12 @@ export function AutomationDetailPage() {
       </div>
       <div className="automation-grid">
         {/* Remounted per version: a restore or a save elsewhere starts the editor from it. */}
-        <AutomationEditor key={current.version} automation={current} />
-        <RunsPanel automation={current} />
+        <AutomationEditor key={current.version} automation={current} problem={problem} handle={editor} />
+        <RunsPanel
+          automation={current}
+          onProblem={setProblem}
+          onGoTo={(line, column) => editor.current?.goTo(line, column)}
+        />
       </div>
       <VersionHistory automation={current} />
       <SchedulesPanel automation={current} />

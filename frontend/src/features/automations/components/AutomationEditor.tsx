@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useId, useMemo, useState } from 'react';
+import { lazy, type Ref, Suspense, useEffect, useId, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Button, InlineError, LoadingState } from '../../../components/ui';
 import { type ScriptLanguage, useIsDark } from '../../../lib';
@@ -6,6 +6,7 @@ import { useMe } from '../../auth';
 import { availableLanguages } from '../api/automations';
 import { type Automation, useSaveAutomation } from '../api/saved';
 import { clearDraft, type Draft, loadDraft, saveDraft } from '../lib/draft';
+import type { CodeEditorHandle, CodeProblem } from './CodeEditor';
 
 const CodeEditor = lazy(() => import('./CodeEditor'));
 
@@ -33,7 +34,16 @@ function parseSchema(text: string): { ok: true; value: Record<string, unknown> |
  * The automation's editor: every save is a new version. The unsaved edit is kept as a draft in
  * the browser (it survives leaving the page), and closing the tab with one asks first.
  */
-export function AutomationEditor({ automation }: { automation: Automation }) {
+export function AutomationEditor({
+  automation,
+  problem,
+  handle,
+}: {
+  automation: Automation;
+  /** A run's script error in the saved version's code, marked in the editor. */
+  problem?: CodeProblem | null;
+  handle?: Ref<CodeEditorHandle>;
+}) {
   const { t } = useTranslation();
   const dark = useIsDark();
   const me = useMe();
@@ -136,6 +146,8 @@ export function AutomationEditor({ automation }: { automation: Automation }) {
           label={t('automations.codeLabel')}
           dark={dark}
           onSubmit={submit}
+          problem={problem}
+          handle={handle}
         />
       </Suspense>
       <label htmlFor={schemaId} className="field-label">

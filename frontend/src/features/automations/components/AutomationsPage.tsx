@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { lazy, Suspense, useId, useState } from 'react';
+import { lazy, Suspense, useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Button, InlineError, LoadingState, StatusBadge } from '../../../components/ui';
 import {
@@ -14,7 +14,9 @@ import { useMe } from '../../auth';
 import { EgressLog } from '../../egress';
 import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
 import { AutomationList } from './AutomationList';
+import type { CodeEditorHandle, CodeProblem } from './CodeEditor';
 import { RunHistory } from './RunHistory';
+import { errorPosition } from './RunsPanel';
 import { SandboxUidsNote } from './SandboxUidsNote';
 
 const CodeEditor = lazy(() => import('./CodeEditor'));
@@ -86,7 +88,16 @@ function OutputLog({ items }: { items: TranscriptItem[] }) {
   );
 }
 
-function RunPanel({ executionId }: { executionId: string }) {
+function RunPanel({
+  executionId,
+  onProblem,
+  onGoTo,
+}: {
+  executionId: string;
+  /** Told where the run's script error is (or that it has none), for the editor to mark. */
+  onProblem: (problem: CodeProblem | null) => void;
+  onGoTo: (line: number, column: number) => void;
+}) {
   const { t } = useTranslation();
   const format = useFormat();
   const cancel = useCancelRun();
@@ -99,6 +110,12 @@ function RunPanel({ executionId }: { executionId: string }) {
   });
   const running = !terminalStatuses.includes(view.status as never);
   const outcome = scriptOutcome(view.result);
+  const position = errorPosition(view.error);
+  const message = view.error?.message ?? '';
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the place and text are what matter, not the object
+  useEffect(() => {
+    onProblem(position ? { ...position, message } : null);
+  }, [position?.line, position?.column, message, onProblem]);
   return (
     <section className="card run-panel" aria-labelledby="run-heading">
       <div className="panel-head">
@@ -145,6 +162,18 @@ function RunPanel({ executionId }: { executionId: string }) {
       {view.error ? (
         <p className="inline-error" role="alert">
           <span className="mono">{view.error.code}</span> {view.error.message}
+          {position ? (
+            <>
+              {' '}
+              <button
+                type="button"
+                className="link-btn"
+                onClick={() => onGoTo(position.line, position.column)}
+              >
+                {t('automations.goToError', position)}
+              </button>
+            </>
+          ) : null}
         </p>
       ) : null}
       {view.status === 'succeeded' ? (
@@ -169,6 +198,8 @@ export function AutomationsPage() {
   const [code, setCode] = useState(samples.javascript);
   const [inputText, setInputText] = useState('{\n  "name": "world"\n}');
   const [executionId, setExecutionId] = useState<string | null>(null);
+  const [problem, setProblem] = useState<CodeProblem | null>(null);
+  const editor = useRef<CodeEditorHandle>(null);
   const run = useRunScript();
   const languageId = useId();
   const inputId = useId();
@@ -236,6 +267,8 @@ export function AutomationsPage() {
               label={t('automations.codeLabel')}
               dark={dark}
               onSubmit={start}
+              problem={problem}
+              handle={editor}
             />
           </Suspense>
           <p className="field-hint">{t('automations.cwdHint')}</p>
@@ -260,7 +293,12 @@ export function AutomationsPage() {
           <InlineError error={run.error} />
         </section>
         {executionId ? (
-          <RunPanel key={executionId} executionId={executionId} />
+          <RunPanel
+            key={executionId}
+            executionId={executionId}
+            onProblem={setProblem}
+            onGoTo={(line, column) => editor.current?.goTo(line, column)}
+          />
         ) : (
           <section className="card run-panel">
             <h2 className="panel-title">{t('automations.output')}</h2>

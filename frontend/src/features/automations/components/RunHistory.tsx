@@ -1,10 +1,25 @@
-import { useId, useState } from 'react';
+import { useId } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useSearchParams } from 'react-router';
 import { Button, EmptyState, LoadMore, QueryStates, StatusBadge } from '../../../components/ui';
 import { type Execution, type ExecutionStatus, useFormat } from '../../../lib';
 import { type RunFilters, useRuns } from '../api/automations';
 
 const statuses: ExecutionStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
+
+/**
+ * The history's filters live in the address (`?status=failed&kind=any`), so a link — the
+ * operations page's status counts — opens the list already filtered. Without `kind` the list
+ * shows script runs; `any` shows every kind. Unknown values are ignored.
+ */
+export function runFiltersFrom(params: URLSearchParams): Required<RunFilters> {
+  const status = params.get('status') ?? '';
+  const kind = params.get('kind');
+  return {
+    status: (statuses as string[]).includes(status) ? (status as ExecutionStatus) : '',
+    kind: kind === 'any' ? '' : kind === 'agent' ? 'agent' : 'script',
+  };
+}
 
 function summary(execution: Execution): string {
   const input = execution.input;
@@ -22,8 +37,20 @@ export function RunHistory({
 }) {
   const { t } = useTranslation();
   const format = useFormat();
-  const [filters, setFilters] = useState<RunFilters>({ status: '', kind: 'script' });
+  const [params, setParams] = useSearchParams();
+  const filters = runFiltersFrom(params);
   const runs = useRuns(filters);
+  const setFilter = (key: 'status' | 'kind', value: string) =>
+    setParams(
+      (old) => {
+        const next = new URLSearchParams(old);
+        if (key === 'kind') next.set('kind', value || 'any');
+        else if (value) next.set('status', value);
+        else next.delete('status');
+        return next;
+      },
+      { replace: true },
+    );
   const statusId = useId();
   const kindId = useId();
   const items = runs.data ?? [];
@@ -41,7 +68,7 @@ export function RunHistory({
             id={kindId}
             className="select select-sm"
             value={filters.kind}
-            onChange={(event) => setFilters({ ...filters, kind: event.target.value as RunFilters['kind'] })}
+            onChange={(event) => setFilter('kind', event.target.value)}
           >
             <option value="">{t('automations.all')}</option>
             <option value="script">{t('automations.kinds.script')}</option>
@@ -54,9 +81,7 @@ export function RunHistory({
             id={statusId}
             className="select select-sm"
             value={filters.status}
-            onChange={(event) =>
-              setFilters({ ...filters, status: event.target.value as RunFilters['status'] })
-            }
+            onChange={(event) => setFilter('status', event.target.value)}
           >
             <option value="">{t('automations.all')}</option>
             {statuses.map((status) => (

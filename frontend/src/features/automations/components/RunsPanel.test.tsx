@@ -90,4 +90,29 @@ describe('RunsPanel', () => {
       expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ input: { name: 'Ann' }, version: 2 }),
     );
   });
+
+  it('marks the error of a run of the version in the editor, and takes the cursor there', async () => {
+    mockFetch([() => json(200, { items: [{ ...run, automationVersion: 3 }], nextCursor: null })]);
+    const problems: unknown[] = [];
+    const goTo = vi.fn();
+    await renderWithApp(
+      <RunsPanel automation={automation} onProblem={(p) => problems.push(p)} onGoTo={goTo} />,
+      { route: '/?run=e1' },
+    );
+    await userEvent.click(await screen.findByRole('button', { name: 'Go to line 4, column 7' }));
+    expect(goTo).toHaveBeenCalledWith(4, 7);
+    expect(problems.at(-1)).toEqual({ line: 4, column: 7, message: 'Unexpected token' });
+  });
+
+  it('does not mark an error of an older version in the editor', async () => {
+    mockFetch([() => json(200, { items: [run], nextCursor: null })]);
+    const problems: unknown[] = [];
+    await renderWithApp(
+      <RunsPanel automation={automation} onProblem={(p) => problems.push(p)} onGoTo={() => {}} />,
+      { route: '/?run=e1' },
+    );
+    expect((await screen.findByTestId('run-detail')).textContent).toContain('line 4, column 7');
+    expect(screen.queryByRole('button', { name: /Go to line/ })).toBeNull();
+    expect(problems.every((p) => p === null)).toBe(true);
+  });
 });

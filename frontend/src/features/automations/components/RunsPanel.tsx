@@ -4,6 +4,7 @@ import { Link, useSearchParams } from 'react-router';
 import { Button, InlineError, LoadMore, QueryStates, StatusBadge } from '../../../components/ui';
 import { type Execution, useFormat } from '../../../lib';
 import { type Automation, useAutomationRuns, useStartRun } from '../api/saved';
+import type { CodeProblem } from './CodeEditor';
 import { formFields, SchemaForm } from './SchemaForm';
 
 /** Where a script's syntax error is, when the sandbox reports it (`line`, `column`). */
@@ -19,7 +20,16 @@ function inputOf(run: Execution): unknown {
 }
 
 /** Run now (input from the schema's form, or JSON), the run history with re-run and permalinks. */
-export function RunsPanel({ automation }: { automation: Automation }) {
+export function RunsPanel({
+  automation,
+  onProblem,
+  onGoTo,
+}: {
+  automation: Automation;
+  /** Told the selected run's script error when it ran the saved version (the editor's code). */
+  onProblem?: (problem: CodeProblem | null) => void;
+  onGoTo?: (line: number, column: number) => void;
+}) {
   const { t } = useTranslation();
   const format = useFormat();
   const runs = useAutomationRuns(automation.id);
@@ -60,6 +70,13 @@ export function RunsPanel({ automation }: { automation: Automation }) {
   }, [unfinished, refetchRuns]);
   const selected = items.find((run) => run.id === selectedId);
   const position = errorPosition(selected?.error ?? null);
+  // Only a run of the version in the editor points into the code on screen.
+  const inEditor = position !== null && selected?.automationVersion === automation.version;
+  const message = selected?.error?.message ?? '';
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the place and text are what matter, not the object
+  useEffect(() => {
+    onProblem?.(inEditor && position ? { ...position, message } : null);
+  }, [inEditor, position?.line, position?.column, message, onProblem]);
   const problems = (start.error as { details?: { path: string; message: string }[] } | null)?.details;
 
   return (
@@ -105,7 +122,22 @@ export function RunsPanel({ automation }: { automation: Automation }) {
           {selected.error ? (
             <p className="inline-error" role="alert">
               <span className="mono">{selected.error.code}</span> {selected.error.message}
-              {position ? ` (${t('automations.saved.lineColumn', position)})` : ''}
+              {position && inEditor && onGoTo ? (
+                <>
+                  {' '}
+                  <button
+                    type="button"
+                    className="link-btn"
+                    onClick={() => onGoTo(position.line, position.column)}
+                  >
+                    {t('automations.goToError', position)}
+                  </button>
+                </>
+              ) : position ? (
+                ` (${t('automations.saved.lineColumn', position)})`
+              ) : (
+                ''
+              )}
             </p>
           ) : (
             <pre className="code-block">{JSON.stringify(selected.result, null, 2) ?? '—'}</pre>

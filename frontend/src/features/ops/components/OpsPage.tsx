@@ -1,16 +1,38 @@
 import { lazy, Suspense, useId, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import { Button, EmptyState, ErrorState, LoadingState } from '../../../components/ui';
 import { useFormat } from '../../../lib';
 import { type MinutePoint, toMinuteSeries, useAdminStats } from '../api/ops';
 
 const LineChart = lazy(() => import('./LineChart'));
 
-function Figure({ label, value, hint }: { label: string; value: string; hint?: string }) {
+/** The run history filtered by one status (its filters live in the address; see RunHistory). */
+const runsWithStatus = (status: string) => `/automations?status=${encodeURIComponent(status)}&kind=any`;
+
+function Figure({
+  label,
+  value,
+  hint,
+  link,
+}: {
+  label: string;
+  value: string;
+  hint?: string;
+  link?: { to: string; label: string };
+}) {
   return (
     <div className="figure card">
       <p className="figure-label">{label}</p>
-      <p className="figure-value">{value}</p>
+      <p className="figure-value">
+        {link ? (
+          <Link to={link.to} aria-label={link.label} title={link.label}>
+            {value}
+          </Link>
+        ) : (
+          value
+        )}
+      </p>
       {hint ? <p className="figure-hint muted">{hint}</p> : null}
     </div>
   );
@@ -116,7 +138,17 @@ export function OpsPage() {
             delayed: format.number(queue.delayed),
           })}
         />
-        <Figure label={t('ops.running')} value={format.number(executions.byStatus.running ?? 0)} />
+        <Figure
+          label={t('ops.running')}
+          value={format.number(executions.byStatus.running ?? 0)}
+          link={{
+            to: runsWithStatus('running'),
+            label: t('ops.showRuns', {
+              status: t('status.running'),
+              count: format.number(executions.byStatus.running ?? 0),
+            }),
+          }}
+        />
         <Figure label={t('ops.workers')} value={format.number(workers.length)} />
         <Figure
           label={t('ops.failureRate')}
@@ -256,13 +288,24 @@ export function OpsPage() {
           {t('ops.byStatus')}
         </h2>
         <dl className="facts">
-          {Object.entries(executions.byStatus).map(([status, count]) => (
-            <div key={status}>
-              <dt>{t(`status.${status}`, { defaultValue: status })}</dt>
-              <dd>{format.number(count)}</dd>
-            </div>
-          ))}
+          {Object.entries(executions.byStatus).map(([status, count]) => {
+            const name = t(`status.${status}`, { defaultValue: status });
+            return (
+              <div key={status}>
+                <dt>{name}</dt>
+                <dd>
+                  <Link
+                    to={runsWithStatus(status)}
+                    aria-label={t('ops.showRuns', { status: name, count: format.number(count) })}
+                  >
+                    {format.number(count)}
+                  </Link>
+                </dd>
+              </div>
+            );
+          })}
         </dl>
+        <p className="field-hint">{t('ops.byStatusHint')}</p>
       </section>
     </div>
   );

@@ -4,8 +4,18 @@ import { api, type Session, usePagedQuery } from '../../../lib';
 export const sessionsQueryKey = ['sessions'] as const;
 export const sessionQueryKey = (id: string) => ['sessions', 'one', id] as const;
 
-export function useSessions() {
-  return usePagedQuery<Session>(sessionsQueryKey, '/sessions', 50);
+/** Search results live under their own key; the plain list keeps `['sessions']` (refreshed exactly). */
+export const sessionSearchQueryKey = (q: string) => ['sessions', 'search', q] as const;
+
+/** Your sessions, newest first; with `q`, those whose title or messages contain it. */
+export function useSessions(q = '') {
+  const query = q.trim();
+  return usePagedQuery<Session>(
+    query ? sessionSearchQueryKey(query) : sessionsQueryKey,
+    '/sessions',
+    50,
+    query ? { q: query } : {},
+  );
 }
 
 export function useSession(id: string | undefined) {

@@ -1,4 +1,4 @@
-import { type FormEvent, useId, useState } from 'react';
+import { type FormEvent, useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { NavLink, useNavigate } from 'react-router';
 import { Button, Dialog, EmptyState, InlineError, LoadMore, QueryStates } from '../../../components/ui';
@@ -7,7 +7,10 @@ import { useCreateSession, useDeleteSession, useRenameSession, useSessions } fro
 
 export function SessionList({ activeId }: { activeId: string | undefined }) {
   const { t } = useTranslation();
-  const sessions = useSessions();
+  const [search, setSearch] = useState('');
+  const query = useDebounced(search.trim(), 250);
+  const sessions = useSessions(query);
+  const searchId = useId();
   const create = useCreateSession();
   const navigate = useNavigate();
   const [renaming, setRenaming] = useState<Session | null>(null);
@@ -32,10 +35,30 @@ export function SessionList({ activeId }: { activeId: string | undefined }) {
         </Button>
       </div>
       <InlineError error={create.error} />
+      <search className="session-search">
+        <label htmlFor={searchId} className="sr-only">
+          {t('sessions.search')}
+        </label>
+        <input
+          id={searchId}
+          type="search"
+          className="input input-sm"
+          value={search}
+          maxLength={200}
+          placeholder={t('sessions.searchPlaceholder')}
+          onChange={(event) => setSearch(event.target.value)}
+        />
+      </search>
       <QueryStates
         query={sessions}
         isEmpty={items.length === 0}
-        empty={<EmptyState title={t('sessions.emptyTitle')}>{t('sessions.emptyBody')}</EmptyState>}
+        empty={
+          query ? (
+            <EmptyState title={t('sessions.noMatch', { query })} />
+          ) : (
+            <EmptyState title={t('sessions.emptyTitle')}>{t('sessions.emptyBody')}</EmptyState>
+          )
+        }
       >
         <ul className="session-items">
           {items.map((session) => (
@@ -60,6 +83,16 @@ export function SessionList({ activeId }: { activeId: string | undefined }) {
       />
     </section>
   );
+}
+
+/** `value` once it has stopped changing for `ms`: one search request per pause in typing. */
+function useDebounced(value: string, ms: number): string {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
 }
 
 function SessionRow({
