@@ -1,4 +1,4 @@
-import { withTimeout } from '../queue/index.js';
+import { withTimeout } from '../lib/timeout.js';
 import type { WorkerHeartbeat } from '../queue/types.js';
 import type { Services } from '../services.js';
 import { unavailable } from './errors.js';

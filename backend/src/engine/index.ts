@@ -22,7 +22,7 @@ export {
   type ProviderName,
   providerNotConfiguredMessage,
 } from './agent/providers.js';
-export { backoffMs, type RetryOptions, retryingFetch } from './agent/retry.js';
+export { type RetryOptions, retryingFetch } from './agent/retry.js';
 export { createScriptExecutor, type ScriptExecutorOptions } from './script-executor.js';
 
 export interface ExecutorsOptions {

@@ -10,7 +10,6 @@ export {
   createRedisClient,
   pingRedis,
   type RedisClientOptions,
-  withTimeout,
 } from './redis-client.js';
 export { ConsumerClosingError } from './running-jobs.js';
 export type * from './types.js';

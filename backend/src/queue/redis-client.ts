@@ -1,4 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { reconnectDelayMs } from '../lib/backoff.js';
+import { withTimeout } from '../lib/timeout.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 
 /** Redis behind Sentinel: the client asks the sentinels for the current primary of `name`. */
@@ -33,11 +35,6 @@ export interface RedisClientOptions {
  * failing: ten reconnects span about 5 s of the growing delay below.
  */
 const sentinelRetriesPerRequest = 10;
-
-/** Reconnect delay: grows 100 ms per attempt, capped at 2 s, so a restarted Redis is found fast. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(attempt * 100, 2000);
-}
 
 /**
  * An ioredis client that never takes the process down: connection errors are logged (at most one
@@ -107,15 +104,6 @@ function sentinelOptions(target: RedisSentinelTarget): RedisOptions {
     failoverDetector: true,
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
-}
-
-/** Rejects when `promise` has not settled within `ms` (the promise itself is left to settle). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** `PING` that rejects within `timeoutMs` when Redis is down (instead of waiting for a reconnect). */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { withTimeout } from '../../../queue/index.js';
+import { withTimeout } from '../../../lib/timeout.js';
 import type { Services } from '../../../services.js';
 import {
   ConcurrencyLimitError,
