@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { baseLanguages } from '../lib/vocabulary.js';
 import type { RuntimeEntry } from './runtime-entry.js';
 import type { IsolationLevel, ScriptLanguage } from './types.js';
 import type { SandboxOwner } from './workspace.js';
@@ -165,7 +166,7 @@ async function probeBwrap(): Promise<IsolationReport> {
 
 /** Languages at a level: shell and Python only inside namespaces, Python only where installed. */
 export function languagesAt(level: IsolationLevel): ScriptLanguage[] {
-  if (level !== 'bwrap') return ['javascript', 'typescript'];
+  if (level !== 'bwrap') return [...baseLanguages];
   return ['javascript', 'typescript', 'shell', ...(findExecutable('python3') ? (['python'] as const) : [])];
 }
 

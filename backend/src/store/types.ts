@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../blobs/types.js';
+import type { ScriptLanguage } from '../lib/vocabulary.js';
 import type {
   AutomationRepository,
   ScheduleRepository,
@@ -56,7 +57,7 @@ export const runTriggers: readonly RunTrigger[] = ['manual', 'api', 'schedule', 
 export type TerminalStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
 /** The statuses a run that started ends in (a `skipped` run never starts). */
 export type FinishedStatus = Exclude<TerminalStatus, 'skipped'>;
-export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
+export type { ScriptLanguage };
 
 export interface User {
   id: string;
