@@ -112,6 +112,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
 
     probe,
 
+    redisKnownDown: () => sharedRedis !== undefined && sharedRedis.status !== 'ready',
+
     async checkDependencies() {
       const checks = await probe.check();
       const problem = firstProblem(checks);

@@ -12,6 +12,13 @@ export type ScriptLanguage = (typeof scriptLanguages)[number];
 /** What every sandbox runs; shell and Python need bwrap isolation. */
 export const baseLanguages: readonly ScriptLanguage[] = ['javascript', 'typescript'];
 
+/** What a script language needs that may be missing, for the message that refuses it. */
+export function languageRequirement(language: string): string {
+  if (language === 'python') return 'Python needs bwrap isolation and python3 on the worker';
+  if (language === 'shell') return 'shell needs bwrap isolation';
+  return `${language} is not a script language of the platform`;
+}
+
 /** The top-level folders of a user's files, in the order they are created. */
 export const userFolders = ['uploads', 'workspace', 'outputs'] as const;
 

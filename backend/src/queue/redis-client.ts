@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { processEnvironment } from '../config/index.js';
 import { reconnectDelayMs } from '../lib/backoff.js';
 import { withTimeout } from '../lib/timeout.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -42,7 +43,7 @@ const sentinelRetriesPerRequest = 10;
  * as an unhandled `error` event, and the client reconnects by itself forever.
  */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
-  const logger = (options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'warn')).child({
+  const logger = (options.logger ?? createLogger(processEnvironment().LOG_LEVEL ?? 'warn')).child({
     component: 'redis',
     connection: options.connectionName ?? 'default',
   });

@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { processEnvironment } from '../config/index.js';
 import { baseLanguages } from '../lib/vocabulary.js';
 import type { RuntimeEntry } from './runtime-entry.js';
 import type { IsolationLevel, ScriptLanguage } from './types.js';
@@ -33,7 +34,7 @@ export const insideUserDir = '/sandbox/user';
 export const insideEgressSocket = '/sandbox/egress.sock';
 
 export function findExecutable(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
+  for (const dir of (processEnvironment().PATH ?? '/usr/local/bin:/usr/bin:/bin')
     .split(':')
     .concat(['/usr/bin', '/bin'])) {
     if (!dir) continue;

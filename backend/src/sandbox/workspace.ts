@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { processEnvironment } from '../config/index.js';
 import { isUuid, userFolders } from '../lib/vocabulary.js';
 import { findExecutable } from './isolation.js';
 import { SandboxError } from './types.js';
@@ -142,7 +143,7 @@ function run(argv: string[]): Promise<void> {
     execFile(
       command,
       args,
-      { timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } },
+      { timeout: 120_000, env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' } },
       (error, _stdout, stderr) =>
         error ? reject(Object.assign(error, { stderr: String(stderr).slice(-2000) })) : resolve(),
     );

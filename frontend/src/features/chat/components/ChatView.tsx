@@ -11,7 +11,7 @@ import {
   useServerText,
 } from '../../../lib';
 import { useMe } from '../../auth';
-import { uploadFiles } from '../../files/api/files';
+import { uploadFiles } from '../../files';
 import {
   messagesQueryKey,
   sessionExecutionsQueryKey,
