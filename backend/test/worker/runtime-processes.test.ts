@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { ExecutionEvent } from '../../src/events/types.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -97,22 +97,25 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
   }
 
   async function waitFor(id: string, statuses: string[], timeoutMs: number): Promise<Execution> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const execution = await services.store.executions.get(id);
-      if (execution && statuses.includes(execution.status)) return execution;
-      if (Date.now() > deadline) throw new Error(`execution ${id} is ${execution?.status}, not ${statuses}`);
-      await sleep(50);
-    }
+    return vi.waitFor(
+      async () => {
+        const execution = await services.store.executions.get(id);
+        if (execution && statuses.includes(execution.status)) return execution;
+        throw new Error(`execution ${id} is ${execution?.status}, not ${statuses}`);
+      },
+      { timeout: timeoutMs, interval: 50 },
+    );
   }
 
   /** Running, with its `execution.started` appended (the kill must not land between the two). */
   async function waitForStarted(id: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await allEvents(id)).some((e) => e.type === 'execution.started')) {
-      if (Date.now() > deadline) throw new Error(`execution ${id} did not start`);
-      await sleep(50);
-    }
+    await expect
+      .poll(async () => (await allEvents(id)).some((e) => e.type === 'execution.started'), {
+        timeout: timeoutMs,
+        interval: 50,
+        message: `execution ${id} did not start`,
+      })
+      .toBe(true);
   }
 
   async function allEvents(id: string): Promise<ExecutionEvent[]> {

@@ -90,11 +90,7 @@ const event = (id: string, type: string, data: object) =>
   `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
 async function until(check: () => boolean, ms = 3000) {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await expect.poll(check, { timeout: ms, interval: 5 }).toBe(true);
 }
 
 describe('openEventStream', () => {
