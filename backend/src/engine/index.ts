@@ -15,7 +15,8 @@ export {
   type FileSyncReport,
   type FileWriteBack,
 } from '../worker/file-sync.js';
-export { type AgentExecutorOptions, createAgentExecutor, providerFailure } from './agent/executor.js';
+export { type AgentExecutorOptions, createAgentExecutor } from './agent/executor.js';
+export { providerFailure } from './agent/provider-errors.js';
 export {
   chooseProvider,
   defaultModelNames,

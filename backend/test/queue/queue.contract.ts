@@ -330,7 +330,7 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
     it('recovers the job of a consumer that died, with attempt 2', async (ctx) => {
       if (!subject.takeJobAndDie) {
         // An in-process queue dies with its only consumer's process: nothing is left to recover.
-        ctx.skip('the queue does not outlive its consumer\'s process (in-process)');
+        ctx.skip("the queue does not outlive its consumer's process (in-process)");
         return;
       }
       const j = job();
