@@ -4,7 +4,7 @@ import type { Egress } from '../../egress/service.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { SandboxLease, SandboxOrchestrator } from '../../sandbox/types.js';
-import type { AgentInput, ExecutionError, MessagePart, TokenUsage } from '../../store/types.js';
+import type { AgentInput, MessagePart, TokenUsage } from '../../store/types.js';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../../worker/executor.js';
 import type { FileSync } from '../../worker/file-sync.js';
 import { abortOutcome, collectFiles, failed, sandboxFailure } from '../common.js';
