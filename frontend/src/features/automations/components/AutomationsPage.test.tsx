@@ -70,6 +70,8 @@ describe('AutomationsPage', () => {
     await waitFor(() => expect(screen.getByTestId('run-result').textContent).toContain('"greeted": "world"'));
     const post = calls.find((c) => c.method === 'POST' && c.path === '/api/v1/executions');
     expect(post?.body).toMatchObject({ language: 'javascript', input: { name: 'world' } });
-    expect(String((post?.body as { code?: string }).code)).toContain("console.log('hello,', name)");
+    expect(String((post?.body as { code?: string } | undefined)?.code)).toContain(
+      "console.log('hello,', name)",
+    );
   });
 });
