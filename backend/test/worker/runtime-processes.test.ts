@@ -23,8 +23,6 @@ const present = existsSync(builtMain);
 if (!present)
   console.info(`worker process tests skipped: ${builtMain} is missing (npm test builds it first)`);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution', () => {
   let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
   let services: Services;
@@ -73,12 +71,13 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
       text += d;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!/metrics on http/.test(text)) {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}:\n${text}`);
-      if (Date.now() > deadline) throw new Error(`worker did not start:\n${text}`);
-      await sleep(50);
-    }
+    await vi.waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}:\n${text}`);
+        if (!/metrics on http/.test(text)) throw new Error(`worker did not start:\n${text}`);
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     return { child, exited };
   }
 

@@ -461,8 +461,11 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
 
     it('publishes heartbeats and removes them on stop', async () => {
       const runtime = start();
-      await sleep(250);
-      const beat = (await services.workers.list()).find((w) => w.workerId === runtime.workerId);
+      const beat = await vi.waitFor(async () => {
+        const found = (await services.workers.list()).find((w) => w.workerId === runtime.workerId);
+        if (!found) throw new Error('no heartbeat yet');
+        return found;
+      });
       expect(beat).toMatchObject({ draining: false, concurrency: services.config.worker.concurrency });
       expect(['bwrap', 'process']).toContain(beat?.isolation);
       await runtime.stop(0);
