@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { type BlobStore, openBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createInProcessEventLog, createRedisEventLog, type EventLog } from './events/index.js';
-import { createDependencyProbe, firstProblem } from './lib/dependency-probe.js';
+import { createDependencyProbe, isProblem } from './lib/dependency-probe.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import {
@@ -115,11 +115,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
     redisKnownDown: () => sharedRedis !== undefined && sharedRedis.status !== 'ready',
 
     async checkDependencies() {
-      const checks = await probe.check();
-      const problem = firstProblem(checks);
-      if (!problem) return;
-      const name = problem === checks.database ? 'database' : 'redis';
-      throw new Error(`${name} is unreachable (${problem})`);
+      const failing = Object.entries(await probe.check()).find(([, check]) => isProblem(check));
+      if (failing) throw new Error(`${failing[0]} is unreachable (${failing[1]})`);
     },
 
     close() {

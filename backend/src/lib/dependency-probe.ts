@@ -67,11 +67,16 @@ export function createDependencyProbe(targets: DependencyTargets, options: Depen
 
 export type DependencyProbe = ReturnType<typeof createDependencyProbe>;
 
+/** A check that says what went wrong (neither `ok` nor `not_configured`). */
+export function isProblem(check: CheckResult): boolean {
+  return check !== 'ok' && check !== 'not_configured';
+}
+
 export function healthy(checks: DependencyChecks): boolean {
-  return Object.values(checks).every((c) => c === 'ok' || c === 'not_configured');
+  return !Object.values(checks).some(isProblem);
 }
 
 /** The first failing check, for the readiness answer. */
 export function firstProblem(checks: DependencyChecks): string | undefined {
-  return Object.values(checks).find((c) => c !== 'ok' && c !== 'not_configured');
+  return Object.values(checks).find(isProblem);
 }
