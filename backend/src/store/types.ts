@@ -8,9 +8,11 @@ import type {
 export * from './automation-types.js';
 export * from './egress-types.js';
 export * from './file-types.js';
+export * from './message-types.js';
 
 import type { EgressRepository } from './egress-types.js';
 import type { FileRepository } from './file-types.js';
+import type { MessageRepository } from './message-types.js';
 
 /**
  * The platform's records and the repositories that keep them. Both database drivers (PostgreSQL
@@ -94,23 +96,6 @@ export interface Session {
   title: string;
   createdAt: string;
   updatedAt: string;
-}
-
-export type MessageRole = 'user' | 'assistant' | 'tool';
-
-/** Message content is a list of parts, close to the model providers' own shape. */
-export type MessagePart =
-  | { type: 'text'; text: string }
-  | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
-  | { type: 'tool-result'; toolCallId: string; toolName: string; output: unknown; isError?: boolean };
-
-export interface Message {
-  id: string;
-  sessionId: string;
-  executionId: string | null;
-  role: MessageRole;
-  parts: MessagePart[];
-  createdAt: string;
 }
 
 export interface ScriptInput {
@@ -246,24 +231,6 @@ export interface SessionRepository {
   rename(userId: string, id: string, title: string): Promise<Session | null>;
   /** Deletes the session and its messages; returns false when not found. */
   delete(userId: string, id: string): Promise<boolean>;
-}
-
-export interface MessageRepository {
-  append(input: {
-    sessionId: string;
-    executionId?: string | null;
-    role: MessageRole;
-    parts: MessagePart[];
-  }): Promise<Message>;
-  /** Oldest first. */
-  list(sessionId: string, page?: PageRequest): Promise<Page<Message>>;
-  /**
-   * The newest `limit` messages of a session, oldest first; with `throughId`, the newest up to and
-   * including that message (all of them when it is not in the session).
-   */
-  latest(sessionId: string, limit: number, throughId?: string): Promise<Message[]>;
-  /** Removes what an abandoned attempt of an execution stored, so a re-run starts clean. */
-  deleteByExecution(executionId: string, roles: MessageRole[]): Promise<number>;
 }
 
 export interface ExecutionFilter extends PageRequest {
