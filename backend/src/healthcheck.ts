@@ -2,7 +2,9 @@
  * Container health check without curl: asks this process's own `/health/live` on PORT.
  * Exit 0 when it answers 2xx within the timeout, 1 otherwise.
  */
-const port = Number(process.env.PORT ?? 8000);
+import { processEnvironment } from './config/index.js';
+
+const port = Number(processEnvironment().PORT ?? 8000);
 const timeoutMs = 2500;
 
 try {

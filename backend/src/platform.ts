@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { type BlobStore, openBlobStore } from './blobs/index.js';
 import type { Config } from './config/index.js';
 import { createInProcessEventLog, createRedisEventLog, type EventLog } from './events/index.js';
+import { createDependencyProbe, isProblem } from './lib/dependency-probe.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import {
@@ -14,14 +15,10 @@ import {
   type ExecutionQueue,
   pingRedis,
   type WorkerRegistry,
-  withTimeout,
 } from './queue/index.js';
 import type { Services } from './services.js';
 import { startBlobMaintenance } from './store/blob-maintenance.js';
 import { createStore, type Database, openDatabase } from './store/index.js';
-
-/** How long one dependency gets to answer a check before it counts as down. */
-const dependencyCheckTimeoutMs = 2000;
 
 export interface CreateServicesOptions {
   logger?: Logger;
@@ -93,6 +90,14 @@ export async function createServices(config: Config, options: CreateServicesOpti
   const store = createStore(db, { blobs });
   const upkeep = startBlobMaintenance({ db, blobs, intervalMs: config.blobGcIntervalMs, logger });
   const sharedRedis = redis;
+  const seams = { queue, events };
+  // Every Redis-backed seam: one of them alone may have lost its connection.
+  const probe = createDependencyProbe({
+    database: () => db.ping(),
+    redis: sharedRedis
+      ? () => Promise.all([pingRedis(sharedRedis), seams.queue.ping(), seams.events.ping()])
+      : undefined,
+  });
   let closing: Promise<void> | undefined;
 
   return {
@@ -105,18 +110,13 @@ export async function createServices(config: Config, options: CreateServicesOpti
     workers,
     redis: sharedRedis,
 
+    probe,
+
+    redisKnownDown: () => sharedRedis !== undefined && sharedRedis.status !== 'ready',
+
     async checkDependencies() {
-      const checks: [string, Promise<unknown>][] = [
-        ['database', withTimeout(db.ping(), dependencyCheckTimeoutMs, 'database')],
-      ];
-      if (sharedRedis) checks.push(['redis', pingRedis(sharedRedis, dependencyCheckTimeoutMs)]);
-      const results = await Promise.allSettled(checks.map(([, check]) => check));
-      results.forEach((result, i) => {
-        if (result.status === 'rejected') {
-          const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
-          throw new Error(`${checks[i]?.[0]} is unreachable: ${reason}`);
-        }
-      });
+      const failing = Object.entries(await probe.check()).find(([, check]) => isProblem(check));
+      if (failing) throw new Error(`${failing[0]} is unreachable (${failing[1]})`);
     },
 
     close() {

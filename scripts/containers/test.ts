@@ -9,270 +9,28 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const tag = process.env.IMAGE_TAG ?? 'test';
-const images = {
-  backend: `localhost/ipa-platform/backend:${tag}`,
-  worker: `localhost/ipa-platform/worker:${tag}`,
-  frontend: `localhost/ipa-platform/frontend:${tag}`,
-};
-/** The worker built with `--build-arg PYTHON=true`, which must offer and run Python too. */
-const workerPython = `localhost/ipa-platform/worker-python:${tag}`;
-/** One script per language that prints 42, and what its finished execution must contain. */
-const scripts: Record<string, string> = {
-  javascript: 'console.log(6 * 7); return 6 * 7;',
-  typescript: 'const answer: number = 6 * 7;\nconsole.log(answer);\nreturn answer;',
-  shell: 'echo $((6 * 7))',
-  python: 'print(6 * 7)',
-};
+import { checkRuntimeImports, checkSeccompProfiles } from './static-checks.js';
+import {
+  check,
+  failures,
+  figure,
+  figures,
+  images,
+  offeredLanguages,
+  repo,
+  runEveryLanguage,
+  sh,
+  submit,
+  waitFor,
+  workerPython,
+} from './support.js';
+
 const ports = { api: 18000, worker: 18001, frontend: 8080 };
 const adminToken = `ipa_containertest_${randomBytes(16).toString('hex')}`;
 const prefix = `ipactr${randomBytes(4).toString('hex')}`;
-const failures: string[] = [];
-const figures: { metric: string; value: string; goal: string; ok: boolean }[] = [];
 const containers: string[] = [];
-
-function sh(cmd: string, args: string[], options: { input?: string } = {}): string {
-  const result = spawnSync(cmd, args, {
-    cwd: repo,
-    encoding: 'utf8',
-    input: options.input,
-    maxBuffer: 64 << 20,
-  });
-  if (result.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${result.status}\n${result.stdout}\n${result.stderr}`);
-  }
-  return result.stdout.trim();
-}
-
-function check(name: string, ok: boolean, detail = ''): void {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
-  if (!ok) failures.push(name);
-}
-
-function figure(metric: string, value: number, unit: string, goal: number): void {
-  figures.push({
-    metric,
-    value: `${value.toFixed(unit === 'MB' ? 1 : 2)} ${unit}`,
-    goal: `< ${goal} ${unit}`,
-    ok: value < goal,
-  });
-}
-
-async function waitFor(url: string, timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (response.ok) return performance.now() - started;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} not ready after ${timeoutMs} ms`);
-}
-
-type ExecutionState = { status: string; result?: unknown; error?: unknown; events?: string };
-
-/** Submits a script and waits (≤ 30 s) for its final state. */
-async function submit(
-  api: string,
-  headers: Record<string, string>,
-  language: string,
-  source: string,
-): Promise<ExecutionState> {
-  const created = await fetch(`${api}/executions`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ language, code: source }),
-  });
-  check(
-    `${language} execution accepted at ${new URL(api).port}`,
-    created.status === 202,
-    String(created.status),
-  );
-  const execution = (await created.json()) as { id: string };
-  let state: ExecutionState = { status: 'queued' };
-  for (let i = 0; i < 300 && ['queued', 'running'].includes(state.status); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    state = (await (await fetch(`${api}/executions/${execution.id}`, { headers })).json()) as ExecutionState;
-  }
-  // output of shell and Python scripts arrives as events; the stream ends after the terminal one
-  const events = await fetch(`${api}/executions/${execution.id}/events`, {
-    headers,
-    signal: AbortSignal.timeout(10_000),
-  }).then(
-    (r) => r.text(),
-    (error: Error) => `events: ${error.message}`,
-  );
-  return { ...state, events };
-}
-
-async function offeredLanguages(api: string, headers: Record<string, string>): Promise<string[]> {
-  const me = (await (await fetch(`${api}/me`, { headers })).json()) as {
-    platform?: { languages?: string[] };
-  };
-  return me.platform?.languages ?? [];
-}
-
-/** Runs the 42-printing script of every offered language; each must succeed and show 42. */
-async function runEveryLanguage(
-  execute: (language: string, source: string) => Promise<ExecutionState>,
-  languages: string[],
-): Promise<void> {
-  for (const language of languages) {
-    const source = scripts[language];
-    if (!source) {
-      check(`${language} has a script in this test`, false);
-      continue;
-    }
-    const final = await execute(language, source);
-    const { events, ...state } = final;
-    const text = JSON.stringify(state);
-    check(
-      `${language} script runs in the worker image and prints 42`,
-      final.status === 'succeeded' && /\b42\b/.test(`${JSON.stringify(state.result)}${events ?? ''}`),
-      `${text.slice(0, 300)} ${events?.slice(0, 300)}`,
-    );
-  }
-}
-
-/**
- * The image carries exactly what backend/dist imports at run time: scripts/containers/check-imports.mjs
- * runs inside each Node image, resolving and loading every package specifier of dist and listing
- * installed packages nothing needs.
- */
-function checkRuntimeImports(): void {
-  for (const image of [images.backend, images.worker, workerPython]) {
-    const result = spawnSync(
-      'podman',
-      [
-        'run',
-        '--rm',
-        '--network=none',
-        '-v',
-        `${path.join(repo, 'scripts/containers/check-imports.mjs')}:/app/backend/dist/check-imports.mjs:ro`,
-        '--entrypoint',
-        'node',
-        image,
-        '/app/backend/dist/check-imports.mjs',
-      ],
-      { encoding: 'utf8' },
-    );
-    let report: { packages?: string[]; unresolved?: string[]; unneeded?: string[] } = {};
-    try {
-      report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
-    } catch {
-      // reported below
-    }
-    check(
-      `${image}: every package backend/dist imports resolves and loads`,
-      result.status !== null && Array.isArray(report.unresolved) && report.unresolved.length === 0,
-      `${report.packages?.length ?? 0} packages; ${JSON.stringify(report.unresolved ?? result.stderr.slice(0, 400))}`,
-    );
-    check(
-      `${image}: no installed package that backend/dist does not need`,
-      Array.isArray(report.unneeded) && report.unneeded.length === 0,
-      JSON.stringify(report.unneeded ?? []).slice(0, 600),
-    );
-  }
-}
-
-/**
- * Which seccomp filter lets bubblewrap create its namespaces, checked with the worker's own probe
- * in containers without capabilities, as Kubernetes runs the worker:
- *  - containerd's RuntimeDefault for a container without CAP_SYS_ADMIN (the chart's profile minus its
- *    bubblewrap additions, with moby's clone flag filter and clone3 → ENOSYS) refuses, also in a
- *    user-namespaced container (hostUsers: false): the filter is fixed from the capabilities;
- *  - the chart's Localhost profile (files/seccomp/ipa-worker-bwrap.json) lets bwrap in, with and
- *    without a user namespace of the container's own.
- */
-function checkSeccompProfiles(): void {
-  const chartProfile = JSON.parse(
-    readFileSync(path.join(repo, 'helm/ipa-platform/files/seccomp/ipa-worker-bwrap.json'), 'utf8'),
-  ) as { syscalls: { names: string[]; action: string; args?: unknown[] }[] };
-  const bwrapSyscalls = ['clone', 'clone3', 'mount', 'pivot_root', 'umount2', 'unshare'];
-  const runtimeDefault = structuredClone(chartProfile);
-  runtimeDefault.syscalls = runtimeDefault.syscalls.filter(
-    (s) => !(s.action === 'SCMP_ACT_ALLOW' && !s.args && s.names.every((n) => bwrapSyscalls.includes(n))),
-  );
-  runtimeDefault.syscalls.push(
-    // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET must be clear without CAP_SYS_ADMIN
-    {
-      names: ['clone'],
-      action: 'SCMP_ACT_ALLOW',
-      args: [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
-    },
-    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 } as never,
-  );
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ipa-seccomp-'));
-  const files = {
-    runtimeDefault: path.join(dir, 'runtime-default.json'),
-    chart: path.join(dir, 'chart.json'),
-  };
-  writeFileSync(files.runtimeDefault, JSON.stringify(runtimeDefault));
-  writeFileSync(files.chart, JSON.stringify(chartProfile));
-  const probe =
-    "const m = await import('/app/backend/dist/sandbox/isolation.js'); console.log(JSON.stringify(await m.detectIsolation()));";
-  const userns = ['--uidmap=0:200000:65536', '--gidmap=0:200000:65536'];
-  try {
-    for (const [name, file, extra, want] of [
-      ['containerd RuntimeDefault', files.runtimeDefault, [], 'process'],
-      [
-        'containerd RuntimeDefault, user-namespaced (hostUsers: false)',
-        files.runtimeDefault,
-        userns,
-        'process',
-      ],
-      ["the chart's Localhost profile", files.chart, [], 'bwrap'],
-      ["the chart's Localhost profile, user-namespaced (hostUsers: false)", files.chart, userns, 'bwrap'],
-    ] as const) {
-      const result = spawnSync(
-        'podman',
-        [
-          'run',
-          '--rm',
-          '--network=none',
-          // hardened, without podman's tmpfs mounts: runc cannot copy them up under --uidmap here
-          '--read-only',
-          '--read-only-tmpfs=false',
-          '--cap-drop=all',
-          '--security-opt=no-new-privileges',
-          `--security-opt=seccomp=${file}`,
-          ...extra,
-          '--user=10001:10001',
-          '--entrypoint',
-          'node',
-          images.worker,
-          '--input-type=module',
-          '-e',
-          probe,
-        ],
-        { encoding: 'utf8' },
-      );
-      let report: { level?: string; reason?: string } = {};
-      try {
-        report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
-      } catch {
-        // reported below
-      }
-      check(
-        `bwrap isolation with ${name}: ${want}`,
-        report.level === want,
-        `${report.level}: ${report.reason ?? result.stderr.trim().slice(0, 300)}`,
-      );
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const hardened = [
   '--read-only',

@@ -10,7 +10,6 @@ import { observabilityPlugin } from './plugins/observability.js';
 import { type SchedulerPluginOptions, schedulerPlugin } from './plugins/scheduler.js';
 import { servicesPlugin } from './plugins/services.js';
 import { registerSpa, sendSpaPage, wantsSpaPage } from './plugins/spa.js';
-import { createDependencyProbe } from './probe.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { automationRoutes } from './routes/automations/index.js';
@@ -88,8 +87,7 @@ export async function buildApiApp(services: Services, options: ApiOptions = {}):
   await app.register(submitPlugin);
   await app.register(schedulerPlugin, options.scheduler ?? {});
 
-  const probe = createDependencyProbe(services);
-  await app.register(healthRoutes, { probe, version, extraHealth: options.extraHealth });
+  await app.register(healthRoutes, { probe: services.probe, version, extraHealth: options.extraHealth });
   await app.register(metricsRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -1,10 +1,10 @@
+import {
+  baseLanguages,
+  type IsolationLevel,
+  type ScriptLanguage,
+  scriptLanguages,
+} from '../lib/vocabulary.js';
 import type { WorkerHeartbeat } from '../queue/types.js';
-import type { ScriptLanguage } from '../store/types.js';
-
-export type IsolationLevel = 'bwrap' | 'process';
-
-/** What every sandbox offers; shell and Python need namespaces (docs/security.md, Isolation levels). */
-const baseLanguages: ScriptLanguage[] = ['javascript', 'typescript'];
 
 /**
  * What an execution can count on, from the live workers' heartbeats: any worker may take a job,
@@ -29,7 +29,7 @@ export function platformCapabilities(heartbeats: readonly WorkerHeartbeat[]): {
     live.length > 0 && live.every((h) => h.isolation === 'bwrap') ? 'bwrap' : 'process';
   const languages =
     isolation === 'bwrap'
-      ? (['javascript', 'typescript', 'shell', 'python'] as const).filter((language) =>
+      ? scriptLanguages.filter((language) =>
           live.every((h) => (h.languages ?? baseLanguages).includes(language)),
         )
       : baseLanguages;

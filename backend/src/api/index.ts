@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { valueWithin } from '../lib/timeout.js';
 import type { Services } from '../services.js';
 import { type ApiOptions, buildApiApp } from './app.js';
 import { ApiLifecycle } from './lifecycle.js';
@@ -42,14 +43,9 @@ export async function startApiServer(
   const drain = () => {
     draining ??= (async () => {
       lifecycle.startDraining(drainRetryMs);
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), http.shutdownGraceMs);
-      });
       const closed = app.close().then(() => 'closed' as const);
-      const outcome = await Promise.race([closed, graceOver]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
+      const outcome = await valueWithin(closed, http.shutdownGraceMs);
+      if (outcome === undefined) {
         app.log.warn(
           { graceMs: http.shutdownGraceMs },
           'grace period over; closing the remaining connections',

@@ -1,4 +1,4 @@
-import { withTimeout } from '../queue/index.js';
+import { withTimeout } from '../lib/timeout.js';
 import type { WorkerHeartbeat } from '../queue/types.js';
 import type { Services } from '../services.js';
 import { unavailable } from './errors.js';
@@ -11,7 +11,7 @@ export const redisCallTimeoutMs = 5000;
  * answer 503 at once rather than waiting for reconnection attempts.
  */
 export function redisKnownDown(services: Services): boolean {
-  return services.redis !== undefined && services.redis.status !== 'ready';
+  return services.redisKnownDown();
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, processEnvironment } from '../config/index.js';
 import { parseArguments } from './args.js';
 import { type CliOutput, StartupError } from './output.js';
 import { platformVersion } from './paths.js';
@@ -22,7 +22,7 @@ const processOutput: CliOutput = {
  */
 export async function runCli(
   argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = processEnvironment(),
   output: CliOutput = processOutput,
 ): Promise<number> {
   const parsed = parseArguments(argv);

@@ -29,7 +29,15 @@ export class ConfigError extends Error {
  * Reads and validates the environment for one process role. Empty strings count as unset, so a
  * Kubernetes manifest may leave an optional variable blank.
  */
-export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * The process environment. Only `config/` reads it (a lint rule holds the rest of the backend to
+ * that); everything else receives what it needs from here or from the loaded `Config`.
+ */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+export function loadConfig(role: ProcessRole, env: NodeJS.ProcessEnv = processEnvironment()): Config {
   const input: Record<string, string> = {};
   const problems: string[] = [];
   for (const name of Object.keys(settings)) {

@@ -1,32 +1,14 @@
 import { z } from 'zod';
+import { bool, int, setting, url } from './setting.js';
+import { modelSettings } from './settings-model.js';
+
+export type { Setting } from './setting.js';
 
 /**
- * Every setting the platform reads from its environment, in one table. The zod schema and the
- * README's configuration table are both generated from it, so the two cannot drift apart.
+ * Every setting the platform reads from its environment, in one table (the model's and agent's
+ * in `settings-model.ts`). The zod schema and the README's configuration table are both
+ * generated from it, so the two cannot drift apart.
  */
-export interface Setting<S extends z.ZodType = z.ZodType> {
-  readonly schema: S;
-  /** Default as written in the README ('—' when the setting is optional without a default). */
-  readonly shownDefault: string;
-  readonly description: string;
-  /** Secrets are never logged and never passed to a sandbox. */
-  readonly secret?: boolean;
-}
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const url = z.url();
-
-function setting<S extends z.ZodType>(
-  schema: S,
-  shownDefault: string,
-  description: string,
-  secret = false,
-): Setting<S> {
-  return { schema, shownDefault, description, secret };
-}
 
 export const settings = {
   PORT: setting(int(0, 65535).optional(), '8000 (worker: 8001)', 'Port of the HTTP server.'),
@@ -352,65 +334,7 @@ export const settings = {
     'Keys that encrypt user secrets at rest (AES-256-GCM): `id:base64-32-bytes`, comma-separated; the first encrypts, the others still decrypt until rotation re-encrypts their secrets.',
     true,
   ),
-  MODEL_PROVIDER: setting(
-    z.enum(['anthropic', 'openai', 'azure', 'openai-compatible']).optional(),
-    '— (first provider whose key is set)',
-    'Model provider used for agent turns.',
-  ),
-  MODEL_NAME: setting(
-    z.string().min(1).optional(),
-    'claude-sonnet-4-5 (anthropic), gpt-4.1 (openai)',
-    'Model id (Azure: the deployment name).',
-  ),
-  ANTHROPIC_API_KEY: setting(z.string().min(1).optional(), '—', 'Anthropic API key.', true),
-  ANTHROPIC_BASE_URL: setting(url.optional(), 'https://api.anthropic.com/v1', 'Anthropic API base URL.'),
-  OPENAI_API_KEY: setting(z.string().min(1).optional(), '—', 'OpenAI API key.', true),
-  OPENAI_BASE_URL: setting(url.optional(), 'https://api.openai.com/v1', 'OpenAI API base URL.'),
-  AZURE_OPENAI_API_KEY: setting(z.string().min(1).optional(), '—', 'Azure OpenAI API key.', true),
-  AZURE_OPENAI_RESOURCE: setting(z.string().min(1).optional(), '—', 'Azure OpenAI resource name.'),
-  AZURE_OPENAI_BASE_URL: setting(
-    url.optional(),
-    '—',
-    'Azure OpenAI base URL (instead of the resource name).',
-  ),
-  AZURE_OPENAI_API_VERSION: setting(
-    z.string().min(1).optional(),
-    'provider default',
-    'Azure OpenAI API version.',
-  ),
-  OPENAI_COMPATIBLE_BASE_URL: setting(
-    url.optional(),
-    '—',
-    'Base URL of an OpenAI-compatible server (Ollama, vLLM), e.g. http://ollama:11434/v1.',
-  ),
-  OPENAI_COMPATIBLE_API_KEY: setting(
-    z.string().min(1).optional(),
-    '—',
-    'API key of the OpenAI-compatible server, if it needs one.',
-    true,
-  ),
-  AGENT_MAX_STEPS: setting(int(1, 100).default(12), '12', 'Model steps (tool rounds) per agent turn.'),
-  AGENT_MAX_TOKENS: setting(
-    int(100, 10_000_000).default(200_000),
-    '200000',
-    'Token budget (input + output) of one agent turn.',
-  ),
-  AGENT_HISTORY_MESSAGES: setting(
-    int(1, 10_000).default(200),
-    '200',
-    'Earlier messages of the session an agent turn sends to the model at most (the newest ones).',
-  ),
-  AGENT_HISTORY_CHARS: setting(
-    int(1_000, 10_000_000).default(200_000),
-    '200000',
-    'Size budget (characters) of the earlier messages a turn sends; the oldest are left out first.',
-  ),
-  AGENT_TIMEOUT_SECONDS: setting(int(1, 86_400).default(180), '180', 'Wall-clock limit of one agent turn.'),
-  MODEL_MAX_RETRIES: setting(
-    int(0, 10).default(3),
-    '3',
-    'Retries of a model call on rate limits and 5xx (exponential backoff with jitter).',
-  ),
+  ...modelSettings,
 };
 
 export type SettingName = keyof typeof settings;

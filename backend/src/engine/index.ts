@@ -15,14 +15,15 @@ export {
   type FileSyncReport,
   type FileWriteBack,
 } from '../worker/file-sync.js';
-export { type AgentExecutorOptions, createAgentExecutor, providerFailure } from './agent/executor.js';
+export { type AgentExecutorOptions, createAgentExecutor } from './agent/executor.js';
+export { providerFailure } from './agent/provider-errors.js';
 export {
   chooseProvider,
   defaultModelNames,
   type ProviderName,
   providerNotConfiguredMessage,
 } from './agent/providers.js';
-export { backoffMs, type RetryOptions, retryingFetch } from './agent/retry.js';
+export { type RetryOptions, retryingFetch } from './agent/retry.js';
 export { createScriptExecutor, type ScriptExecutorOptions } from './script-executor.js';
 
 export interface ExecutorsOptions {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { reconnectDelayMs } from '../lib/backoff.js';
 import type { Logger } from '../observability/logger.js';
 import { compareEventIds, type ParsedEventId, parseEventId } from './ids.js';
 import type { ExecutionEvent } from './types.js';
@@ -232,7 +233,7 @@ export class BlockedReaders {
         if (failures === 1 || failures % 50 === 0) {
           this.logger.warn({ err: (err as Error).message, failures }, 'blocking event read failed; retrying');
         }
-        await new Promise((r) => setTimeout(r, Math.min(failures * 100, 2000)));
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(failures)));
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { processEnvironment } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { closeRedisClient, createRedisClient, pingRedis, reviveWhenEnded } from '../queue/index.js';
 import { BlockedReaders, toEvent, type Waiter } from './blocked-readers.js';
@@ -71,7 +72,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   if (!options.redis && !options.redisUrl) throw new Error('createRedisEventLog needs redis or redisUrl');
   const maxLength = options.maxLength ?? 10_000;
   if (!Number.isInteger(maxLength) || maxLength < 1) throw new RangeError('maxLength must be an integer ≥ 1');
-  const logger = (options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'warn')).child({
+  const logger = (options.logger ?? createLogger(processEnvironment().LOG_LEVEL ?? 'warn')).child({
     component: 'event-log',
   });
   const owned = !options.redis;

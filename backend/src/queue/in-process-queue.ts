@@ -1,3 +1,4 @@
+import { backoffDelay } from '../lib/backoff.js';
 import { RunningJobs } from './running-jobs.js';
 import type {
   ConsumerOptions,
@@ -94,7 +95,7 @@ export function createInProcessQueue(options: InProcessQueueOptions): ExecutionQ
                   waiting.push(entry);
                   dispatch();
                 },
-                backoffMs * 2 ** (entry.failures - 1),
+                backoffDelay(entry.failures, { baseMs: backoffMs }),
               );
               entry.timer.unref();
             }

@@ -11,7 +11,6 @@ export {
   pingRedis,
   type RedisClientOptions,
   reviveWhenEnded,
-  withTimeout,
 } from './redis-client.js';
 export { ConsumerClosingError } from './running-jobs.js';
 export type * from './types.js';

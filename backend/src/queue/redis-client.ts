@@ -1,4 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { processEnvironment } from '../config/index.js';
+import { reconnectDelayMs } from '../lib/backoff.js';
+import { withTimeout } from '../lib/timeout.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 
 /** Redis behind Sentinel: the client asks the sentinels for the current primary of `name`. */
@@ -34,18 +37,13 @@ export interface RedisClientOptions {
  */
 const sentinelRetriesPerRequest = 10;
 
-/** Reconnect delay: grows 100 ms per attempt, capped at 2 s, so a restarted Redis is found fast. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(attempt * 100, 2000);
-}
-
 /**
  * An ioredis client that never takes the process down: connection errors are logged (at most one
  * line per distinct message every 10 s, so a Redis outage does not flood the log) and never thrown
  * as an unhandled `error` event, and the client reconnects by itself forever.
  */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
-  const logger = (options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'warn')).child({
+  const logger = (options.logger ?? createLogger(processEnvironment().LOG_LEVEL ?? 'warn')).child({
     component: 'redis',
     connection: options.connectionName ?? 'default',
   });
@@ -144,15 +142,6 @@ function sentinelOptions(target: RedisSentinelTarget): RedisOptions {
     failoverDetector: true,
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
-}
-
-/** Rejects when `promise` has not settled within `ms` (the promise itself is left to settle). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** `PING` that rejects within `timeoutMs` when Redis is down (instead of waiting for a reconnect). */

@@ -1,3 +1,5 @@
+import { valueWithin } from '../lib/timeout.js';
+
 /** The reason of a job's `signal` when its consumer closed and the grace period ran out. */
 export class ConsumerClosingError extends Error {
   constructor() {
@@ -60,12 +62,7 @@ export class RunningJobs {
   /** Waits up to `graceMs` for running jobs, then aborts the rest and waits for their outcome. */
   async drain(graceMs: number): Promise<void> {
     if (this.jobs.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([Promise.all([...this.jobs.values()].map((j) => j.settled)), graceOver]);
-    clearTimeout(timer);
+    await valueWithin(Promise.all([...this.jobs.values()].map((j) => j.settled)), graceMs);
     const left = [...this.jobs.values()];
     for (const job of left) job.controller.abort(new ConsumerClosingError());
     await Promise.all(left.map((j) => j.outcome));

@@ -1,3 +1,4 @@
+import type { IsolationLevel, ScriptLanguage } from '../lib/vocabulary.js';
 import type { ExecutionKind } from '../store/types.js';
 
 /** What travels through the queue: only ids; the database holds the execution itself. */
@@ -69,9 +70,9 @@ export interface WorkerHeartbeat {
   startedAt: string;
   /** When this heartbeat was published. */
   at: string;
-  isolation: 'bwrap' | 'process';
+  isolation: IsolationLevel;
   /** Script languages this worker's sandboxes run (older workers may not send it). */
-  languages?: ('javascript' | 'typescript' | 'shell' | 'python')[];
+  languages?: ScriptLanguage[];
   /** Each live sandbox runs under a uid of its own (a root worker); older workers do not send it. */
   separateUids?: boolean;
   /** A model provider is configured here, so agent turns can run (older workers do not send it). */

@@ -10,6 +10,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { processEnvironment } from '../config/index.js';
+import { baseLanguages } from '../lib/vocabulary.js';
 import type { RuntimeEntry } from './runtime-entry.js';
 import type { IsolationLevel, ScriptLanguage } from './types.js';
 import type { SandboxOwner } from './workspace.js';
@@ -32,7 +34,7 @@ export const insideUserDir = '/sandbox/user';
 export const insideEgressSocket = '/sandbox/egress.sock';
 
 export function findExecutable(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
+  for (const dir of (processEnvironment().PATH ?? '/usr/local/bin:/usr/bin:/bin')
     .split(':')
     .concat(['/usr/bin', '/bin'])) {
     if (!dir) continue;
@@ -165,7 +167,7 @@ async function probeBwrap(): Promise<IsolationReport> {
 
 /** Languages at a level: shell and Python only inside namespaces, Python only where installed. */
 export function languagesAt(level: IsolationLevel): ScriptLanguage[] {
-  if (level !== 'bwrap') return ['javascript', 'typescript'];
+  if (level !== 'bwrap') return [...baseLanguages];
   return ['javascript', 'typescript', 'shell', ...(findExecutable('python3') ? (['python'] as const) : [])];
 }
 

@@ -5,9 +5,10 @@ import type { EgressContext } from '../egress/proxy.js';
  * user; a lease gives one caller exclusive use of that user's process until it is released.
  */
 
+import type { IsolationLevel, ScriptLanguage } from '../lib/vocabulary.js';
 import type { SyncFileState, SyncLimitExceeded, SyncLimits } from './protocol.js';
 
-export type IsolationLevel = 'bwrap' | 'process';
+export type { IsolationLevel, ScriptLanguage };
 
 export interface PoolFigures {
   live: number;
@@ -75,8 +76,6 @@ export interface CodeRunResult {
   timedOut: boolean;
   outputTruncated: boolean;
 }
-
-export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
 
 /** Typed wrappers over the JSON-RPC methods of the worker ↔ sandbox protocol (`protocol.ts`). Paths are relative to the user's root. */
 export interface SandboxLease {

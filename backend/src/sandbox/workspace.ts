@@ -7,20 +7,20 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { processEnvironment } from '../config/index.js';
+import { isUuid, userFolders } from '../lib/vocabulary.js';
 import { findExecutable } from './isolation.js';
 import { SandboxError } from './types.js';
 
-export const userFolders = ['uploads', 'workspace', 'outputs'] as const;
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { userFolders };
 
 /** User ids name directories, so only UUIDs are accepted (no separators, no dots). */
 export function isUserId(name: string): boolean {
-  return uuidPattern.test(name);
+  return isUuid(name);
 }
 
 export function assertUserId(userId: unknown): asserts userId is string {
-  if (typeof userId !== 'string' || !uuidPattern.test(userId)) {
+  if (!isUuid(userId)) {
     throw new SandboxError(
       'invalid_request',
       `invalid user id ${JSON.stringify(String(userId).slice(0, 80))}: expected a UUID`,
@@ -153,7 +153,7 @@ function run(argv: string[]): Promise<void> {
     execFile(
       command,
       args,
-      { timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } },
+      { timeout: 120_000, env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' } },
       (error, _stdout, stderr) =>
         error ? reject(Object.assign(error, { stderr: String(stderr).slice(-2000) })) : resolve(),
     );

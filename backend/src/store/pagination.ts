@@ -1,3 +1,4 @@
+import { isUuid } from '../lib/vocabulary.js';
 import type { Page, PageRequest } from './types.js';
 
 export const defaultPageLimit = 50;
@@ -36,7 +37,6 @@ function decodeKey(cursor: string): unknown[] {
   return key;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Sort key of tables paged by creation time: (created_at, id). */
@@ -54,7 +54,7 @@ export function decodeTimeCursor(cursor: string): TimeKey {
     !isoPattern.test(at) ||
     Number.isNaN(Date.parse(at)) ||
     typeof id !== 'string' ||
-    !uuidPattern.test(id)
+    !isUuid(id)
   ) {
     throw new InvalidCursorError(cursor);
   }

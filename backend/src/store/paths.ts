@@ -3,7 +3,9 @@
  * top-level folders, made of ordinary segments. The sandbox runtime applies its own, stricter
  * checks on the real filesystem (symlinks, devices); this one guards the API and the database.
  */
-export const topLevelFolders = ['uploads', 'workspace', 'outputs'] as const;
+import { userFolders } from '../lib/vocabulary.js';
+
+export const topLevelFolders = userFolders;
 
 export const maxPathLength = 1024;
 export const maxSegmentLength = 255;

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withTimeout } from '../lib/timeout.js';
 import type { Logger } from '../observability/logger.js';
 import type { Database, Queryable, QueryResult } from './types.js';
 
@@ -81,18 +82,7 @@ export function openPostgres(options: PostgresOptions): Database {
     },
 
     async ping() {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`PostgreSQL did not answer within ${pingTimeoutMs} ms`)),
-          pingTimeoutMs,
-        );
-      });
-      try {
-        await Promise.race([pool.query('SELECT 1'), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withTimeout(pool.query('SELECT 1'), pingTimeoutMs, 'PostgreSQL');
     },
 
     close() {

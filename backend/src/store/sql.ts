@@ -1,13 +1,10 @@
+import { isUuid } from '../lib/vocabulary.js';
 import type { Database, Queryable } from './types.js';
 
 /** Small conversions between driver values and the platform's records, shared by the repositories. */
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Ids arrive from URLs; a malformed one is "not found", never a database error. */
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && uuidPattern.test(value);
-}
+export { isUuid };
 
 /** Writes name their owner by id; a malformed one is the caller's mistake, said plainly. */
 export function requireUuid(value: unknown, what: string): string {

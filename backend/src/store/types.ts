@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import type { ByteRange } from '../blobs/types.js';
+import type { ScriptLanguage } from '../lib/vocabulary.js';
 import type {
   AutomationRepository,
   ScheduleRepository,
@@ -7,6 +6,13 @@ import type {
 } from './automation-types.js';
 
 export * from './automation-types.js';
+export * from './egress-types.js';
+export * from './file-types.js';
+export * from './message-types.js';
+
+import type { EgressRepository } from './egress-types.js';
+import type { FileRepository } from './file-types.js';
+import type { MessageRepository } from './message-types.js';
 
 /**
  * The platform's records and the repositories that keep them. Both database drivers (PostgreSQL
@@ -56,7 +62,7 @@ export const runTriggers: readonly RunTrigger[] = ['manual', 'api', 'schedule', 
 export type TerminalStatus = Exclude<ExecutionStatus, 'queued' | 'running'>;
 /** The statuses a run that started ends in (a `skipped` run never starts). */
 export type FinishedStatus = Exclude<TerminalStatus, 'skipped'>;
-export type ScriptLanguage = 'javascript' | 'typescript' | 'shell' | 'python';
+export type { ScriptLanguage };
 
 export interface User {
   id: string;
@@ -90,23 +96,6 @@ export interface Session {
   title: string;
   createdAt: string;
   updatedAt: string;
-}
-
-export type MessageRole = 'user' | 'assistant' | 'tool';
-
-/** Message content is a list of parts, close to the model providers' own shape. */
-export type MessagePart =
-  | { type: 'text'; text: string }
-  | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
-  | { type: 'tool-result'; toolCallId: string; toolName: string; output: unknown; isError?: boolean };
-
-export interface Message {
-  id: string;
-  sessionId: string;
-  executionId: string | null;
-  role: MessageRole;
-  parts: MessagePart[];
-  createdAt: string;
 }
 
 export interface ScriptInput {
@@ -250,24 +239,6 @@ export interface SessionRepository {
   delete(userId: string, id: string): Promise<boolean>;
 }
 
-export interface MessageRepository {
-  append(input: {
-    sessionId: string;
-    executionId?: string | null;
-    role: MessageRole;
-    parts: MessagePart[];
-  }): Promise<Message>;
-  /** Oldest first. */
-  list(sessionId: string, page?: PageRequest): Promise<Page<Message>>;
-  /**
-   * The newest `limit` messages of a session, oldest first; with `throughId`, the newest up to and
-   * including that message (all of them when it is not in the session).
-   */
-  latest(sessionId: string, limit: number, throughId?: string): Promise<Message[]>;
-  /** Removes what an abandoned attempt of an execution stored, so a re-run starts clean. */
-  deleteByExecution(executionId: string, roles: MessageRole[]): Promise<number>;
-}
-
 export interface ExecutionFilter extends PageRequest {
   status?: ExecutionStatus;
   sessionId?: string;
@@ -363,65 +334,6 @@ export interface MinuteFigures {
   p95QueueWaitMs: number | null;
 }
 
-export interface FileChangeSet {
-  writes: readonly { path: string; content: Buffer }[];
-  deletes: readonly string[];
-  /**
-   * The SHA-256 each path had when the change was made (null: it did not exist). A path stored
-   * differently now was changed by someone else in the meantime: their version stays, a write of
-   * ours is kept beside it (`conflictCopyPath`, tagged `conflictTag`) and a delete of ours is
-   * dropped. Paths without a base are written and deleted as given.
-   */
-  bases?: ReadonlyMap<string, string | null>;
-  conflictTag?: string;
-}
-
-/** A path of a change that met a concurrent change; `keptAs` is where our write went (null: a delete, dropped). */
-export interface FileConflict {
-  path: string;
-  keptAs: string | null;
-}
-
-export interface FileRepository {
-  /** Files under a directory prefix ('' = all), sorted by path. */
-  list(userId: string, prefix?: string): Promise<StoredFile[]>;
-  get(userId: string, path: string): Promise<(StoredFile & { content: Buffer }) | null>;
-  /**
-   * A file's metadata and a stream of its content, without reading it whole; null when there is no
-   * such file. `rangeOf` (given the file) may pick a range within it to stream instead, or throw.
-   */
-  open(
-    userId: string,
-    path: string,
-    rangeOf?: (file: StoredFile) => ByteRange | undefined,
-  ): Promise<(StoredFile & { content: Readable; range?: ByteRange }) | null>;
-  /**
-   * Creates or replaces a file. Rejects with QuotaExceededError when the user's total would pass
-   * `quotaBytes`; nothing is written then.
-   */
-  put(
-    userId: string,
-    path: string,
-    content: Buffer,
-    quotaBytes: number,
-    quotaFiles?: number,
-  ): Promise<StoredFile>;
-  /**
-   * Writes and deletes several files as one change: all of it or, on QuotaExceededError, none.
-   * Only growth past `quotaBytes` is refused, so a user over a lowered quota may still shrink.
-   * Returns the paths that met a concurrent change (see `FileChangeSet.bases`).
-   */
-  apply(
-    userId: string,
-    change: FileChangeSet,
-    quotaBytes: number,
-    quotaFiles?: number,
-  ): Promise<{ conflicts: FileConflict[] }>;
-  delete(userId: string, path: string): Promise<boolean>;
-  /** Bytes used by a user. */
-  usage(userId: string): Promise<number>;
-}
-
 export interface AuditRepository {
   record(entry: {
     actorId: string | null;
@@ -441,57 +353,6 @@ export interface AuditFilter {
   from?: string;
   /** Exclusive upper bound, ISO 8601. */
   to?: string;
-}
-
-/** A user secret as stored: its value only as ciphertext. */
-export interface StoredSecret {
-  id: string;
-  userId: string;
-  name: string;
-  hosts: string[];
-  delivery: SecretDelivery;
-  keyId: string;
-  ciphertext: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export type SecretDelivery = { header: string; template: string } | { query: string };
-
-export interface EgressRequestEntry {
-  id: string;
-  executionId: string | null;
-  userId: string;
-  host: string;
-  port: number;
-  method: string;
-  status: number | null;
-  bytesSent: number;
-  bytesReceived: number;
-  durationMs: number;
-  outcome: 'allowed' | 'refused' | 'failed';
-  reason: string | null;
-  at: string;
-}
-
-export interface EgressRepository {
-  /** Creates or replaces the user's secret `name`. */
-  putSecret(input: Omit<StoredSecret, 'id' | 'createdAt' | 'updatedAt'>): Promise<StoredSecret>;
-  getSecret(userId: string, name: string): Promise<StoredSecret | undefined>;
-  listSecrets(userId: string): Promise<StoredSecret[]>;
-  deleteSecret(userId: string, name: string): Promise<boolean>;
-  /** Secrets encrypted under another key than `keyId` (rotation), at most `limit`. */
-  secretsNotUnder(keyId: string, limit: number): Promise<StoredSecret[]>;
-  /** Swaps the ciphertext of one secret if it is still the one read (`previous`). */
-  reencryptSecret(id: string, previous: string, keyId: string, ciphertext: string): Promise<boolean>;
-  /** The user level of the egress allowlist; null = the level does not narrow. */
-  userAllowlist(userId: string): Promise<string[] | null>;
-  setUserAllowlist(userId: string, rules: string[] | null): Promise<void>;
-  automationAllowlist(automationId: string): Promise<{ ownerId: string; rules: string[] } | null>;
-  setAutomationAllowlist(automationId: string, ownerId: string, rules: string[] | null): Promise<void>;
-  recordRequest(entry: Omit<EgressRequestEntry, 'id' | 'at'>): Promise<void>;
-  /** Requests of one execution, oldest first. */
-  listRequests(executionId: string, limit?: number): Promise<EgressRequestEntry[]>;
 }
 
 export interface Repositories {
@@ -525,38 +386,5 @@ export class ConcurrencyLimitError extends Error {
   ) {
     super(`concurrency limit reached: ${active} of ${limit} executions active`);
     this.name = 'ConcurrencyLimitError';
-  }
-}
-
-export class QuotaExceededError extends Error {
-  /**
-   * `usedBytes`: the user's usage before the refused write; `requestedBytes` (when known): how much
-   * the write would have added.
-   */
-  constructor(
-    readonly usedBytes: number,
-    readonly quotaBytes: number,
-    readonly requestedBytes?: number,
-  ) {
-    super(
-      requestedBytes === undefined
-        ? `quota exceeded: ${usedBytes} of ${quotaBytes} bytes`
-        : `quota exceeded: ${usedBytes} of ${quotaBytes} bytes used, ${requestedBytes} more requested`,
-    );
-    this.name = 'QuotaExceededError';
-  }
-}
-
-/** A write that would leave the user more files than `quotaFiles` (USER_QUOTA_FILES). */
-export class FileCountExceededError extends QuotaExceededError {
-  constructor(
-    readonly usedFiles: number,
-    readonly quotaFiles: number,
-    usedBytes: number,
-    quotaBytes: number,
-  ) {
-    super(usedBytes, quotaBytes);
-    this.message = `file quota exceeded: ${usedFiles} files would pass the limit of ${quotaFiles}`;
-    this.name = 'FileCountExceededError';
   }
 }

@@ -7,7 +7,7 @@ export {
   type Executor,
 } from './executor.js';
 export { refreshSandboxGauges } from './heartbeat.js';
-export { backoffDelay, every, type Periodic, type PeriodicOptions } from './periodic.js';
+export { every, type Periodic, type PeriodicOptions } from './periodic.js';
 export { createQueueReconciler, type QueueReconciler, type ReconcilePass } from './reconciler.js';
 export { requeueUnfinished } from './recovery.js';
 export {

@@ -1,7 +1,4 @@
-/** Delay before retry number `failures` (1, 2, …): `baseMs` doubling each time, capped at `maxMs`. */
-export function backoffDelay(baseMs: number, failures: number, maxMs = Number.POSITIVE_INFINITY): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
-}
+import { backoffDelay } from '../lib/backoff.js';
 
 export interface PeriodicOptions {
   /** Also run once at start (default: first run after one interval). */
@@ -42,7 +39,7 @@ export function every(
     const base =
       failures === 0
         ? intervalMs
-        : Math.max(intervalMs, backoffDelay(intervalMs, failures + 1, maxBackoffMs));
+        : Math.max(intervalMs, backoffDelay(failures + 1, { baseMs: intervalMs, maxMs: maxBackoffMs }));
     const wait = base * (1 + jitter * (Math.random() * 2 - 1));
     timer = setTimeout(() => void run(), Math.max(0, wait));
     timer.unref();

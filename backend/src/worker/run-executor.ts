@@ -1,3 +1,4 @@
+import { valueWithin } from '../lib/timeout.js';
 import type { Logger } from '../observability/logger.js';
 import type { ExecutionContext, ExecutionOutcome, Executor } from './executor.js';
 
@@ -30,14 +31,7 @@ export async function runExecutor(
     if ('error' in first && !signal.aborted) log.error({ err: first.error }, 'executor threw');
     return { abortedFirst: false, ...first };
   }
-  let grace: NodeJS.Timeout | undefined;
-  const late = await Promise.race([
-    run,
-    new Promise<undefined>((resolve) => {
-      grace = setTimeout(() => resolve(undefined), abortSettleMs);
-    }),
-  ]);
-  clearTimeout(grace);
+  const late = await valueWithin(run, abortSettleMs);
   if (!late) {
     log.warn('executor did not return after its signal fired; settling without it');
     // Whatever it returns later is not stored, but what it holds (a sandbox lease) is let go.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { chooseProvider } from '../engine/agent/providers.js';
 import type { EventType } from '../events/types.js';
+import { baseLanguages } from '../lib/vocabulary.js';
 import type { Logger } from '../observability/logger.js';
 import type { JobContext, JobHandler, QueueConsumer, WorkerHeartbeat } from '../queue/types.js';
 import type { IsolationLevel, PoolFigures, SandboxOrchestrator } from '../sandbox/types.js';
@@ -163,7 +164,7 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
       startedAt,
       at: new Date().toISOString(),
       isolation: f.isolation,
-      languages: [...(orchestrator?.languages ?? ['javascript', 'typescript'])],
+      languages: [...(orchestrator?.languages ?? baseLanguages)],
       separateUids: orchestrator?.separateUids === true,
       modelConfigured,
       concurrency: f.concurrency,

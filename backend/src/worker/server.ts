@@ -1,4 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { firstProblem, healthy } from '../lib/dependency-probe.js';
+import { valueWithin } from '../lib/timeout.js';
 import type { SandboxOrchestrator } from '../sandbox/types.js';
 import type { Services } from '../services.js';
 import { refreshSandboxGauges } from './heartbeat.js';
@@ -20,33 +22,8 @@ export interface WorkerServer {
   close(): Promise<void>;
 }
 
-/** Longest a health check may take before it counts as failed. */
-const checkTimeoutMs = 2_000;
-/** Probes from several kubelets and scrapers share one dependency check per second. */
-const checkCacheMs = 1_000;
-
-/** Resolves to null when `check` succeeds in time, else to the reason it did not. */
-function timedCheck(check: () => Promise<void>): Promise<string | null> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    check().then(
-      () => null,
-      (error: unknown) => (error instanceof Error ? error.message : String(error)),
-    ),
-    new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`no answer within ${checkTimeoutMs} ms`), checkTimeoutMs);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function cached(check: () => Promise<void>): () => Promise<string | null> {
-  let last: { at: number; result: Promise<string | null> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!last || now - last.at >= checkCacheMs) last = { at: now, result: timedCheck(check) };
-    return last.result;
-  };
-}
+/** Longest a scrape waits for the queue depth before it reports the last figures. */
+const countsTimeoutMs = 2_000;
 
 /**
  * The worker's own small HTTP server (port 8001): liveness, readiness, a health summary with the
@@ -55,14 +32,8 @@ function cached(check: () => Promise<void>): () => Promise<string | null> {
 export async function startWorkerServer(options: WorkerServerOptions): Promise<WorkerServer> {
   const { services, runtime, orchestrator, version } = options;
   const startedAt = Date.now();
-  const dependencies = cached(() => services.checkDependencies());
-  const database = cached(() => services.store.db.ping());
-  // Every Redis-backed seam, as the API checks them: one of them alone may have lost its connection.
-  const redis = services.config.redis
-    ? cached(async () => {
-        await Promise.all([services.redis?.ping(), services.queue.ping(), services.events.ping()]);
-      })
-    : undefined;
+  // The API's checks: readiness and /health ask the same probe.
+  const { probe } = services;
 
   const app = Fastify({
     loggerInstance: services.logger.child({ component: 'worker-http' }) as FastifyBaseLogger,
@@ -76,24 +47,20 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
     if (runtime.figures().draining) {
       return reply.code(503).send({ status: 'not_ready', reason: 'draining' });
     }
-    const problem = await dependencies();
+    const problem = firstProblem(await probe.check());
     if (problem) return reply.code(503).send({ status: 'not_ready', reason: problem });
     return { status: 'ready' };
   });
 
   app.get('/health', async () => {
-    const [db, queue] = await Promise.all([database(), redis ? redis() : Promise.resolve(null)]);
+    const checks = await probe.check();
     const figures = runtime.figures();
-    const healthy = db === null && queue === null;
     return {
-      status: figures.draining ? 'draining' : healthy ? 'ok' : 'degraded',
+      status: figures.draining ? 'draining' : healthy(checks) ? 'ok' : 'degraded',
       role: 'worker',
       version,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-      checks: {
-        database: db === null ? 'ok' : `database: ${db}`,
-        redis: redis ? (queue === null ? 'ok' : `redis: ${queue}`) : 'not_configured',
-      },
+      checks,
       workerId: figures.workerId,
       isolation: figures.isolation,
       // what detection found: why this level and not a stronger one (operators read it first)
@@ -110,13 +77,7 @@ export async function startWorkerServer(options: WorkerServerOptions): Promise<W
   app.get('/metrics', async (_request, reply) => {
     refreshSandboxGauges(services.metrics, orchestrator);
     // Queue depth is the worker autoscaling signal; a scrape reports stale figures rather than hang.
-    let timer: NodeJS.Timeout | undefined;
-    const counts = await Promise.race([
-      services.queue.counts().catch(() => undefined),
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), checkTimeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const counts = await valueWithin(services.queue.counts(), countsTimeoutMs);
     if (counts) {
       for (const state of ['waiting', 'active', 'delayed'] as const) {
         services.metrics.queueDepth.set({ state }, counts[state]);

@@ -1,5 +1,6 @@
 import { terminalEventOf } from '../events/terminal.js';
 import { type EventType, terminalEventTypes } from '../events/types.js';
+import { backoffDelay } from '../lib/backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
 import {
@@ -10,7 +11,6 @@ import {
 } from '../store/types.js';
 import type { ExecutionOutcome } from './executor.js';
 import { finishWithFiles } from './finish.js';
-import { backoffDelay } from './periodic.js';
 
 export const internalError: ExecutionError = {
   code: 'internal',
@@ -56,7 +56,7 @@ export function createSettler(options: SettlerOptions): Settler {
       } catch (error) {
         if (attempt >= 6) throw error;
         logger.warn({ err: error, executionId: id, attempt }, 'terminal event not appended yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(400, attempt)));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, { baseMs: 400 })));
       }
     }
   }

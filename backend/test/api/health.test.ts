@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiServer } from '../../src/api/index.js';
 import { createTestPlatform, createTestUser, startTestApi, type TestPlatform } from '../support/platform.js';
 import { postgresAdminUrl, redisUrl } from '../support/services.js';
@@ -20,14 +20,14 @@ async function ready(url: string): Promise<{ status: number; body: { status: str
 /** Polls readiness until it answers `status`; returns how long that took. */
 async function waitForReady(url: string, status: number, withinMs: number): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    const answer = await ready(url);
-    if (answer.status === status) return Date.now() - started;
-    if (Date.now() - started > withinMs) {
+  return vi.waitFor(
+    async () => {
+      const answer = await ready(url);
+      if (answer.status === status) return Date.now() - started;
       throw new Error(`readiness still ${answer.status} ${JSON.stringify(answer.body)} after ${withinMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+    },
+    { timeout: withinMs, interval: 200 },
+  );
 }
 
 describe('readiness follows the backing services (through a proxy the test cuts)', () => {

@@ -189,7 +189,9 @@ await new Promise(() => setInterval(() => {}, 1000));`,
       { signal: controller.signal },
     );
     const running = executor.run(context);
-    await waitFor(() => context.recorded.some((e) => e.type === 'output'));
+    await expect
+      .poll(() => context.recorded.some((e) => e.type === 'output'), { timeout: 5000, interval: 10 })
+      .toBe(true);
     const cancelledAt = performance.now();
     controller.abort(new ExecutionAbortedError('cancelled'));
     const outcome = await running;
@@ -218,17 +220,11 @@ await new Promise(() => setInterval(() => {}, 1000));`,
       { signal: controller.signal },
     );
     const running = executor.run(context);
-    await waitFor(() => context.recorded.some((e) => e.type === 'output'));
+    await expect
+      .poll(() => context.recorded.some((e) => e.type === 'output'), { timeout: 5000, interval: 10 })
+      .toBe(true);
     controller.abort(new ExecutionAbortedError('timed_out'));
     expect((await running).status).toBe('timed_out');
     expect(sandbox.released).toBe(1);
   });
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

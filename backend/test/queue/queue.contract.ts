@@ -36,11 +36,7 @@ export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await expect.poll(condition, { timeout: timeoutMs, interval: 10 }).toBe(true);
 }
 
 function deferred<T = void>() {
@@ -333,7 +329,8 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
 
     it('recovers the job of a consumer that died, with attempt 2', async (ctx) => {
       if (!subject.takeJobAndDie) {
-        ctx.skip();
+        // An in-process queue dies with its only consumer's process: nothing is left to recover.
+        ctx.skip("the queue does not outlive its consumer's process (in-process)");
         return;
       }
       const j = job();

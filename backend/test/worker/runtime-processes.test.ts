@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { ExecutionEvent } from '../../src/events/types.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -22,8 +22,6 @@ const builtMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const present = existsSync(builtMain);
 if (!present)
   console.info(`worker process tests skipped: ${builtMain} is missing (npm test builds it first)`);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution', () => {
   let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
@@ -73,12 +71,13 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
       text += d;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!/metrics on http/.test(text)) {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}:\n${text}`);
-      if (Date.now() > deadline) throw new Error(`worker did not start:\n${text}`);
-      await sleep(50);
-    }
+    await vi.waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}:\n${text}`);
+        if (!/metrics on http/.test(text)) throw new Error(`worker did not start:\n${text}`);
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     return { child, exited };
   }
 
@@ -97,22 +96,25 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
   }
 
   async function waitFor(id: string, statuses: string[], timeoutMs: number): Promise<Execution> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const execution = await services.store.executions.get(id);
-      if (execution && statuses.includes(execution.status)) return execution;
-      if (Date.now() > deadline) throw new Error(`execution ${id} is ${execution?.status}, not ${statuses}`);
-      await sleep(50);
-    }
+    return vi.waitFor(
+      async () => {
+        const execution = await services.store.executions.get(id);
+        if (execution && statuses.includes(execution.status)) return execution;
+        throw new Error(`execution ${id} is ${execution?.status}, not ${statuses}`);
+      },
+      { timeout: timeoutMs, interval: 50 },
+    );
   }
 
   /** Running, with its `execution.started` appended (the kill must not land between the two). */
   async function waitForStarted(id: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await allEvents(id)).some((e) => e.type === 'execution.started')) {
-      if (Date.now() > deadline) throw new Error(`execution ${id} did not start`);
-      await sleep(50);
-    }
+    await expect
+      .poll(async () => (await allEvents(id)).some((e) => e.type === 'execution.started'), {
+        timeout: timeoutMs,
+        interval: 50,
+        message: `execution ${id} did not start`,
+      })
+      .toBe(true);
   }
 
   async function allEvents(id: string): Promise<ExecutionEvent[]> {

@@ -16,8 +16,6 @@ import {
 } from '../../src/worker/index.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/services.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('worker health and metrics server (PostgreSQL + Redis)', () => {
   let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
   let services: Services;
@@ -129,14 +127,9 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
 
   it('turns not ready within 5 s when the database goes away', async () => {
     await database.drop();
-    const deadline = Date.now() + 5_000;
-    let last = 200;
-    while (Date.now() < deadline) {
-      last = (await get('/health/ready')).status;
-      if (last === 503) break;
-      await sleep(200);
-    }
-    expect(last).toBe(503);
+    await expect
+      .poll(async () => (await get('/health/ready')).status, { timeout: 5_000, interval: 200 })
+      .toBe(503);
     const body = (await (await get('/health/ready')).json()) as { reason: string };
     expect(body.reason).toMatch(/database/);
     expect(((await (await get('/health')).json()) as { status: string }).status).toBe('degraded');

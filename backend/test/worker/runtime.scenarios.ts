@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiError } from '../../src/api/errors.js';
 import { createSubmitter, type SubmissionStep } from '../../src/api/routes/executions/submit.js';
 import type { FileWriteBack } from '../../src/engine/index.js';
@@ -148,13 +148,14 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
     }
 
     async function waitForStatus(id: string, status: string, timeoutMs = 10_000): Promise<Execution> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const execution = await services.store.executions.get(id);
-        if (execution?.status === status) return execution;
-        if (Date.now() > deadline) throw new Error(`execution ${id} is ${execution?.status}, not ${status}`);
-        await sleep(25);
-      }
+      return vi.waitFor(
+        async () => {
+          const execution = await services.store.executions.get(id);
+          if (execution?.status === status) return execution;
+          throw new Error(`execution ${id} is ${execution?.status}, not ${status}`);
+        },
+        { timeout: timeoutMs, interval: 25 },
+      );
     }
 
     const terminal = (events: ExecutionEvent[]) =>
@@ -487,8 +488,11 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
 
     it('publishes heartbeats and removes them on stop', async () => {
       const runtime = start();
-      await sleep(250);
-      const beat = (await services.workers.list()).find((w) => w.workerId === runtime.workerId);
+      const beat = await vi.waitFor(async () => {
+        const found = (await services.workers.list()).find((w) => w.workerId === runtime.workerId);
+        if (!found) throw new Error('no heartbeat yet');
+        return found;
+      });
       expect(beat).toMatchObject({ draining: false, concurrency: services.config.worker.concurrency });
       expect(['bwrap', 'process']).toContain(beat?.isolation);
       await runtime.stop(0);

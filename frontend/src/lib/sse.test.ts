@@ -90,11 +90,7 @@ const event = (id: string, type: string, data: object) =>
   `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
 async function until(check: () => boolean, ms = 3000) {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await expect.poll(check, { timeout: ms, interval: 5 }).toBe(true);
 }
 
 describe('openEventStream', () => {
@@ -131,6 +127,36 @@ describe('openEventStream', () => {
     expect(requests.map((request) => request.lastEventId)).toEqual([null, '2-0', '3-0']);
     expect(stream.lastEventId).toBe('4-0');
     expect(states).toContain('reconnecting');
+  });
+
+  it('remembers only the last thousand delivered ids (memory stays bounded on long streams)', async () => {
+    const many = Array.from({ length: 1001 }, (_, i) => event(`${i + 1}-0`, 'output', { data: 'x' })).join(
+      '',
+    );
+    const { fn } = fakeFetch([
+      { chunks: [many], thenError: true },
+      // A replay of the newest id is dropped; the oldest was forgotten, so it is delivered again.
+      {
+        chunks: [
+          event('1001-0', 'output', { data: 'x' }),
+          event('1-0', 'output', { data: 'x' }),
+          event('1002-0', 'execution.completed', { status: 'succeeded' }),
+        ],
+      },
+    ]);
+    const received: string[] = [];
+    const states: string[] = [];
+    openEventStream({
+      url: '/api/v1/executions/e1/events',
+      fetch: fn,
+      retryMs: 1,
+      onMessage: (message) => received.push(message.id ?? ''),
+      isFinal: (message) => message.event === 'execution.completed',
+      onStateChange: (state) => states.push(state),
+    });
+    await until(() => states.at(-1) === 'closed');
+    expect(received).toHaveLength(1003);
+    expect(received.slice(-3)).toEqual(['1001-0', '1-0', '1002-0']);
   });
 
   it('starts from a given id and sends it on the first request', async () => {

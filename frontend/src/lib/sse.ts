@@ -1,9 +1,12 @@
 /**
  * A small Server-Sent Events client on top of `fetch` streaming. `EventSource` cannot set the
  * `Last-Event-ID` header on the first connection (a page reload mid-turn must resume where the
- * view left off), so this client parses the stream itself, reconnects after a drop, honours the
- * server's `retry:` hint, and drops events whose id it has already delivered.
+ * view left off), so this client reads the stream itself (parsed by `eventsource-parser`),
+ * reconnects after a drop, honours the server's `retry:` hint, and drops events whose id it has
+ * already delivered (the last thousand ids).
  */
+
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 export interface SseMessage {
   /** The `id:` of the event, or the last id seen when the event has none. */
@@ -13,96 +16,41 @@ export interface SseMessage {
 }
 
 /**
- * Incremental parser for the `text/event-stream` format (WHATWG HTML §9.2.6). Feed it decoded
- * text in chunks of any size; it calls `onMessage` for each complete event and `onRetry` for a
- * valid `retry:` field.
+ * Incremental `text/event-stream` parser (WHATWG HTML §9.2.6) on top of `eventsource-parser`.
+ * Feed it decoded text in chunks of any size; it calls `onMessage` for each complete event, with
+ * the last id seen when the event has none, and `onRetry` for a valid `retry:` field.
  */
 export class SseParser {
-  private buffer = '';
-  private data: string[] = [];
-  private eventType = '';
   private lastId: string | undefined;
-  private sawCarriageReturn = false;
+  private readonly parser: EventSourceParser;
 
   constructor(
-    private readonly onMessage: (message: SseMessage) => void,
-    private readonly onRetry: (ms: number) => void = () => {},
+    onMessage: (message: SseMessage) => void,
+    onRetry: (ms: number) => void = () => {},
     initialLastId?: string,
   ) {
     this.lastId = initialLastId;
+    this.parser = createParser({
+      onEvent: (event) => {
+        if (event.id !== undefined) this.lastId = event.id;
+        onMessage({ id: this.lastId, event: event.event ?? 'message', data: event.data });
+      },
+      onRetry,
+    });
   }
 
   push(chunk: string): void {
-    let text = chunk;
-    // A CRLF pair split across two chunks: the LF belongs to the line the CR already ended.
-    if (this.sawCarriageReturn && text.startsWith('\n')) text = text.slice(1);
-    this.sawCarriageReturn = false;
-    this.buffer += text;
-    let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const char = this.buffer[i];
-      if (char !== '\n' && char !== '\r') continue;
-      this.line(this.buffer.slice(start, i));
-      if (char === '\r') {
-        if (i + 1 === this.buffer.length) this.sawCarriageReturn = true;
-        else if (this.buffer[i + 1] === '\n') i++;
-      }
-      start = i + 1;
-    }
-    this.buffer = this.buffer.slice(start);
+    this.parser.feed(chunk);
   }
 
   /** Forgets a partial event (the connection dropped before its blank line). */
   reset(): void {
-    this.buffer = '';
-    this.data = [];
-    this.eventType = '';
-    this.sawCarriageReturn = false;
-  }
-
-  private line(line: string): void {
-    if (line === '') {
-      this.dispatch();
-      return;
-    }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'data':
-        this.data.push(value);
-        break;
-      case 'event':
-        this.eventType = value;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.lastId = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.onRetry(Number(value));
-        break;
-      default:
-        break;
-    }
-  }
-
-  private dispatch(): void {
-    if (this.data.length === 0) {
-      this.eventType = '';
-      return;
-    }
-    const message: SseMessage = {
-      id: this.lastId,
-      event: this.eventType || 'message',
-      data: this.data.join('\n'),
-    };
-    this.data = [];
-    this.eventType = '';
-    this.onMessage(message);
+    this.parser.reset();
   }
 }
+
+/** Ids remembered to drop replays: far more than a reconnect ever replays, and bounded. */
+const rememberedIds = 1000;
 
 export type EventStreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -164,6 +112,8 @@ export function openEventStream(options: EventStreamOptions): EventStream {
       // can still replay an event; each id reaches the view once.
       if (delivered.has(message.id)) return;
       delivered.add(message.id);
+      // Oldest first out: a replay only ever repeats the newest events.
+      if (delivered.size > rememberedIds) delivered.delete(delivered.values().next().value as string);
       lastEventId = message.id;
     }
     options.onMessage(message);

@@ -28,7 +28,9 @@ import type {
 } from '../../../backend/src/store/types.js';
 
 export const terminalStatuses: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
-export type Isolation = 'bwrap' | 'process';
+export type { IsolationLevel as Isolation } from '../../../backend/src/lib/vocabulary.js';
+
+import type { IsolationLevel as Isolation } from '../../../backend/src/lib/vocabulary.js';
 
 export interface Me {
   user: User;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventTypes } from '../../events/types.js';
+import { scriptLanguages } from '../../lib/vocabulary.js';
 
 /**
  * Shapes shared by several resources. Records mirror `store/types.ts`; each carries an OpenAPI id
@@ -95,7 +96,7 @@ export const messageSchema = z
   })
   .meta({ id: 'Message' });
 
-export const scriptLanguages = ['javascript', 'typescript', 'shell', 'python'] as const;
+export { scriptLanguages };
 export const executionStatuses = [
   'queued',
   'running',

@@ -1,8 +1,18 @@
+import { backoffDelay } from '../../lib/backoff.js';
+
 /**
- * A `fetch` for model providers that retries rate limits (429), overload (529) and server errors
- * (5xx) and dropped connections, with exponential backoff and full jitter, honouring
- * `Retry-After` up to `maxDelayMs`. Authentication and other 4xx answers are returned at once:
- * retrying them cannot help. Retrying here, below the SDK, covers every provider the same way.
+ * A `fetch` for model providers that retries 408, 409, 429 and every 5xx answer, and requests
+ * that failed before any answer (refused or reset connections), with doubling backoff and half
+ * jitter, honouring `Retry-After` / `retry-after-ms` up to `maxDelayMs`. Authentication and other
+ * 4xx answers are returned at once: retrying them cannot help. A stream cut after its answer began
+ * is not retried (that turn fails).
+ *
+ * Why not the AI SDK's own `maxRetries` (the SDK retries the same statuses): `streamText` lets us
+ * set only the count. Its delays are fixed (2 s, doubling, no jitter), so many workers that met
+ * the same rate limit retry in lockstep and tests cannot shorten them; it waits out any
+ * `Retry-After` below 60 s whatever our ceiling; and it wraps the last failure in a `RetryError`
+ * whose message no longer names the provider's answer. The SDK's retries are therefore off
+ * (`maxRetries: 0` in the agent executor) and this is the only retry of a model call.
  */
 
 export interface RetryOptions {
@@ -29,9 +39,7 @@ function retryAfterMs(headers: Headers): number | undefined {
 }
 
 export function backoffMs(retry: number, options: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'>): number {
-  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (retry - 1));
-  // Half fixed, half random: spreads retries of many workers without ever retrying at once.
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  return backoffDelay(retry, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs, jitter: true });
 }
 
 function sleep(ms: number, signal: AbortSignal | null | undefined): Promise<void> {

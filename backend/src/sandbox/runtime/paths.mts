@@ -17,6 +17,7 @@ export class RuntimeFailure extends Error {
   }
 }
 
+/** A copy of `lib/vocabulary.ts`'s `userFolders` (nothing outside this directory is mounted); a test keeps them equal. */
 export const topLevelFolders = ['uploads', 'workspace', 'outputs'];
 const maxPathLength = 1024;
 

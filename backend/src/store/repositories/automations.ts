@@ -1,3 +1,4 @@
+import { scriptLanguages } from '../../lib/vocabulary.js';
 import { decodeSequenceCursor, decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
 import { inTransaction, isUuid, jsonParam, requireUuid, toIso, toIsoOrNull } from '../sql.js';
 import {
@@ -42,8 +43,6 @@ interface VersionRow {
   author_id: string | null;
   created_at: Date;
 }
-
-const languages: readonly ScriptLanguage[] = ['javascript', 'typescript', 'shell', 'python'];
 
 /** The automation joined with its current version. */
 const selectAutomation = `SELECT a.id, a.user_id, a.name, a.description, a.enabled, a.version, v.language, v.code,
@@ -99,7 +98,7 @@ function checkName(name: unknown): string {
 }
 
 function checkLanguage(language: unknown): ScriptLanguage {
-  if (!languages.includes(language as ScriptLanguage))
+  if (!(scriptLanguages as readonly unknown[]).includes(language))
     throw new RangeError(`unknown language ${String(language)}`);
   return language as ScriptLanguage;
 }

@@ -1,5 +1,6 @@
 export {
   fileRoots,
+  filesQueryKey,
   fileUrl,
   readFileText,
   uploadFiles,

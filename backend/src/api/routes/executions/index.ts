@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { languageRequirement } from '../../../sandbox/languages.js';
+import { languageRequirement } from '../../../lib/vocabulary.js';
 import { terminalStatuses } from '../../../store/types.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { ApiError, conflict, notFound } from '../../errors.js';

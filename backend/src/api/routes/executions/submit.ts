@@ -1,6 +1,7 @@
+import { Mutex } from 'async-mutex';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { withTimeout } from '../../../queue/index.js';
+import { withTimeout } from '../../../lib/timeout.js';
 import type { Services } from '../../../services.js';
 import {
   ConcurrencyLimitError,
@@ -54,21 +55,18 @@ declare module 'fastify' {
  * requests away with 503). The limit itself is enforced by the database, across replicas.
  */
 function createUserTurns() {
-  const tails = new Map<string, Promise<void>>();
+  const locks = new Map<string, Mutex>();
   return async <T>(userId: string, work: () => Promise<T>): Promise<T> => {
-    const previous = tails.get(userId) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous.then(() => mine);
-    tails.set(userId, tail);
-    await previous;
+    let lock = locks.get(userId);
+    if (!lock) {
+      lock = new Mutex();
+      locks.set(userId, lock);
+    }
     try {
-      return await work();
+      return await lock.runExclusive(work);
     } finally {
-      release();
-      if (tails.get(userId) === tail) tails.delete(userId);
+      // A waiting admission takes the lock as it is released, so an unlocked one has no waiters.
+      if (!lock.isLocked() && locks.get(userId) === lock) locks.delete(userId);
     }
   };
 }

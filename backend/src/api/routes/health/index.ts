@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { type DependencyProbe, firstProblem, healthy } from '../../probe.js';
+import { type DependencyProbe, firstProblem, healthy } from '../../../lib/dependency-probe.js';
 
 export interface HealthRouteOptions {
   probe: DependencyProbe;

@@ -1,17 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { valueWithin } from '../../../lib/timeout.js';
 
 /** How long a scrape waits for the queue and the worker registry before it reports stale figures. */
 const refreshTimeoutMs = 1500;
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.catch(() => undefined),
-    new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Prometheus text. Figures that mirror Redis state are refreshed on each scrape. */
 export const metricsRoutes: FastifyPluginAsync = async (app) => {
@@ -22,8 +13,8 @@ export const metricsRoutes: FastifyPluginAsync = async (app) => {
     { schema: { tags: ['health'], summary: 'Prometheus metrics', security: [] } },
     async (_request, reply) => {
       const [counts, live] = await Promise.all([
-        within(queue.counts(), refreshTimeoutMs),
-        within(workers.list(), refreshTimeoutMs),
+        valueWithin(queue.counts(), refreshTimeoutMs),
+        valueWithin(workers.list(), refreshTimeoutMs),
       ]);
       if (counts) {
         for (const state of ['waiting', 'active', 'delayed'] as const) {

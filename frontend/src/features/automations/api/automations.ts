@@ -6,7 +6,9 @@ export interface RunFilters {
   kind?: 'script' | 'agent' | '';
 }
 
-export const runsQueryKey = (filters: RunFilters) => ['executions', filters] as const;
+/** Every list of executions (runs), whatever its filters. */
+export const executionsQueryKey = ['executions'] as const;
+export const runsQueryKey = (filters: RunFilters) => [...executionsQueryKey, filters] as const;
 
 export function useRuns(filters: RunFilters) {
   return usePagedQuery<Execution>(runsQueryKey(filters), '/executions', 25, {
@@ -20,7 +22,7 @@ export function useRunScript() {
   return useMutation({
     mutationFn: (body: { language: ScriptLanguage; code: string; input?: unknown }) =>
       api<Execution>('/executions', { method: 'POST', body }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['executions'] }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: executionsQueryKey }),
   });
 }
 

@@ -10,9 +10,10 @@ import {
   useFormat,
   useIsDark,
 } from '../../../lib';
-import { useMe } from '../../auth';
+import { meQueryKey, useMe } from '../../auth';
 import { EgressLog } from '../../egress';
-import { availableLanguages, useCancelRun, useRunScript } from '../api/automations';
+import { filesQueryKey } from '../../files';
+import { availableLanguages, executionsQueryKey, useCancelRun, useRunScript } from '../api/automations';
 import { AutomationList } from './AutomationList';
 import type { CodeEditorHandle, CodeProblem } from './CodeEditor';
 import { RunHistory } from './RunHistory';
@@ -104,9 +105,9 @@ function RunPanel({
   const queryClient = useQueryClient();
   // A finished run changes its status in the history, and maybe the user's files and quota.
   const { view, connection, error } = useExecutionStream(executionId, () => {
-    void queryClient.invalidateQueries({ queryKey: ['executions'] });
-    void queryClient.invalidateQueries({ queryKey: ['files'] });
-    void queryClient.invalidateQueries({ queryKey: ['me'] });
+    void queryClient.invalidateQueries({ queryKey: executionsQueryKey });
+    void queryClient.invalidateQueries({ queryKey: filesQueryKey });
+    void queryClient.invalidateQueries({ queryKey: meQueryKey });
   });
   const running = !terminalStatuses.includes(view.status as never);
   const outcome = scriptOutcome(view.result);

@@ -30,7 +30,8 @@ export function ChatPage() {
             ) : session.isPending ? (
               <LoadingState />
             ) : (
-              <ChatView sessionId={sessionId} />
+              // A new key per session: switching sessions starts a fresh view (draft, live turn, errors).
+              <ChatView key={sessionId} sessionId={sessionId} />
             )}
           </>
         ) : (

@@ -11,7 +11,8 @@ import {
   useServerText,
 } from '../../../lib';
 import { useMe } from '../../auth';
-import { uploadFiles } from '../../files/api/files';
+import { filesQueryKey, uploadFiles } from '../../files';
+import { sessionsQueryKey } from '../../sessions';
 import {
   messagesQueryKey,
   sessionExecutionsQueryKey,
@@ -22,7 +23,7 @@ import {
 } from '../api/chat';
 import { Composer } from './Composer';
 import { StoredTurn, TranscriptItems, TurnFailure, UsageLine, UserBubble } from './Transcript';
-import { toTurns } from './turns';
+import { executionOfMessages, toTurns } from './turns';
 import { useFollowScroll } from './use-follow-scroll';
 
 function LiveTurn({
@@ -85,7 +86,8 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   const [attachError, setAttachError] = useState<unknown>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
-  const loaded = !messages.isPending && !messages.isError;
+  // The whole conversation: later pages are still being followed while `hasNextPage`.
+  const loaded = !messages.isPending && !messages.isError && !messages.hasNextPage;
   const follow = useFollowScroll(scrollRef, loaded);
 
   const executionsById = useMemo(
@@ -99,40 +101,28 @@ export function ChatView({ sessionId }: { sessionId: string }) {
     if (!liveId && running) setLiveId(running.id);
   }, [liveId, running]);
 
-  // Switching sessions stops following the previous one's turn.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: reset only when the session changes
-  useEffect(() => {
-    setLiveId(null);
-    setDraft('');
-    setAttachError(null);
-    send.reset();
-    cancel.reset();
-  }, [sessionId]);
-
-  // Opening a session puts the cursor where the person will type next.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: once per opened session
+  // Opening a session puts the cursor where the person will type next (the view is keyed by
+  // session, so this runs once per opened session).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the conversation is loaded
   useEffect(() => {
     if (loaded) {
       inputRef.current?.focus();
       follow.toEnd();
     }
-  }, [loaded, sessionId]);
+  }, [loaded]);
 
-  const turns = useMemo(() => {
-    const executionOfMessage = new Map<string, string>();
-    for (const execution of executions.data?.items ?? []) {
-      if ('messageId' in execution.input) executionOfMessage.set(execution.input.messageId, execution.id);
-    }
-    return toTurns(messages.data ?? [], executionOfMessage);
-  }, [messages.data, executions.data]);
+  const turns = useMemo(
+    () => toTurns(messages.data ?? [], executionOfMessages(executions.data?.items ?? [])),
+    [messages.data, executions.data],
+  );
 
   const finished = async () => {
     await Promise.all([
       queryClient.invalidateQueries({ queryKey: messagesQueryKey(sessionId) }),
       queryClient.invalidateQueries({ queryKey: sessionExecutionsQueryKey(sessionId) }),
       // The agent's tools may have written files; the first exchange may have titled the session.
-      queryClient.invalidateQueries({ queryKey: ['files'] }),
-      queryClient.invalidateQueries({ queryKey: ['sessions'] }),
+      queryClient.invalidateQueries({ queryKey: filesQueryKey }),
+      queryClient.invalidateQueries({ queryKey: sessionsQueryKey }),
     ]);
     setLiveId(null);
     setLiveRunning(false);
@@ -162,7 +152,7 @@ export function ChatView({ sessionId }: { sessionId: string }) {
     setAttachError(null);
     try {
       const stored = await uploadFiles(files, 'uploads', () => {});
-      void queryClient.invalidateQueries({ queryKey: ['files'] });
+      void queryClient.invalidateQueries({ queryKey: filesQueryKey });
       const lines = stored.map((file) => t('chat.attachedLine', { path: file.path }));
       setDraft((old) => [old.trimEnd(), ...lines].filter(Boolean).join('\n'));
       inputRef.current?.focus();
@@ -174,7 +164,7 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   };
   const onRunning = useCallback((isRunning: boolean) => setLiveRunning(isRunning), []);
 
-  if (messages.isPending) return <LoadingState />;
+  if (messages.isPending || (messages.hasNextPage && !messages.isError)) return <LoadingState />;
   if (messages.isError) return <ErrorState error={messages.error} onRetry={() => void messages.refetch()} />;
 
   const modelMissing = me.data?.platform.modelConfigured === false;

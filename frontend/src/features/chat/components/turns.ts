@@ -1,10 +1,19 @@
-import type { Message, TranscriptItem } from '../../../lib';
+import type { Execution, Message, TranscriptItem } from '../../../lib';
 
 export interface Turn {
   key: string;
   executionId: string | null;
   user: Message | null;
   replies: Message[];
+}
+
+/** Which execution answers each user message (the execution's `input.messageId`). */
+export function executionOfMessages(executions: readonly Execution[]): Map<string, string> {
+  const executionOfMessage = new Map<string, string>();
+  for (const execution of executions) {
+    if ('messageId' in execution.input) executionOfMessage.set(execution.input.messageId, execution.id);
+  }
+  return executionOfMessage;
 }
 
 /**

@@ -1,9 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { userFolders } from '../../../../../backend/src/lib/vocabulary.js';
 import { API_BASE, ApiError, api, apiFetch, type StoredFile } from '../../../lib';
 import { meQueryKey } from '../../auth';
 
 export const filesQueryKey = ['files'] as const;
-export const fileRoots = ['uploads', 'workspace', 'outputs'] as const;
+/** The backend's three user folders (a type-only check keeps this copy equal to its list). */
+export const fileRoots: typeof userFolders = ['uploads', 'workspace', 'outputs'];
 
 export interface FileListing {
   items: StoredFile[];
