@@ -14,7 +14,7 @@ const automationDetailPage = pageLoader(() =>
   import('../features/automations').then((m) => m.AutomationDetailPage),
 );
 const secretsPage = pageLoader(() => import('../features/egress').then((m) => m.SecretsPage));
-const filesPage = pageLoader(() => import('../features/files').then((m) => m.FilesPage));
+const filesPage = pageLoader(() => import('../features/files/page').then((m) => m.FilesPage));
 const opsPage = pageLoader(() => import('../features/ops').then((m) => m.OpsPage));
 const adminPage = pageLoader(() => import('../features/admin').then((m) => m.AdminPage));
 

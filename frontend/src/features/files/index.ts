@@ -10,4 +10,3 @@ export {
 } from './api/files';
 export { parseCsv } from './components/csv';
 export { FilePreview, previewKind } from './components/FilePreview';
-export { FilesPage } from './components/FilesPage';
