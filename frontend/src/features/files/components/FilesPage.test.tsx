@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { StoredFile } from '../../../lib';
 import { json, mockFetch, renderWithApp } from '../../../testing/render';
-import { FilesPage } from '../index';
+import { FilesPage } from './FilesPage';
 
 const file = (path: string, size: number): StoredFile => ({
   userId: 'u1',
