@@ -32,6 +32,7 @@ export default defineConfig({
           name: 'chart',
           root: 'helm',
           include: ['test/**/*.test.ts'],
+          globalSetup: ['test/support/values-dir.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 300_000,

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformVersion, runCli } from '../../src/cli/index.js';
 import { detectIsolation } from '../../src/sandbox/index.js';
+import { tempDirForChildren } from '../support/child-tmp.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/services.js';
 
 const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -174,6 +175,7 @@ describe.skipIf(!existsSync(builtMain))(
     let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
     let env: NodeJS.ProcessEnv;
     let sandboxRoot: string;
+    let childTmp: Awaited<ReturnType<typeof tempDirForChildren>>;
     const adminToken = `ipa_${'cli-test-admin-token-'.repeat(2)}`;
 
     beforeAll(async () => {
@@ -181,8 +183,10 @@ describe.skipIf(!existsSync(builtMain))(
       sandboxRoot = await mkdtemp(path.join(os.tmpdir(), 'ipa-cli-proc-'));
       // A root worker's sandboxes run under unprivileged uids, which must traverse down to the root.
       await chmod(sandboxRoot, 0o711);
+      childTmp = await tempDirForChildren();
       env = {
         PATH: process.env.PATH,
+        TMPDIR: childTmp.path,
         DATABASE_URL: database.url,
         REDIS_URL: redisUrl,
         REDIS_PREFIX: freshRedisPrefix(),
@@ -198,6 +202,7 @@ describe.skipIf(!existsSync(builtMain))(
     afterAll(async () => {
       await database?.drop();
       await rm(sandboxRoot, { recursive: true, force: true });
+      await childTmp?.remove();
     });
 
     /** Starts a command, waits for the URL it prints, and returns it with a stop function. */

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -138,7 +138,14 @@ describe.skipIf(!present)('ipa standalone (built binary)', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ipa-standalone-'));
     // Sandboxes may run under a dropped uid: the directories above theirs must be traversable.
     await chmod(dataDir, 0o711);
-    env = { DATA_DIR: dataDir, PORT: String(await freePort()), WORKER_GRACE_SECONDS: '1' };
+    // Its TMPDIR lives in the data directory, removed with it even after a SIGKILL.
+    await mkdir(path.join(dataDir, 'tmp'), { mode: 0o711 });
+    env = {
+      DATA_DIR: dataDir,
+      TMPDIR: path.join(dataDir, 'tmp'),
+      PORT: String(await freePort()),
+      WORKER_GRACE_SECONDS: '1',
+    };
   }, startTimeoutMs);
 
   afterAll(async () => {

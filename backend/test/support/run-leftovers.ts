@@ -28,7 +28,16 @@ function recorded(dir: string, kind: string): string[] {
   }
 }
 
-const temporaryEntries = () => new Set(readdirSync(os.tmpdir()).filter((name) => name.startsWith('ipa-')));
+/**
+ * `ipa-*` entries in the temporary directory. The sandbox runtime bundled from sources (tests run
+ * from sources) is a content-addressed cache that later runs reuse, one per version of its code.
+ */
+const temporaryEntries = () =>
+  new Set(
+    readdirSync(os.tmpdir()).filter(
+      (name) => name.startsWith('ipa-') && !/^ipa-sandbox-runtime-[0-9a-f]{16}$/.test(name),
+    ),
+  );
 
 export default function setup(): () => Promise<void> {
   const before = temporaryEntries();
@@ -67,6 +76,8 @@ export default function setup(): () => Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     const left = [...temporaryEntries()].filter((name) => !before.has(name));
     if (left.length > 0) {
+      // Vitest reports an error thrown here but keeps its exit code: set it too.
+      process.exitCode = 1;
       throw new Error(`tests left these in ${os.tmpdir()}: ${left.sort().join(', ')}`);
     }
   };

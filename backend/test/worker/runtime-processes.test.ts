@@ -11,6 +11,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
 import type { Services } from '../../src/services.js';
 import { type Execution, migrate, type User } from '../../src/store/index.js';
+import { tempDirForChildren } from '../support/child-tmp.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/services.js';
 
 /**
@@ -28,6 +29,7 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
   let services: Services;
   let env: NodeJS.ProcessEnv;
   let sandboxRoot: string;
+  let childTmp: Awaited<ReturnType<typeof tempDirForChildren>>;
   let user: User;
   const children: ChildProcess[] = [];
 
@@ -35,8 +37,10 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
     database = await freshPostgresDatabase();
     sandboxRoot = await mkdtemp(path.join(os.tmpdir(), 'ipa-worker-proc-'));
     await chmod(sandboxRoot, 0o711);
+    childTmp = await tempDirForChildren();
     env = {
       PATH: process.env.PATH,
+      TMPDIR: childTmp.path,
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl,
       REDIS_PREFIX: freshRedisPrefix(),
@@ -58,6 +62,7 @@ describe.skipIf(!present)('worker processes: SIGKILL and SIGTERM mid-execution',
     await services?.close();
     await database?.drop();
     await rm(sandboxRoot, { recursive: true, force: true });
+    await childTmp?.remove();
   });
 
   async function startWorker(): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {

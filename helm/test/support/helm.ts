@@ -1,10 +1,11 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { valuesDirVariable } from './values-dir.js';
 
 const run = promisify(execFile);
 
@@ -94,8 +95,9 @@ export type K8sObject = {
 };
 
 let valuesFileCount = 0;
-const valuesDir = join(tmpdir(), 'ipa-chart-test-values');
-mkdirSync(valuesDir, { recursive: true });
+// The run's directory (values-dir.ts removes it at the end; each file goes after its render).
+// A script using these helpers outside vitest gets one of its own.
+const valuesDir = process.env[valuesDirVariable] ?? mkdtempSync(join(tmpdir(), 'ipa-chart-test-values-'));
 
 /** Writes override values to a file (JSON is YAML), the one way helm takes a whole tree. */
 export function valuesFile(values: Record<string, unknown>): string {

@@ -49,6 +49,7 @@ export async function startTestPlatform(
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ipa-e2e-'));
   // mkdtemp makes 0700; bwrap's user namespace must be able to traverse to the sandbox root.
   await fs.chmod(dataDir, 0o755);
+  await fs.mkdir(path.join(dataDir, 'tmp'), { mode: 0o711 });
   const adminToken = `ipa_test_admin_${randomBytes(16).toString('hex')}`;
   const env: Record<string, string> = {
     DATABASE_URL: database.url,
@@ -57,6 +58,8 @@ export async function startTestPlatform(
     REDIS_PREFIX: freshRedisPrefix(),
     IPA_ADMIN_TOKEN: adminToken,
     DATA_DIR: dataDir,
+    // Removed with the data directory, even after a process was SIGKILLed.
+    TMPDIR: path.join(dataDir, 'tmp'),
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '100000',
     USER_CONCURRENCY: '50',
