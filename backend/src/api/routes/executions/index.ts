@@ -69,14 +69,11 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
           `${language} is not offered by this platform's workers (${languageRequirement(language)}; they run at '${capabilities.isolation}' level and offer ${capabilities.languages.join(', ')}).`,
         );
       }
-      const { execution } = await app.submitExecution(user.id, async (_tx, admit) => ({
-        execution: await admit({
-          userId: user.id,
-          kind: 'script',
-          input: input === undefined ? { language, code } : { language, code, input },
-        }),
-        extra: null,
-      }));
+      const { execution } = await app.submitExecution(user.id, {
+        userId: user.id,
+        kind: 'script',
+        input: input === undefined ? { language, code } : { language, code, input },
+      });
       return reply.code(202).send(execution);
     },
   );
