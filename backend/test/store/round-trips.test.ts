@@ -7,7 +7,7 @@ import { freshPostgresDatabase } from '../support/services.js';
  * The one-statement paths of an execution (docs/architecture.md, "Round-trip budget"): the claim
  * of a delivery and the files revision a worker compares, on both databases.
  */
-const script = { language: 'javascript', code: 'return 0' };
+const script = { language: 'javascript' as const, code: 'return 0' };
 
 const drivers: [string, () => Promise<{ db: Database; dispose: () => Promise<void> }>][] = [
   [

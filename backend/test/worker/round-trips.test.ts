@@ -33,7 +33,7 @@ import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/se
  * (heartbeats, cancel polls, queue reconciler) and the schedule runner are slowed so they fall
  * outside the window; they do not depend on the number of executions.
  */
-const budget = { postgres: 4, redis: 12 };
+const budget = { postgres: 4, redis: 10 };
 
 describe('round trips of a no-op script execution (PostgreSQL + Redis)', { timeout: 120_000 }, () => {
   let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
