@@ -10,6 +10,7 @@ import { closeRedisClient, createRedisClient } from '../../queue/index.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { presentedToken, sessionCookieName, tokenKey } from './auth.js';
+import { chunkedRedisRateLimitStore, defaultRateLimitChunk } from './rate-limit-store.js';
 
 /** Rate limits count per token; requests without one count per client address. */
 function rateLimitKey(request: FastifyRequest): string {
@@ -88,7 +89,16 @@ export async function registerExternalPlugins(
     // Probes, metrics scrapes, the web app's files and the API explorer are not rationed.
     allowList: (request) => !request.url.startsWith('/api/'),
     keyGenerator: rateLimitKey,
-    ...(counter ? { redis: counter, nameSpace: `${config.redis?.prefix ?? 'ipa'}:rate:` } : {}),
+    // Counted in Redis in chunks, handed out locally (rate-limit-store.ts: bounds and error).
+    ...(counter
+      ? {
+          store: chunkedRedisRateLimitStore({
+            redis: counter,
+            prefix: `${config.redis?.prefix ?? 'ipa'}:rate:`,
+            chunk: (max) => config.http.rateLimitChunk ?? defaultRateLimitChunk(max),
+          }),
+        }
+      : {}),
     skipOnError: true,
     errorResponseBuilder: (_request, context) =>
       new ApiError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {
