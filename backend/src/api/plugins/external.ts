@@ -1,10 +1,10 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
+import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { closeRedisClient, createRedisClient } from '../../queue/index.js';
 import type { Services } from '../../services.js';
@@ -24,6 +24,27 @@ function rateLimitKey(request: FastifyRequest): string {
 }
 
 /**
+ * The security headers `@fastify/helmet` sets with these options, worked out once: they depend on
+ * the options only, so one throwaway request yields exactly the headers the plugin would set.
+ */
+async function helmetHeaders(options: FastifyHelmetOptions): Promise<Record<string, string>> {
+  const scratch = Fastify({ logger: false });
+  try {
+    await scratch.register(fastifyHelmet, options);
+    scratch.get('/', async () => '');
+    const { headers } = await scratch.inject('/');
+    const generic = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive']);
+    return Object.fromEntries(
+      Object.entries(headers)
+        .filter(([name, value]) => !generic.has(name) && typeof value === 'string')
+        .map(([name, value]) => [name, String(value)]),
+    );
+  } finally {
+    await scratch.close();
+  }
+}
+
+/**
  * Third-party plugins, registered first so the app's own plugins and routes can rely on them.
  * Multipart parsing is registered by the files routes only, so no other route accepts it.
  */
@@ -34,7 +55,7 @@ export async function registerExternalPlugins(
 ): Promise<void> {
   const { config } = services;
 
-  await app.register(fastifyHelmet, {
+  const securityHeaders = await helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -53,6 +74,11 @@ export async function registerExternalPlugins(
     },
     // Plain HTTP in standalone mode must keep working; behind TLS the ingress may add HSTS.
     strictTransportSecurity: config.http.secureCookies ? { maxAge: 31_536_000 } : false,
+  });
+  // Set on every response from one precomputed list: @fastify/helmet builds them anew per request.
+  app.addHook('onRequest', (_request, reply, done) => {
+    void reply.headers(securityHeaders);
+    done();
   });
 
   if (config.http.corsOrigins.length > 0) {
