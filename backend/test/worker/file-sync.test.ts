@@ -131,7 +131,10 @@ describe('file sync', () => {
     let lists = 0;
     const counted = {
       ...files,
-      list: (...args: Parameters<typeof files.list>) => (lists++, files.list(...args)),
+      list: (...args: Parameters<typeof files.list>) => {
+        lists++;
+        return files.list(...args);
+      },
     };
     const s = createFileSync({
       files: counted,
