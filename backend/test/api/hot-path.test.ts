@@ -15,7 +15,7 @@ describe('hooks on every request', () => {
   let api: ApiServer;
 
   beforeAll(async () => {
-    platform = await createTestPlatform({ mode: 'distributed', env: { RATE_LIMIT_PER_MINUTE: '3' } });
+    platform = await createTestPlatform({ mode: 'distributed', env: { RATE_LIMIT_PER_MINUTE: '3', USER_CONCURRENCY: '10' } });
     api = await startTestApi(platform.services);
   });
 
@@ -68,5 +68,54 @@ describe('hooks on every request', () => {
     expect(statuses).toEqual([200, 200, 200, 429]);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/health\/live"[^}]*\} [1-9]/);
+  });
+
+  it('reuses the live-worker list for a second of submissions, but never refuses on a reused one', async () => {
+    const { services } = platform;
+    const { token } = await createTestUser(services, 'languages');
+    const beat = (workerId: string, isolation: 'process' | 'bwrap') => ({
+      workerId,
+      hostname: 'h',
+      pid: 1,
+      startedAt: new Date().toISOString(),
+      at: new Date().toISOString(),
+      isolation,
+      languages: ['javascript', 'typescript', 'shell', 'python'] as (
+        | 'javascript'
+        | 'typescript'
+        | 'shell'
+        | 'python'
+      )[],
+      concurrency: 1,
+      running: 0,
+      draining: false,
+      pool: {},
+    });
+    const run = (language: string) =>
+      request(api.url, 'POST', '/api/v1/executions', { token, body: { language, code: '1' } });
+    const original = services.workers.list;
+    let lists = 0;
+    services.workers.list = () => {
+      lists++;
+      return original.call(services.workers);
+    };
+    await services.workers.publish(beat('w-process', 'process'), 60_000);
+    try {
+      expect((await run('javascript')).status).toBe(202);
+      expect((await run('javascript')).status).toBe(202);
+      // The second submission reused the list (unless a second passed in between).
+      expect(lists).toBeLessThanOrEqual(2);
+      // A bwrap worker now runs python: the reused list (process level) would refuse it, so the
+      // live workers are asked again and it is accepted.
+      await services.workers.remove('w-process');
+      await services.workers.publish(beat('w-bwrap', 'bwrap'), 60_000);
+      const listsBefore = lists;
+      expect((await run('python')).status).toBe(202);
+      expect(lists).toBeGreaterThan(listsBefore);
+    } finally {
+      services.workers.list = original;
+      await services.workers.remove('w-bwrap');
+      await services.workers.remove('w-process');
+    }
   });
 });
