@@ -1,62 +1,24 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
+import { isUuid, jsonParam, requireUuid, terminalStatusList, toIso, toNumber } from '../sql.js';
 import {
-  isUuid,
-  jsonParam,
-  requireUuid,
-  terminalStatusList,
-  toIso,
-  toIsoOrNull,
-  toNumber,
-  toNumberOrNull,
-} from '../sql.js';
-import {
-  type AgentInput,
   ConcurrencyLimitError,
   type Execution,
-  type ExecutionError,
   type ExecutionKind,
   type ExecutionRepository,
   type ExecutionStatus,
   type NewExecution,
   type Queryable,
-  type RunTrigger,
   runTriggers,
-  type ScriptInput,
-  type TokenUsage,
   terminalStatuses,
   type UnfinishedExecution,
 } from '../types.js';
+import {
+  type ExecutionRow,
+  executionColumns,
+  qualifiedExecutionColumns,
+  toExecution,
+} from './execution-rows.js';
 
-interface ExecutionRow {
-  id: string;
-  user_id: string;
-  session_id: string | null;
-  kind: ExecutionKind;
-  status: ExecutionStatus;
-  input: ScriptInput | AgentInput;
-  result: unknown;
-  error: ExecutionError | null;
-  usage: TokenUsage | null;
-  attempt: number;
-  worker_id: string | null;
-  cancel_requested: boolean;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  duration_ms: string | number | null;
-  automation_id: string | null;
-  automation_version: number | null;
-  trigger: RunTrigger | null;
-  trigger_id: string | null;
-  scheduled_for: Date | null;
-}
-
-const executionColumns =
-  'id, user_id, session_id, kind, status, input, result, error, usage, attempt, worker_id, cancel_requested, created_at, started_at, finished_at, duration_ms, automation_id, automation_version, trigger, trigger_id, scheduled_for';
-const qualifiedExecutionColumns = executionColumns
-  .split(', ')
-  .map((column) => `e.${column}`)
-  .join(', ');
 const kinds: readonly ExecutionKind[] = ['script', 'agent'];
 /**
  * First key of the per-user advisory lock taken by an admission ("ipaa"), apart from the files'
@@ -66,32 +28,6 @@ const admissionLockNamespace = 0x6970_6161;
 /** First key of the per-execution lock a reconciler holds while it re-queues one ("ipar"). */
 const recoveryLockNamespace = 0x6970_6172;
 const statuses: readonly ExecutionStatus[] = ['queued', 'running', ...terminalStatuses];
-
-function toExecution(row: ExecutionRow): Execution {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    sessionId: row.session_id,
-    kind: row.kind,
-    status: row.status,
-    input: row.input,
-    result: row.result ?? null,
-    error: row.error ?? null,
-    usage: row.usage ?? null,
-    attempt: row.attempt,
-    workerId: row.worker_id,
-    cancelRequested: row.cancel_requested,
-    createdAt: toIso(row.created_at),
-    startedAt: toIsoOrNull(row.started_at),
-    finishedAt: toIsoOrNull(row.finished_at),
-    durationMs: toNumberOrNull(row.duration_ms),
-    automationId: row.automation_id,
-    automationVersion: row.automation_version,
-    trigger: row.trigger,
-    triggerId: row.trigger_id,
-    scheduledFor: toIsoOrNull(row.scheduled_for),
-  };
-}
 
 /** Queued + running executions of a user, counted on the partial index of active rows. */
 async function countActiveOf(db: Queryable, userId: string): Promise<number> {
