@@ -15,7 +15,10 @@ describe('hooks on every request', () => {
   let api: ApiServer;
 
   beforeAll(async () => {
-    platform = await createTestPlatform({ mode: 'distributed', env: { RATE_LIMIT_PER_MINUTE: '3', USER_CONCURRENCY: '10' } });
+    platform = await createTestPlatform({
+      mode: 'distributed',
+      env: { RATE_LIMIT_PER_MINUTE: '3', USER_CONCURRENCY: '10' },
+    });
     api = await startTestApi(platform.services);
   });
 
