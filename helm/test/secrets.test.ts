@@ -118,7 +118,11 @@ describe('secrets per component', () => {
       apiVersions: monitoringApiVersions,
       values: {
         secrets: {
-          existingSecretKeys: { DATABASE_URL: 'uri', PGBOUNCER_DATABASE_URL: 'pooled', ANTHROPIC_API_KEY: 'anthropic' },
+          existingSecretKeys: {
+            DATABASE_URL: 'uri',
+            PGBOUNCER_DATABASE_URL: 'pooled',
+            ANTHROPIC_API_KEY: 'anthropic',
+          },
         },
       },
     });
