@@ -13,7 +13,16 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../backend/test/support/pgbouncer.js';
 import { freshPostgresDatabase } from '../../backend/test/support/services.js';
-import { type Free, find, findAll, type K8sObject, render, renderRaw } from './support/index.js';
+import {
+  type Free,
+  find,
+  findAll,
+  type K8sObject,
+  render,
+  renderEnvironment,
+  renderRaw,
+  valuesFiles,
+} from './support/index.js';
 
 const directUrl = 'postgresql://ipa:pw@db.example:6543/ipa?sslmode=require';
 const external = { secrets: { databaseUrl: directUrl, redisUrl: 'redis://redis:6379' } };
@@ -200,6 +209,32 @@ describe('PgBouncer on, in-cluster PostgreSQL (dev)', () => {
     expect(egress.some((r) => r.to?.some((p: Free) => component(p) === 'postgresql'))).toBe(true);
     const store = find(objects, 'NetworkPolicy', '-postgresql').spec;
     expect(store.ingress[0].from.map(component)).toContain('pgbouncer');
+  });
+});
+
+describe.each(valuesFiles)('connection budget (%s)', (file) => {
+  it('with PgBouncer on, every process pool fits one replica at the autoscalers maxima', async () => {
+    const objects = await renderEnvironment(file);
+    const bouncer = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-pgbouncer'));
+    if (!bouncer) return;
+    const text: string = bouncer.data['pgbouncer.ini'];
+    const processes = ['-backend', '-worker']
+      .map((suffix) => {
+        const hpa = objects.find(
+          (o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name.endsWith(suffix),
+        );
+        const scaled = objects.find((o) => o.kind === 'ScaledObject' && o.metadata.name.endsWith(suffix));
+        return (
+          hpa?.spec.maxReplicas ??
+          scaled?.spec.maxReplicaCount ??
+          find(objects, 'Deployment', suffix).spec.replicas
+        );
+      })
+      .reduce((a, b) => a + b, 0);
+    const poolSize = Number(find(objects, 'ConfigMap', 'ipa-platform').data.DATABASE_POOL_SIZE);
+    // the migrations connect directly, so they are not PgBouncer's clients
+    expect(processes * poolSize).toBeLessThanOrEqual(Number(setting(text, 'max_client_conn')));
+    expect(setting(text, 'pool_mode')).toBe('transaction');
   });
 });
 
