@@ -23,7 +23,8 @@ describe('extension points (ci/extensions-values.yaml)', () => {
 
   it('global.imageRegistry replaces the registry of every chart image', async () => {
     for (const { owner, spec } of podSpecs(await renderEnvironment(env))) {
-      expect(main(spec).image, owner).toMatch(/^registry\.internal\.example\/ipa-platform\//);
+      // the platform's images, and PgBouncer's (by digest in this file)
+      expect(main(spec).image, owner).toMatch(/^registry\.internal\.example\/(ipa-platform|edoburu)\//);
     }
   });
 

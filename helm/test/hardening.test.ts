@@ -170,5 +170,16 @@ describe('worker isolation settings', () => {
     const worker = find(await renderEnvironment('prod'), 'Deployment', '-worker').spec.template.spec
       .containers[0];
     expect(worker.env).toContainEqual({ name: 'SANDBOX_ROOT', value: '/data/sandbox' });
+    // warm sandboxes: a worker-only setting, so on the worker's own environment
+    expect(worker.env).toContainEqual({ name: 'SANDBOX_WARM_SPARES', value: '2' });
+    const secrets = { databaseUrl: 'postgresql://ipa:pw@db:5432/ipa', redisUrl: 'redis://redis:6379' };
+    const tuned = await render({ values: { worker: { sandbox: { warmSpares: 0 } }, secrets } });
+    expect(find(tuned, 'Deployment', '-worker').spec.template.spec.containers[0].env).toContainEqual({
+      name: 'SANDBOX_WARM_SPARES',
+      value: '0',
+    });
+    expect(find(tuned, 'Deployment', '-backend').spec.template.spec.containers[0].env).not.toContainEqual(
+      expect.objectContaining({ name: 'SANDBOX_WARM_SPARES' }),
+    );
   });
 });

@@ -162,7 +162,7 @@ describe('NetworkPolicies', () => {
     });
   });
 
-  it('worker egress only to DNS, Redis, PostgreSQL and the model API on 443, never the metadata address', async () => {
+  it('worker egress only to DNS, Redis, PgBouncer (prod) and the model API on 443, never the metadata address', async () => {
     const np = await policy('-worker');
     // only Prometheus, on the metrics port
     expect(np.spec.ingress).toHaveLength(1);
@@ -171,7 +171,13 @@ describe('NetworkPolicies', () => {
     const ports = egress.map((r) => r.ports?.map((p) => `${p.protocol}/${p.port}`).join(','));
     expect(ports).toEqual(['UDP/53,TCP/53', 'TCP/6379', 'TCP/5432', 'TCP/443']);
     expect(egress[1]?.to).toEqual([{ ipBlock: { cidr: '10.21.0.0/16' } }]);
-    expect(egress[2]?.to).toEqual([{ ipBlock: { cidr: '10.20.0.0/16' } }]);
+    // prod pools through PgBouncer: the worker reaches its pods, only PgBouncer the database CIDR
+    expect(egress[2]?.to?.map(component)).toEqual(['pgbouncer']);
+    const bouncer = await policy('-pgbouncer');
+    expect(bouncer.spec.egress.at(-1)).toEqual({
+      ports: [{ port: 5432, protocol: 'TCP' }],
+      to: [{ ipBlock: { cidr: '10.20.0.0/16' } }],
+    });
     const model = egress[3]?.to?.[0]?.ipBlock;
     expect(model.cidr).toBe('0.0.0.0/0');
     const excluded = (model.except as string[]).some((cidr) => cidrContains(cidr, '169.254.169.254'));

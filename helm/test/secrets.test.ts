@@ -31,6 +31,8 @@ const needs: Record<string, string[]> = {
   migrations: ['DATABASE_URL'],
   // the in-cluster PostgreSQL (dev) reads its own password from a Secret of its own
   postgresql: ['POSTGRES_PASSWORD'],
+  // PgBouncer's auth file (its own Secret, or PGBOUNCER_USERLIST of an existing one), nothing else
+  pgbouncer: ['userlist.txt'],
 };
 
 /** Setting names each pod can read from a Secret: env refs, `_FILE` paths and projected volume items. */
@@ -48,6 +50,11 @@ function secretReach(objects: K8sObject[]): { owner: string; component: string; 
         if (from.secretRef) names.add(`all keys of Secret/${from.secretRef.name}`);
     }
     for (const v of spec.volumes ?? []) {
+      for (const source of v.projected?.sources ?? []) {
+        if (!source.secret) continue;
+        if (!source.secret.items) names.add(`all keys of Secret/${source.secret.name}`);
+        for (const item of source.secret.items ?? []) names.add(item.path);
+      }
       if (!v.secret) continue;
       if (!v.secret.items) names.add(`all keys of Secret/${v.secret.secretName}`);
       for (const item of v.secret.items ?? []) names.add(item.path);
@@ -109,13 +116,23 @@ describe('secrets per component', () => {
     const objects = await render({
       environment: 'prod',
       apiVersions: monitoringApiVersions,
-      values: { secrets: { existingSecretKeys: { DATABASE_URL: 'uri', ANTHROPIC_API_KEY: 'anthropic' } } },
+      values: {
+        secrets: {
+          existingSecretKeys: {
+            DATABASE_URL: 'uri',
+            PGBOUNCER_DATABASE_URL: 'pooled',
+            ANTHROPIC_API_KEY: 'anthropic',
+          },
+        },
+      },
     });
     const env = (suffix: string) =>
       podSpecs(objects).find((p) => p.owner.endsWith(suffix))!.spec.containers[0].env as Free[];
     const ref = (suffix: string, name: string) =>
       env(suffix).find((e) => e.name === name)?.valueFrom.secretKeyRef;
-    expect(ref('-worker', 'DATABASE_URL')).toEqual({ name: 'ipa-platform-secrets', key: 'uri' });
+    // prod pools through PgBouncer: the API and the worker read the pooled URL, the migrations the direct one
+    expect(ref('-worker', 'DATABASE_URL')).toEqual({ name: 'ipa-platform-secrets', key: 'pooled' });
+    expect(ref('-backend', 'DATABASE_URL')).toEqual({ name: 'ipa-platform-secrets', key: 'pooled' });
     expect(ref('-worker', 'ANTHROPIC_API_KEY')).toEqual({
       name: 'ipa-platform-secrets',
       key: 'anthropic',

@@ -32,7 +32,7 @@ export interface ApiOptions {
   extraHealth?: () => Record<string, unknown>;
   /** Silence after which an event stream sends a keep-alive comment; 15 s by default. */
   sseKeepAliveMs?: number;
-  /** Successful token lookups are remembered this long (revocation on this replica is immediate). */
+  /** Successful token lookups are remembered this long (default `AUTH_CACHE_MS`; revocation on this replica is immediate). */
   authCacheMs?: number;
   /** The schedule runner of this replica (on by default). */
   scheduler?: SchedulerPluginOptions;
@@ -75,14 +75,16 @@ export async function buildApiApp(services: Services, options: ApiOptions = {}):
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request, probes included.
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
 
   await registerExternalPlugins(app, services, { version });
 
   await app.register(servicesPlugin, { services, lifecycle });
-  await app.register(authPlugin, { cacheMs: options.authCacheMs ?? 2000 });
+  await app.register(authPlugin, { cacheMs: options.authCacheMs ?? config.http.authCacheMs });
   await app.register(observabilityPlugin);
   await app.register(submitPlugin);
   await app.register(schedulerPlugin, options.scheduler ?? {});

@@ -39,3 +39,22 @@ export async function liveWorkers(services: Services): Promise<WorkerHeartbeat[]
   if (redisKnownDown(services)) return [];
   return withTimeout(services.workers.list(), 1000, 'worker registry').catch(() => []);
 }
+
+/** How long a submission may reuse a non-empty list of live workers. */
+export const recentWorkersMs = 1000;
+const recent = new WeakMap<Services, { at: number; workers: WorkerHeartbeat[] }>();
+
+/**
+ * Live workers for a submission's language check, reused for `recentWorkersMs` when some were
+ * found (saves two Redis round trips per submission). Only for accepting: a caller that would
+ * refuse on this list asks `liveWorkers` again first, so a stale list can never refuse wrongly
+ * (at worst it accepts, and the worker then refuses the language itself).
+ */
+export async function recentWorkers(services: Services): Promise<WorkerHeartbeat[]> {
+  const hit = recent.get(services);
+  if (hit && Date.now() - hit.at < recentWorkersMs) return hit.workers;
+  const workers = await liveWorkers(services);
+  if (workers.length > 0) recent.set(services, { at: Date.now(), workers });
+  else recent.delete(services);
+  return workers;
+}

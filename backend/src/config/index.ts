@@ -118,6 +118,8 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
       secureCookies: raw.SECURE_COOKIES ?? role !== 'standalone',
       shutdownGraceMs: raw.SHUTDOWN_GRACE_SECONDS * 1000,
       rateLimitPerMinute: raw.RATE_LIMIT_PER_MINUTE,
+      rateLimitChunk: raw.RATE_LIMIT_CHUNK,
+      authCacheMs: raw.AUTH_CACHE_MS,
       staticDir: raw.STATIC_DIR,
     },
     webhooks: {

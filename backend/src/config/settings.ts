@@ -158,6 +158,16 @@ export const settings = {
     '600',
     'Requests per minute per token (or per address when unauthenticated).',
   ),
+  RATE_LIMIT_CHUNK: setting(
+    int(1, 1_000_000).optional(),
+    'limit ÷ 50 (1–50)',
+    'Requests of a token an API replica takes from the shared (Redis) rate limit at a time and then counts locally; a user spreading requests over R replicas may be refused up to (R − 1) × (chunk − 1) requests early, never admitted more.',
+  ),
+  AUTH_CACHE_MS: setting(
+    int(0, 60_000).default(2000),
+    '2000',
+    'How long an API replica remembers a token it checked; a revoked token stops at once on the replica that revoked it and within this time on the others (0: no cache).',
+  ),
   WEBHOOK_RATE_LIMIT_PER_MINUTE: setting(
     int(1, 1_000_000).default(60),
     '60',

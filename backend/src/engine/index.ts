@@ -46,7 +46,7 @@ export function createExecutors(options: ExecutorsOptions): Executor[] {
       files: services.store.files,
       quotaBytes: services.config.files.userQuotaBytes,
       quotaFiles: services.config.files.userQuotaFiles,
-      resetGeneration: (userId) => services.store.users.sandboxGeneration(userId),
+      syncState: (userId) => services.store.users.syncState(userId),
       logger: services.logger,
     });
   return [

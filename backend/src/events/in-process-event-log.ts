@@ -43,11 +43,22 @@ export function createInProcessEventLog(options: InProcessEventLogOptions = {}):
     return found.map((e) => ({ ...e, data: structuredClone(e.data) }));
   }
 
+  function scheduleExpiry(executionId: string, ttlSeconds: number): void {
+    const stream = streams.get(executionId);
+    if (!stream) return;
+    if (stream.expiry) clearTimeout(stream.expiry);
+    stream.expiry = setTimeout(() => {
+      if (streams.get(executionId) === stream) streams.delete(executionId);
+    }, ttlSeconds * 1000);
+    stream.expiry.unref();
+  }
+
   return {
-    async append(executionId, type: EventType, data) {
+    async append(executionId, type: EventType, data, options) {
       if (closed) throw new Error('the event log is closed');
       assertExecutionId(executionId);
       assertEventType(type);
+      if (options?.expireSeconds !== undefined) assertTtl(options.expireSeconds);
       const stored = JSON.parse(serialiseData(data)) as Record<string, unknown>;
       let stream = streams.get(executionId);
       if (!stream) {
@@ -71,6 +82,7 @@ export function createInProcessEventLog(options: InProcessEventLogOptions = {}):
           if (found.length > 0) waiter.resolve(found);
         }
       }
+      if (options?.expireSeconds !== undefined) scheduleExpiry(executionId, options.expireSeconds);
       return event.id;
     },
 
@@ -115,13 +127,7 @@ export function createInProcessEventLog(options: InProcessEventLogOptions = {}):
     async expire(executionId, ttlSeconds) {
       assertExecutionId(executionId);
       assertTtl(ttlSeconds);
-      const stream = streams.get(executionId);
-      if (!stream) return;
-      if (stream.expiry) clearTimeout(stream.expiry);
-      stream.expiry = setTimeout(() => {
-        if (streams.get(executionId) === stream) streams.delete(executionId);
-      }, ttlSeconds * 1000);
-      stream.expiry.unref();
+      scheduleExpiry(executionId, ttlSeconds);
     },
 
     async ping() {

@@ -13,13 +13,24 @@ import { type EventLog, type ExecutionEvent, terminalEventTypes } from './types.
  * and been replicated).
  */
 const appendScript = `
+local ttl = tonumber(ARGV[6])
+local function expire()
+  if ttl > 0 then
+    redis.call('EXPIRE', KEYS[1], ttl)
+    redis.call('EXPIRE', KEYS[3], ttl)
+  end
+end
 if ARGV[5] == '1' then
   local ended = redis.call('GET', KEYS[3])
-  if ended then return ended end
+  if ended then
+    expire()
+    return ended
+  end
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[2], 'd', ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', KEYS[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[3], id) end
+expire()
 return id
 `;
 
@@ -107,10 +118,12 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
   let closed = false;
 
   return {
-    async append(executionId, type, data) {
+    async append(executionId, type, data, options) {
       if (closed) throw new Error('the event log is closed');
       assertExecutionId(executionId);
       assertEventType(type);
+      const ttl = options?.expireSeconds;
+      if (ttl !== undefined) assertTtl(ttl);
       const json = serialiseData(data);
       const key = eventStreamKey(prefix, executionId);
       const terminal = terminalEventTypes.includes(type) ? '1' : '0';
@@ -125,6 +138,7 @@ export function createRedisEventLog(options: RedisEventLogOptions): EventLog {
         json,
         notificationMaxLength,
         terminal,
+        ttl ?? 0,
       );
       if (typeof id !== 'string') throw new Error('redis did not add the event');
       return id;

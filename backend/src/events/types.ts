@@ -38,8 +38,16 @@ export interface ReadOptions {
 }
 
 export interface EventLog {
-  /** Appends an event and returns its id. */
-  append(executionId: string, type: EventType, data: Record<string, unknown>): Promise<string>;
+  /**
+   * Appends an event and returns its id. `expireSeconds` also schedules the stream's removal, in
+   * the same round trip (the terminal event's append, instead of a separate `expire`).
+   */
+  append(
+    executionId: string,
+    type: EventType,
+    data: Record<string, unknown>,
+    options?: { expireSeconds?: number },
+  ): Promise<string>;
   /**
    * Events after `afterId` (from the start when undefined), oldest first. With `blockMs`, waits
    * for the next event when there is none yet. Rejects on an id that is not a valid stream id.

@@ -295,6 +295,46 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Fewer round trips per execution (docs/architecture.md, "Round-trip budget").
+    id: '0009_execution_round_trips',
+    statements: [
+      // Moved by every change to a user's stored files, so a worker that holds the list of the
+      // revision it last saw needs not list them again while nothing changed.
+      'ALTER TABLE users ADD COLUMN files_revision bigint NOT NULL DEFAULT 0',
+      `CREATE FUNCTION ipa_bump_files_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF TG_OP = 'DELETE' THEN
+           UPDATE users SET files_revision = files_revision + 1 WHERE id = OLD.user_id;
+         ELSE
+           UPDATE users SET files_revision = files_revision + 1 WHERE id = NEW.user_id;
+         END IF;
+         RETURN NULL;
+       END $$`,
+      `CREATE TRIGGER files_revision_written AFTER INSERT OR DELETE ON files
+         FOR EACH ROW EXECUTE FUNCTION ipa_bump_files_revision()`,
+      // Moving a file's content to the blob store (content = NULL) changes nothing a worker holds.
+      `CREATE TRIGGER files_revision_changed AFTER UPDATE ON files
+         FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path OR OLD.sha256 IS DISTINCT FROM NEW.sha256
+                            OR OLD.size IS DISTINCT FROM NEW.size OR OLD.user_id IS DISTINCT FROM NEW.user_id)
+         EXECUTE FUNCTION ipa_bump_files_revision()`,
+      // An admission in one statement: the per-user lock, then the count. A volatile PL/pgSQL
+      // function takes a new snapshot for each statement under READ COMMITTED, so the count sees
+      // every admission committed by an earlier holder of the lock (which a plain statement's
+      // snapshot, taken before it waited for the lock, would not). The lock is held to the end of
+      // the caller's transaction, which inserts the row.
+      `CREATE FUNCTION ipa_admission(lock_namespace integer, admitted_user text) RETURNS integer
+         LANGUAGE plpgsql VOLATILE AS $$
+       DECLARE
+         active integer;
+       BEGIN
+         PERFORM pg_advisory_xact_lock(lock_namespace, hashtext(admitted_user));
+         SELECT count(*)::int INTO active FROM executions
+          WHERE user_id = admitted_user::uuid AND status IN ('queued', 'running');
+         RETURN active;
+       END $$`,
+    ],
+  },
 ];
 
 /**

@@ -196,6 +196,12 @@ export interface UserRepository {
   list(page?: PageRequest): Promise<Page<User>>;
   /** The user's sandbox reset generation (0 for a user who never reset; 0 for an unknown user). */
   sandboxGeneration(id: string): Promise<number>;
+  /**
+   * What a worker's file sync checks before an execution, in one statement: the reset generation
+   * and the files revision (moved by every change to the user's stored files); zeros for an
+   * unknown user.
+   */
+  syncState(id: string): Promise<{ generation: number; filesRevision: number }>;
   /** Moves the reset generation on and returns it; null for an unknown user. */
   resetSandbox(id: string): Promise<number | null>;
 }
@@ -286,6 +292,16 @@ export interface ExecutionRepository {
    * already terminal (so a duplicate delivery is dropped).
    */
   markRunning(id: string, workerId: string, attempt: number): Promise<Execution | null>;
+  /**
+   * A worker takes a delivery of the execution's job, in one statement: queued|running → running
+   * under attempt max(`deliveryAttempt`, stored attempt + 1). Returns the execution as claimed and
+   * the attempt stored before; null when it is terminal or unknown.
+   */
+  claim(
+    id: string,
+    workerId: string,
+    deliveryAttempt: number,
+  ): Promise<{ execution: Execution; previousAttempt: number } | null>;
   /** Sets the terminal state once; returns false when it was already terminal. */
   finish(
     id: string,

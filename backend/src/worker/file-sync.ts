@@ -2,7 +2,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SandboxLease, SyncLimits } from '../sandbox/index.js';
 import { SandboxError } from '../sandbox/index.js';
 import { maxPathDepth, maxPathLength, maxSegmentLength, normalizeFilePath } from '../store/paths.js';
-import type { FileChangeSet, FileRepository } from '../store/types.js';
+import type { FileChangeSet, FileRepository, StoredFile } from '../store/types.js';
 
 /**
  * Keeps a pod's copy of a user's sandbox directory in step with the database, which is the
@@ -87,6 +87,12 @@ export interface FileSyncOptions {
    * pod last synced the user, the local directory is discarded before the sync.
    */
   resetGeneration?: (userId: string) => Promise<number>;
+  /**
+   * The reset generation and the user's files revision in one look (`users.syncState`); replaces
+   * `resetGeneration`. While the revision is the one this pod last listed, the stored files are
+   * not listed again: the database's trigger moves it with every change to them.
+   */
+  syncState?: (userId: string) => Promise<{ generation: number; filesRevision: number }>;
   logger?: Logger;
   /**
    * Users whose manifests are kept in memory (least recently used dropped first). A user without
@@ -111,6 +117,8 @@ interface Manifest {
   files: Map<string, ManifestEntry>;
   /** The reset generation the local directory belongs to; undefined until first seen. */
   generation?: number;
+  /** The stored files as listed at a files revision (with `syncState` only). */
+  listed?: { revision: number; files: readonly StoredFile[] };
 }
 
 /** Paths per `sync.hash` / `sync.delete` call: keeps each request line small. */
@@ -164,8 +172,11 @@ export function createFileSync(options: FileSyncOptions): FileSync {
       const manifest = manifestOf(userId);
       const known = manifest.files;
       const report: FileSyncReport = { restored: 0, removed: 0, hashed: 0 };
-      if (options.resetGeneration) {
-        const generation = await options.resetGeneration(userId);
+      let revision: number | undefined;
+      if (options.syncState || options.resetGeneration) {
+        let generation: number;
+        if (options.syncState) ({ generation, filesRevision: revision } = await options.syncState(userId));
+        else generation = await (options.resetGeneration as (userId: string) => Promise<number>)(userId);
         if (manifest.generation !== undefined && manifest.generation !== generation) {
           logger?.info({ userId }, 'file sync: the user reset their sandbox; discarding the local copy');
           await lease.discardFiles();
@@ -173,7 +184,15 @@ export function createFileSync(options: FileSyncOptions): FileSync {
         }
         manifest.generation = generation;
       }
-      let [stored, { exceeded, local }] = await Promise.all([files.list(userId), scan(lease, signal)]);
+      // The revision is read before the list, so a list is never older than the revision it is
+      // kept under (a change in between only costs one more listing next time).
+      const listed = manifest.listed;
+      const listing =
+        revision !== undefined && listed?.revision === revision
+          ? Promise.resolve(listed.files)
+          : files.list(userId);
+      let [stored, { exceeded, local }] = await Promise.all([listing, scan(lease, signal)]);
+      manifest.listed = revision === undefined ? undefined : { revision, files: stored };
       if (exceeded) {
         // Left by an earlier run (or work it left behind): the stored files are the truth.
         logger?.warn({ userId, reason: exceeded }, 'file sync: local copy past the limits; discarding it');

@@ -185,20 +185,22 @@ export function startWorkerRuntime(options: WorkerRuntimeOptions): WorkerRuntime
   const { settle, normalize } = settler;
 
   const handle: JobHandler = async (job, jobContext) => {
-    const current = await store.executions.get(job.executionId);
-    if (!current) {
-      logger.warn({ executionId: job.executionId }, 'job for an unknown execution dropped');
+    // One statement takes the delivery; only a dropped one needs a second look at the row.
+    const claimed = await store.executions.claim(job.executionId, workerId, jobContext.attempt);
+    if (!claimed) {
+      if (!(await store.executions.get(job.executionId))) {
+        logger.warn({ executionId: job.executionId }, 'job for an unknown execution dropped');
+        return;
+      }
+      logger.debug({ executionId: job.executionId }, 'duplicate delivery of a finished execution dropped');
+      await settler.endStreamOfFinished(job.executionId);
       return;
     }
     // Attempts are counted in the database, so a job handed back or recovered from a dead worker
     // always runs under a higher number than any attempt before it.
-    const attempt = Math.max(jobContext.attempt, current.attempt + 1);
-    const execution = await store.executions.markRunning(current.id, workerId, attempt);
-    if (!execution) {
-      logger.debug({ executionId: current.id }, 'duplicate delivery of a finished execution dropped');
-      await settler.endStreamOfFinished(current.id);
-      return;
-    }
+    const { execution } = claimed;
+    const current = { ...execution, attempt: claimed.previousAttempt };
+    const attempt = execution.attempt;
     if (attempt > config.worker.maxAttempts) {
       // Its workers kept dying under it (or draining): the queue would give up on the job next
       // and leave the execution running forever, so it ends here, clearly, instead. The stored

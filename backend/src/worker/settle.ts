@@ -48,10 +48,15 @@ export function createSettler(options: SettlerOptions): Settler {
   const { logger } = options;
 
   /** The execution is already terminal in the database; its stream must say so too. */
-  async function appendWithRetry(id: string, type: EventType, data: Record<string, unknown>): Promise<void> {
+  async function appendWithRetry(
+    id: string,
+    type: EventType,
+    data: Record<string, unknown>,
+    expireSeconds: number,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await events.append(id, type, data);
+        await events.append(id, type, data, { expireSeconds });
         return;
       } catch (error) {
         if (attempt >= 6) throw error;
@@ -61,15 +66,15 @@ export function createSettler(options: SettlerOptions): Settler {
     }
   }
 
-  /** Appends the terminal event of a finished execution and lets its stream expire. */
-  async function endStream(finishedExecution: Execution, log: Logger): Promise<void> {
+  /** Appends the terminal event of a finished execution and lets its stream expire, in one call. */
+  async function endStream(finishedExecution: Execution): Promise<void> {
     const terminal = terminalEventOf(finishedExecution);
-    await appendWithRetry(finishedExecution.id, terminal.type, terminal.data);
-    try {
-      await events.expire(finishedExecution.id, config.executions.eventRetentionSeconds);
-    } catch (error) {
-      log.warn({ err: error }, 'event stream expiry could not be scheduled');
-    }
+    await appendWithRetry(
+      finishedExecution.id,
+      terminal.type,
+      terminal.data,
+      config.executions.eventRetentionSeconds,
+    );
   }
 
   return {
@@ -122,7 +127,7 @@ export function createSettler(options: SettlerOptions): Settler {
           .append(id, 'file.changed', { ...change, attempt: execution.attempt })
           .catch((error: unknown) => log.warn({ err: error, path: change.path }, 'file.changed event lost'));
       }
-      await endStream({ ...execution, ...ending, durationMs }, log);
+      await endStream({ ...execution, ...ending, durationMs });
       log.info({ status, durationMs }, 'execution finished');
     },
 
@@ -137,7 +142,7 @@ export function createSettler(options: SettlerOptions): Settler {
         if (await ended()) return;
         const row = await store.executions.get(id);
         if (!row || !terminalStatuses.includes(row.status)) return;
-        await endStream(row, logger.child({ executionId: id }));
+        await endStream(row);
         logger.warn(
           { executionId: id, status: row.status },
           'terminal event was missing; appended from the row',

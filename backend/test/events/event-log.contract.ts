@@ -196,6 +196,18 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       await expect(log.expire(execution, 0)).rejects.toThrow(/ttlSeconds/);
     });
 
+    it('a terminal append with expireSeconds schedules the removal in the same call', async () => {
+      const execution = randomUUID();
+      await log.append(execution, 'execution.started', {});
+      await log.append(execution, 'execution.completed', {}, { expireSeconds: 1 });
+      expect(await subject.exists(execution)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1300));
+      expect(await subject.exists(execution)).toBe(false);
+      await expect(log.append(execution, 'execution.completed', {}, { expireSeconds: 0 })).rejects.toThrow(
+        /ttlSeconds/,
+      );
+    });
+
     it('answers ping, and close ends blocked reads with []', async () => {
       await log.ping();
       const pending = log.read(randomUUID(), undefined, { blockMs: 10_000 });

@@ -61,6 +61,12 @@ describe('Redis event log specifics', () => {
       expect(types).toEqual(['output', 'execution.completed']);
       await log.expire(execution, 60);
       expect(await admin.ttl(`${eventStreamKey(prefix, execution)}:end`)).toBeGreaterThan(0);
+      // The resend of a terminal append with its expiry sets the expiry even when it adds nothing.
+      const resent = randomUUID();
+      await log.append(resent, 'execution.completed', { result: 1 });
+      await log.append(resent, 'execution.completed', { result: 1 }, { expireSeconds: 30 });
+      for (const key of [eventStreamKey(prefix, resent), `${eventStreamKey(prefix, resent)}:end`])
+        expect(await admin.ttl(key)).toBeGreaterThan(0);
     } finally {
       await log.close();
       await deleteKeys(prefix);

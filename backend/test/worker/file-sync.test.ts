@@ -125,6 +125,38 @@ describe('file sync', () => {
     expect(await read('uploads/a.txt')).toBe('version 2');
   });
 
+  it('lists the stored files again only when their revision moved', async () => {
+    await files.put(userId, 'uploads/a.txt', Buffer.from('one'), 1e6);
+    let revision = 1;
+    let lists = 0;
+    const counted = {
+      ...files,
+      list: (...args: Parameters<typeof files.list>) => {
+        lists++;
+        return files.list(...args);
+      },
+    };
+    const s = createFileSync({
+      files: counted,
+      quotaBytes: 1e6,
+      quotaFiles: 10_000,
+      syncState: async () => ({ generation: 0, filesRevision: revision }),
+    });
+    await prepare(s);
+    expect(await prepare(s)).toEqual({ restored: 0, removed: 0, hashed: 0 });
+    expect(lists).toBe(1);
+    // Another replica changed the files: the revision moved, so the list is read again.
+    await files.put(userId, 'uploads/a.txt', Buffer.from('two'), 1e6);
+    revision = 2;
+    expect((await prepare(s)).restored).toBe(1);
+    expect(await read('uploads/a.txt')).toBe('two');
+    expect(lists).toBe(2);
+    // A forgotten user (a wiped directory) is listed afresh.
+    s.forget(userId);
+    await prepare(s);
+    expect(lists).toBe(3);
+  });
+
   it('keeps manifests for a bounded number of users, least recently used dropped first', async () => {
     const s = createFileSync({ files, quotaBytes: 1e6, quotaFiles: 10_000, maxUsers: 2 });
     const users = [randomUUID(), randomUUID(), userId];

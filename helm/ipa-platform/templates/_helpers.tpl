@@ -160,6 +160,9 @@ REDIS_SENTINEL_PASSWORD: {{ $s.redisSentinelPassword | quote }}
 BLOB_S3_ACCESS_KEY_ID: {{ $s.blobS3AccessKeyId | quote }}
 BLOB_S3_SECRET_ACCESS_KEY: {{ $s.blobS3SecretAccessKey | quote }}
 BLOB_AZURE_CONNECTION_STRING: {{ $s.blobAzureConnectionString | quote }}
+{{- if .Values.pgbouncer.enabled }}
+PGBOUNCER_DATABASE_URL: {{ include "ipa.pgbouncer.databaseUrl" . | quote }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -252,7 +255,7 @@ env:
     valueFrom:
       secretKeyRef:
         name: {{ include "ipa.secretName" $root }}
-        key: {{ include "ipa.secretKey" (dict "root" $root "name" .) }}
+        key: {{ include "ipa.secretKey" (dict "root" $root "name" (include "ipa.secretSource" (dict "root" $root "component" $component "name" .))) }}
         {{- if and $root.Values.secrets.existingSecret (not (has . (list "DATABASE_URL" "REDIS_URL"))) }}
         optional: true
         {{- end }}
@@ -266,6 +269,7 @@ env:
 {{/* Secret volume for `secrets.deliverAs: files`: only the component's own keys. (dict "root" $ "component" "worker" ["secretName" …]) */}}
 {{- define "ipa.secretVolume" -}}
 {{- $root := .root -}}
+{{- $component := .component -}}
 {{- if eq $root.Values.secrets.deliverAs "files" }}
 - name: secrets
   secret:
@@ -273,7 +277,7 @@ env:
     defaultMode: 288 # 0440: owner and group read
     items:
       {{- range include "ipa.secretKeys" . | fromJsonArray }}
-      - key: {{ include "ipa.secretKey" (dict "root" $root "name" .) }}
+      - key: {{ include "ipa.secretKey" (dict "root" $root "name" (include "ipa.secretSource" (dict "root" $root "component" $component "name" .))) }}
         path: {{ . }}
       {{- end }}
     {{- if $root.Values.secrets.existingSecret }}
@@ -471,6 +475,7 @@ spec:
 {{- if and .Values.networkPolicy.enabled .Values.metrics.serviceMonitor.enabled (not .Values.networkPolicy.monitoring.namespaceSelector) -}}
 {{- fail "metrics.serviceMonitor needs networkPolicy.monitoring.namespaceSelector: with NetworkPolicies on, Prometheus could not reach the metrics ports" -}}
 {{- end -}}
+{{- include "ipa.pgbouncer.validate" . -}}
 {{- $w := .Values.worker.autoscaling -}}
 {{- if and $w.enabled (eq $w.signal "queue") (eq $w.keda.source "redis") (not $w.keda.redis.address) (not .Values.redis.enabled) -}}
 {{- fail "worker.autoscaling.keda.redis.address is needed for the queue signal with an external Redis" -}}

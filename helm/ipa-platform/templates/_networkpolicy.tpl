@@ -55,3 +55,16 @@
       protocol: TCP
 {{- end }}
 {{- end -}}
+
+{{/* The API's and the worker's way to PgBouncer, when the chart deploys it. */}}
+{{- define "ipa.np.pgbouncerEgress" -}}
+{{- if .Values.pgbouncer.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "ipa.selectorLabels" (dict "root" . "component" "pgbouncer") | nindent 10 }}
+  ports:
+    - port: 5432
+      protocol: TCP
+{{- end }}
+{{- end -}}

@@ -76,6 +76,7 @@ spec:
       {{- $roleEnv = concat $roleEnv (list
             (dict "name" "SANDBOX_ROOT" "value" "/data/sandbox")
             (dict "name" "SANDBOX_DISK_BUDGET_BYTES" "value" (include "ipa.bytes" $values.sandbox.diskBudget))
+            (dict "name" "SANDBOX_WARM_SPARES" "value" (toString $values.sandbox.warmSpares))
             (dict "name" "WORKER_GRACE_SECONDS" "value" (toString $root.Values.config.executionTimeoutSeconds))) }}
       {{- end }}
       {{- include "ipa.platformEnv" (dict "root" $root "component" $component "extraEnv" (concat $roleEnv $values.extraEnvVars)) | nindent 6 }}

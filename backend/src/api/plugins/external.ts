@@ -1,15 +1,16 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
+import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { closeRedisClient, createRedisClient } from '../../queue/index.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { presentedToken, sessionCookieName, tokenKey } from './auth.js';
+import { chunkedRedisRateLimitStore, defaultRateLimitChunk } from './rate-limit-store.js';
 
 /** Rate limits count per token; requests without one count per client address. */
 function rateLimitKey(request: FastifyRequest): string {
@@ -23,6 +24,27 @@ function rateLimitKey(request: FastifyRequest): string {
 }
 
 /**
+ * The security headers `@fastify/helmet` sets with these options, worked out once: they depend on
+ * the options only, so one throwaway request yields exactly the headers the plugin would set.
+ */
+async function helmetHeaders(options: FastifyHelmetOptions): Promise<Record<string, string>> {
+  const scratch = Fastify({ logger: false });
+  try {
+    await scratch.register(fastifyHelmet, options);
+    scratch.get('/', async () => '');
+    const { headers } = await scratch.inject('/');
+    const generic = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive']);
+    return Object.fromEntries(
+      Object.entries(headers)
+        .filter(([name, value]) => !generic.has(name) && typeof value === 'string')
+        .map(([name, value]) => [name, String(value)]),
+    );
+  } finally {
+    await scratch.close();
+  }
+}
+
+/**
  * Third-party plugins, registered first so the app's own plugins and routes can rely on them.
  * Multipart parsing is registered by the files routes only, so no other route accepts it.
  */
@@ -33,7 +55,7 @@ export async function registerExternalPlugins(
 ): Promise<void> {
   const { config } = services;
 
-  await app.register(fastifyHelmet, {
+  const securityHeaders = await helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -52,6 +74,11 @@ export async function registerExternalPlugins(
     },
     // Plain HTTP in standalone mode must keep working; behind TLS the ingress may add HSTS.
     strictTransportSecurity: config.http.secureCookies ? { maxAge: 31_536_000 } : false,
+  });
+  // Set on every response from one precomputed list: @fastify/helmet builds them anew per request.
+  app.addHook('onRequest', (_request, reply, done) => {
+    void reply.headers(securityHeaders);
+    done();
   });
 
   if (config.http.corsOrigins.length > 0) {
@@ -88,7 +115,16 @@ export async function registerExternalPlugins(
     // Probes, metrics scrapes, the web app's files and the API explorer are not rationed.
     allowList: (request) => !request.url.startsWith('/api/'),
     keyGenerator: rateLimitKey,
-    ...(counter ? { redis: counter, nameSpace: `${config.redis?.prefix ?? 'ipa'}:rate:` } : {}),
+    // Counted in Redis in chunks, handed out locally (rate-limit-store.ts: bounds and error).
+    ...(counter
+      ? {
+          store: chunkedRedisRateLimitStore({
+            redis: counter,
+            prefix: `${config.redis?.prefix ?? 'ipa'}:rate:`,
+            chunk: (max) => config.http.rateLimitChunk ?? defaultRateLimitChunk(max),
+          }),
+        }
+      : {}),
     skipOnError: true,
     errorResponseBuilder: (_request, context) =>
       new ApiError(429, 'rate_limited', `Too many requests; retry in ${context.after}.`, {

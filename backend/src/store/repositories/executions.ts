@@ -1,59 +1,24 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
+import { isUuid, jsonParam, requireUuid, terminalStatusList, toIso, toNumber } from '../sql.js';
 import {
-  inTransaction,
-  isUuid,
-  jsonParam,
-  requireUuid,
-  terminalStatusList,
-  toIso,
-  toIsoOrNull,
-  toNumber,
-  toNumberOrNull,
-} from '../sql.js';
-import {
-  type AgentInput,
   ConcurrencyLimitError,
   type Execution,
-  type ExecutionError,
   type ExecutionKind,
   type ExecutionRepository,
   type ExecutionStatus,
   type NewExecution,
   type Queryable,
-  type RunTrigger,
   runTriggers,
-  type ScriptInput,
-  type TokenUsage,
   terminalStatuses,
   type UnfinishedExecution,
 } from '../types.js';
+import {
+  type ExecutionRow,
+  executionColumns,
+  qualifiedExecutionColumns,
+  toExecution,
+} from './execution-rows.js';
 
-interface ExecutionRow {
-  id: string;
-  user_id: string;
-  session_id: string | null;
-  kind: ExecutionKind;
-  status: ExecutionStatus;
-  input: ScriptInput | AgentInput;
-  result: unknown;
-  error: ExecutionError | null;
-  usage: TokenUsage | null;
-  attempt: number;
-  worker_id: string | null;
-  cancel_requested: boolean;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  duration_ms: string | number | null;
-  automation_id: string | null;
-  automation_version: number | null;
-  trigger: RunTrigger | null;
-  trigger_id: string | null;
-  scheduled_for: Date | null;
-}
-
-const executionColumns =
-  'id, user_id, session_id, kind, status, input, result, error, usage, attempt, worker_id, cancel_requested, created_at, started_at, finished_at, duration_ms, automation_id, automation_version, trigger, trigger_id, scheduled_for';
 const kinds: readonly ExecutionKind[] = ['script', 'agent'];
 /**
  * First key of the per-user advisory lock taken by an admission ("ipaa"), apart from the files'
@@ -64,32 +29,6 @@ const admissionLockNamespace = 0x6970_6161;
 const recoveryLockNamespace = 0x6970_6172;
 const statuses: readonly ExecutionStatus[] = ['queued', 'running', ...terminalStatuses];
 
-function toExecution(row: ExecutionRow): Execution {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    sessionId: row.session_id,
-    kind: row.kind,
-    status: row.status,
-    input: row.input,
-    result: row.result ?? null,
-    error: row.error ?? null,
-    usage: row.usage ?? null,
-    attempt: row.attempt,
-    workerId: row.worker_id,
-    cancelRequested: row.cancel_requested,
-    createdAt: toIso(row.created_at),
-    startedAt: toIsoOrNull(row.started_at),
-    finishedAt: toIsoOrNull(row.finished_at),
-    durationMs: toNumberOrNull(row.duration_ms),
-    automationId: row.automation_id,
-    automationVersion: row.automation_version,
-    trigger: row.trigger,
-    triggerId: row.trigger_id,
-    scheduledFor: toIsoOrNull(row.scheduled_for),
-  };
-}
-
 /** Queued + running executions of a user, counted on the partial index of active rows. */
 async function countActiveOf(db: Queryable, userId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
@@ -99,24 +38,40 @@ async function countActiveOf(db: Queryable, userId: string): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
+/**
+ * Inserts an execution; with `maxActive`, only while the user has fewer queued or running ones.
+ * Admission and insert are one statement (one round trip): `ipa_admission` takes the per-user
+ * admission lock and counts under a fresh snapshot, and the lock holds until the statement's (or
+ * the caller's) transaction commits the row, so concurrent submissions, on any replica, never pass
+ * the limit together.
+ */
 async function insertExecution(
   db: Queryable,
   userId: string,
   sessionId: string | null,
   input: Pick<NewExecution, 'kind' | 'input' | 'origin' | 'skipped'>,
+  maxActive?: number,
 ): Promise<Execution> {
   const { origin } = input;
   const skipped = input.skipped ?? null;
+  const limited = maxActive !== undefined;
   // The foreign keys only say the session and automation exist; they must also be this user's.
-  const { rows } = await db.query<ExecutionRow>(
-    `INSERT INTO executions (user_id, session_id, kind, input, automation_id, automation_version, trigger,
-                             trigger_id, scheduled_for, status, error, finished_at)
-     SELECT $1, $2::uuid, $3, $4::jsonb, $5::uuid, $6::int, $7, $8::uuid, $9::timestamptz,
-            CASE WHEN $10::jsonb IS NULL THEN 'queued' ELSE 'skipped' END, $10::jsonb,
-            CASE WHEN $10::jsonb IS NULL THEN NULL ELSE now() END
-      WHERE ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1))
-        AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM automations WHERE id = $5::uuid AND user_id = $1))
-     RETURNING ${executionColumns}`,
+  const { rows } = await db.query<ExecutionRow & { admission_active: number | null }>(
+    `WITH admission AS MATERIALIZED (
+       SELECT CASE WHEN $11::int IS NULL THEN NULL ELSE ipa_admission($12::int, $1::uuid::text) END AS active
+     ), inserted AS (
+       INSERT INTO executions (user_id, session_id, kind, input, automation_id, automation_version, trigger,
+                               trigger_id, scheduled_for, status, error, finished_at)
+       SELECT $1::uuid, $2::uuid, $3, $4::jsonb, $5::uuid, $6::int, $7, $8::uuid, $9::timestamptz,
+              CASE WHEN $10::jsonb IS NULL THEN 'queued' ELSE 'skipped' END, $10::jsonb,
+              CASE WHEN $10::jsonb IS NULL THEN NULL ELSE now() END
+         FROM admission
+        WHERE ($11::int IS NULL OR admission.active < $11::int)
+          AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = $2::uuid AND user_id = $1::uuid))
+          AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM automations WHERE id = $5::uuid AND user_id = $1::uuid))
+       RETURNING ${executionColumns}
+     )
+     SELECT admission.active AS admission_active, inserted.* FROM admission LEFT JOIN inserted ON true`,
     [
       userId,
       sessionId,
@@ -128,10 +83,14 @@ async function insertExecution(
       origin?.triggerId ?? null,
       origin?.scheduledFor ?? null,
       jsonParam(skipped),
+      limited ? maxActive : null,
+      admissionLockNamespace,
     ],
   );
   const row = rows[0];
-  if (!row) throw new Error('the session or automation does not exist for this user');
+  if (row && limited && row.id === null && toNumber(row.admission_active) >= maxActive)
+    throw new ConcurrencyLimitError(toNumber(row.admission_active), maxActive);
+  if (!row || row.id === null) throw new Error('the session or automation does not exist for this user');
   return toExecution(row);
 }
 
@@ -166,19 +125,7 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
       const { maxActive } = options;
       if (maxActive !== undefined && (!Number.isInteger(maxActive) || maxActive < 1))
         throw new RangeError('maxActive must be a whole number ≥ 1');
-      if (maxActive === undefined) return insertExecution(db, userId, sessionId, input);
-      // The lock is transaction-scoped (no session state, so it holds through PgBouncer's
-      // transaction pooling) and taken before the count: under READ COMMITTED the count's own
-      // snapshot then includes every admission committed by an earlier holder of the lock.
-      return inTransaction(db, async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [
-          admissionLockNamespace,
-          userId,
-        ]);
-        const active = await countActiveOf(tx, userId);
-        if (active >= maxActive) throw new ConcurrencyLimitError(active, maxActive);
-        return insertExecution(tx, userId, sessionId, input);
-      });
+      return insertExecution(db, userId, sessionId, input, maxActive);
     },
 
     async countActiveForTrigger(triggerId) {
@@ -251,6 +198,25 @@ export function createExecutionRepository(db: Queryable): ExecutionRepository {
         [id, workerId, attempt],
       );
       return rows[0] ? toExecution(rows[0]) : null;
+    },
+
+    async claim(id, workerId, deliveryAttempt) {
+      if (!isUuid(id)) return null;
+      if (!Number.isInteger(deliveryAttempt) || deliveryAttempt < 0)
+        throw new RangeError('attempt must be a whole number ≥ 0');
+      // The SET expressions read the row as locked (so a racing claim gets a higher attempt);
+      // `previous` is the attempt as this statement first saw it, like a read before the update.
+      const { rows } = await db.query<ExecutionRow & { previous_attempt: number }>(
+        `UPDATE executions e
+            SET status = 'running', attempt = GREATEST($3::int, e.attempt + 1), worker_id = $2,
+                started_at = COALESCE(e.started_at, clock_timestamp())
+           FROM (SELECT id, attempt FROM executions WHERE id = $1) previous
+          WHERE e.id = $1 AND previous.id = e.id AND e.status IN ('queued', 'running')
+          RETURNING ${qualifiedExecutionColumns}, previous.attempt AS previous_attempt`,
+        [id, workerId, deliveryAttempt],
+      );
+      const row = rows[0];
+      return row ? { execution: toExecution(row), previousAttempt: row.previous_attempt } : null;
     },
 
     async finish(id, outcome) {

@@ -1,5 +1,5 @@
 import { decodeTimeCursor, pageLimit, toPage } from '../pagination.js';
-import { isUuid, toIso } from '../sql.js';
+import { isUuid, toIso, toNumber } from '../sql.js';
 import type { Page, PageRequest, Queryable, User, UserRepository } from '../types.js';
 
 export interface UserRow {
@@ -63,6 +63,18 @@ export function createUserRepository(db: Queryable): UserRepository {
         [id],
       );
       return rows[0]?.sandbox_generation ?? 0;
+    },
+
+    async syncState(id) {
+      if (!isUuid(id)) return { generation: 0, filesRevision: 0 };
+      const { rows } = await db.query<{ sandbox_generation: number; files_revision: string | number }>(
+        'SELECT sandbox_generation, files_revision FROM users WHERE id = $1',
+        [id],
+      );
+      const row = rows[0];
+      return row
+        ? { generation: row.sandbox_generation, filesRevision: toNumber(row.files_revision) }
+        : { generation: 0, filesRevision: 0 };
     },
 
     async resetSandbox(id) {

@@ -5,7 +5,7 @@ import { terminalStatuses } from '../../../store/types.js';
 import { platformCapabilities } from '../../capabilities.js';
 import { ApiError, conflict, notFound } from '../../errors.js';
 import { currentUser } from '../../plugins/auth.js';
-import { liveWorkers, viaRedis } from '../../redis.js';
+import { liveWorkers, recentWorkers, viaRedis } from '../../redis.js';
 import {
   errors,
   executionKinds,
@@ -60,23 +60,24 @@ export const executionRoutes: FastifyPluginAsyncZod<EventStreamOptions> = async 
     async (request, reply) => {
       const { user } = currentUser(request);
       const { language, code, input } = request.body;
-      const capabilities = platformCapabilities(await liveWorkers(app.services));
+      const refuses = (c: ReturnType<typeof platformCapabilities>) =>
+        c.workersKnown && !c.languages.includes(language);
+      let capabilities = platformCapabilities(await recentWorkers(app.services));
+      // A refusal is never made on a reused list: the live workers are asked again first.
+      if (refuses(capabilities)) capabilities = platformCapabilities(await liveWorkers(app.services));
       // Refused here only when the live workers say so; with none known the worker decides.
-      if (capabilities.workersKnown && !capabilities.languages.includes(language)) {
+      if (refuses(capabilities)) {
         throw new ApiError(
           400,
           'unsupported_language',
           `${language} is not offered by this platform's workers (${languageRequirement(language)}; they run at '${capabilities.isolation}' level and offer ${capabilities.languages.join(', ')}).`,
         );
       }
-      const { execution } = await app.submitExecution(user.id, async (_tx, admit) => ({
-        execution: await admit({
-          userId: user.id,
-          kind: 'script',
-          input: input === undefined ? { language, code } : { language, code, input },
-        }),
-        extra: null,
-      }));
+      const { execution } = await app.submitExecution(user.id, {
+        userId: user.id,
+        kind: 'script',
+        input: input === undefined ? { language, code } : { language, code, input },
+      });
       return reply.code(202).send(execution);
     },
   );

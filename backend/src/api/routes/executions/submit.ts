@@ -22,10 +22,14 @@ export type SubmissionRows<T> = (
   admit: (execution: NewExecution) => Promise<Execution>,
 ) => Promise<{ execution: Execution; extra: T }>;
 
-export type SubmitExecution = <T>(
-  userId: string,
-  create: SubmissionRows<T>,
-) => Promise<{ execution: Execution; extra: T }>;
+/**
+ * `create` is either the rows to write (a transaction) or, for an execution alone, the execution:
+ * then admission and insert are one statement and no transaction is opened (one round trip).
+ */
+export interface SubmitExecution {
+  <T>(userId: string, create: SubmissionRows<T>): Promise<{ execution: Execution; extra: T }>;
+  (userId: string, create: NewExecution): Promise<{ execution: Execution; extra: null }>;
+}
 
 /** The points of a submission where a crash leaves something behind; the fault injection stops there. */
 export type SubmissionStep = 'after-row' | 'after-event' | 'after-enqueue';
@@ -94,17 +98,23 @@ export function createSubmitter(services: Services, options: SubmitterOptions = 
   const limit = config.executions.userConcurrency;
   const inTurn = createUserTurns();
 
-  return async (userId, create) => {
+  const admitRows = <T>(userId: string, create: SubmissionRows<T> | NewExecution) =>
+    typeof create === 'function'
+      ? store.transaction((tx) =>
+          create(tx, (execution) => tx.executions.create(execution, { maxActive: limit })),
+        )
+      : store.executions
+          // Always the submitting user's, whatever the caller put in.
+          .create({ ...create, userId }, { maxActive: limit })
+          .then((execution) => ({ execution, extra: null as T }));
+
+  const submit = async <T>(userId: string, create: SubmissionRows<T> | NewExecution) => {
     // Refused before anything is written when the queue cannot take it anyway.
     if (redisKnownDown(services))
       throw unavailable('The execution queue is unavailable; please try again shortly.');
-    let created: Awaited<ReturnType<typeof create>>;
+    let created: { execution: Execution; extra: T };
     try {
-      created = await inTurn(userId, () =>
-        store.transaction((tx) =>
-          create(tx, (execution) => tx.executions.create(execution, { maxActive: limit })),
-        ),
-      );
+      created = await inTurn(userId, () => admitRows<T>(userId, create));
     } catch (err) {
       if (!(err instanceof ConcurrencyLimitError)) throw err;
       throw new ApiError(
@@ -150,6 +160,7 @@ export function createSubmitter(services: Services, options: SubmitterOptions = 
     metrics.executionsCreated.inc({ kind: execution.kind });
     return created;
   };
+  return submit as SubmitExecution;
 }
 
 export const submitPlugin = fp(

@@ -9,6 +9,12 @@ export interface HealthRouteOptions {
   extraHealth?: () => Record<string, unknown>;
 }
 
+/**
+ * Probes are never rationed: the rate-limit hook is left off their routes altogether (it would
+ * only let them through after building a key, on every probe).
+ */
+const unrationed = { rateLimit: false } as const;
+
 const checkSchema = z.string().describe("'ok', 'not_configured' or what went wrong");
 
 /** Probes for the orchestrator: live = the process answers; ready = it can serve (DB, Redis, not draining). */
@@ -18,6 +24,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (ap
   app.get(
     '/health/live',
     {
+      config: unrationed,
       schema: {
         tags: ['health'],
         summary: 'The process is up',
@@ -31,6 +38,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (ap
   app.get(
     '/health/ready',
     {
+      config: unrationed,
       schema: {
         tags: ['health'],
         summary: 'The process can serve: database and Redis answer, and it is not draining',
@@ -59,6 +67,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (ap
   app.get(
     '/health',
     {
+      config: unrationed,
       schema: {
         tags: ['health'],
         summary: 'Summary for people and dashboards (always 200; readiness is the gate)',

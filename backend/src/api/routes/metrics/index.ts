@@ -10,7 +10,11 @@ export const metricsRoutes: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/metrics',
-    { schema: { tags: ['health'], summary: 'Prometheus metrics', security: [] } },
+    // Scrapes are never rationed (no rate-limit hook on the route).
+    {
+      config: { rateLimit: false },
+      schema: { tags: ['health'], summary: 'Prometheus metrics', security: [] },
+    },
     async (_request, reply) => {
       const [counts, live] = await Promise.all([
         valueWithin(queue.counts(), refreshTimeoutMs),
