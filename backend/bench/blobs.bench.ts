@@ -11,12 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startApiServer } from '../src/api/index.js';
-import {
-  type BlobStore,
-  createAzureBlobStore,
-  createS3BlobStore,
-  openLocalBlobStore,
-} from '../src/blobs/index.js';
+import { createAzureBlobStore } from '../src/blobs/azure.js';
+import { type BlobStore, openLocalBlobStore } from '../src/blobs/index.js';
+import { createS3BlobStore } from '../src/blobs/s3.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createServices } from '../src/platform.js';

@@ -1,16 +1,15 @@
 import path from 'node:path';
 import type { Config } from '../config/index.js';
-import { createAzureBlobStore } from './azure.js';
 import { createDatabaseBlobStore } from './database.js';
 import { openLocalBlobStore } from './local.js';
-import { createS3BlobStore } from './s3.js';
 import type { BlobStore } from './types.js';
 
-export { createAzureBlobStore } from './azure.js';
+// The S3 and Azure clients are imported only when configured (./s3.js, ./azure.js): their SDKs
+// are most of the backend's dependencies by size and load time, and a standalone install never
+// needs them.
 export { createDatabaseBlobStore } from './database.js';
 export { openLocalBlobStore } from './local.js';
 export { createMemoryBlobStore } from './memory.js';
-export { createS3BlobStore } from './s3.js';
 export type { BlobStore, ByteRange } from './types.js';
 
 /** Opens the configured blob store (BLOB_STORE). */
@@ -25,7 +24,7 @@ export async function openBlobStore(
       await openDatabase({ kind: 'postgres', url: config.database.url, poolSize: 3 }),
     );
   }
-  if (blobs.kind === 's3') return createS3BlobStore(blobs);
-  if (blobs.kind === 'azure') return createAzureBlobStore(blobs);
+  if (blobs.kind === 's3') return (await import('./s3.js')).createS3BlobStore(blobs);
+  if (blobs.kind === 'azure') return (await import('./azure.js')).createAzureBlobStore(blobs);
   return openLocalBlobStore(blobs.dir ?? path.join(config.dataDir, 'blobs'));
 }

@@ -3,14 +3,14 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAzureBlobStore } from '../../src/blobs/azure.js';
 import {
   type BlobStore,
-  createAzureBlobStore,
   createDatabaseBlobStore,
   createMemoryBlobStore,
-  createS3BlobStore,
   openLocalBlobStore,
 } from '../../src/blobs/index.js';
+import { createS3BlobStore } from '../../src/blobs/s3.js';
 import { migrate, openDatabase } from '../../src/store/index.js';
 import { type RunningServer, startAzurite, startS3Server } from '../support/blob-servers.js';
 import { freshPostgresDatabase } from '../support/services.js';
