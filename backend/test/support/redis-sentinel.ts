@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { vi } from 'vitest';
 import { freePort } from './pgbouncer.js';
 
 /**
@@ -31,15 +31,18 @@ function run(command: string, args: string[]): ChildProcess {
   return spawn(command, args, { stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
+/**
+ * Polls until `probe` gives a value. Not `vi.waitFor`: the reliability harness starts this
+ * topology outside vitest, where vitest's helpers cannot run.
+ */
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  return vi.waitFor(
-    async () => {
-      const value = await probe().catch(() => undefined);
-      if (value === undefined) throw new Error(`timed out waiting for ${what}`);
-      return value;
-    },
-    { timeout: timeoutMs, interval: 100 },
-  );
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
 }
 
 async function ask<T>(port: number, command: (client: Redis) => Promise<T>): Promise<T> {
