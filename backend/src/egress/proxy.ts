@@ -21,6 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { EgressRequestEntry } from '../store/types.js';
 import { forwardRequest } from './forward.js';
 import { AddressPolicy, checkDestination, type PolicyLevels } from './policy.js';
 
@@ -51,21 +52,10 @@ export interface SandboxEgress {
   attach(key: string, context: EgressContext): () => void;
 }
 
-export type EgressOutcome = 'allowed' | 'refused' | 'failed';
+/** One request as the proxy reports it: the request log's entry before it is stored. */
+export type EgressRecord = Omit<EgressRequestEntry, 'id' | 'at'>;
 
-export interface EgressRecord {
-  userId: string;
-  executionId: string | null;
-  host: string;
-  port: number;
-  method: string;
-  status: number | null;
-  bytesSent: number;
-  bytesReceived: number;
-  durationMs: number;
-  outcome: EgressOutcome;
-  reason: string | null;
-}
+export type EgressOutcome = EgressRecord['outcome'];
 
 export type Lookup = (host: string) => Promise<{ address: string; family: number }>;
 
