@@ -12,6 +12,9 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}', 'e2e/**/*.e2e.test.ts'],
     environment: 'jsdom',
     setupFiles: ['src/testing/setup.ts'],
+    // The browser tests start real backends: their Redis keys and databases go at the end, and a
+    // temporary entry left behind fails the run.
+    globalSetup: ['../backend/test/support/run-leftovers.ts'],
     testTimeout: 15_000,
   },
 });

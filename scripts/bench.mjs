@@ -3,7 +3,7 @@
 // never in parallel, so they do not disturb each other's figures — and prints their tables.
 // `npm run bench -- sandbox api` runs only the files whose names contain one of the words.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,13 +25,19 @@ console.log(`# IPA Platform benchmarks — ${new Date().toISOString()}`);
 console.log(
   `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`,
 );
+// The benchmarks make databases and Redis key prefixes through the test helpers, which record
+// them here; they are removed after the last benchmark, as a test run removes its own.
+const tsx = path.join(repo, 'node_modules/.bin/tsx');
+const record = mkdtempSync(path.join(os.tmpdir(), 'bench-run-record-'));
+const env = { ...process.env, IPA_TEST_RUN_RECORD: record };
 let failed = 0;
 for (const file of selected) {
   console.log(`## ${file}\n`);
-  const result = spawnSync(path.join(repo, 'node_modules/.bin/tsx'), [file], { cwd: repo, stdio: 'inherit' });
+  const result = spawnSync(tsx, [file], { cwd: repo, stdio: 'inherit', env });
   if (result.status !== 0) {
     failed++;
     console.log(`(${file} exited ${result.status})\n`);
   }
 }
+spawnSync(tsx, ['backend/test/support/run-leftovers.ts', 'remove', record], { cwd: repo, stdio: 'inherit' });
 process.exit(failed === 0 ? 0 : 1);

@@ -299,6 +299,8 @@ export class Cluster {
 
   constructor(private readonly options: ClusterOptions = {}) {
     chmodSync(this.root, 0o755);
+    // Every instance's TMPDIR: a SIGKILLed worker cannot remove its egress socket folder itself.
+    mkdirSync(path.join(this.root, 'tmp'), { mode: 0o711 });
   }
 
   get url(): string {
@@ -321,6 +323,7 @@ export class Cluster {
       REDIS_URL: this.redis?.url ?? '',
       IPA_ADMIN_TOKEN: this.adminToken,
       DATA_DIR: path.join(this.root, name),
+      TMPDIR: path.join(this.root, 'tmp'),
       SANDBOX_ROOT: path.join(this.root, name, 'sandbox'),
       RATE_LIMIT_PER_MINUTE: '1000000',
       USER_CONCURRENCY: '100',

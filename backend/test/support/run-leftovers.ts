@@ -1,5 +1,5 @@
 /**
- * Vitest global setup of the backend project: a run leaves nothing behind. Every Redis key prefix
+ * Vitest global setup of the backend and frontend projects: a run leaves nothing behind. Every Redis key prefix
  * and PostgreSQL database a test file makes (`services.ts`) is recorded in a directory of this
  * run; at the end the keys under those prefixes (BullMQ's kept jobs and event streams would live
  * a day) and any database a crashed test did not drop are removed, and a temporary entry named
@@ -8,6 +8,7 @@
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -39,41 +40,52 @@ const temporaryEntries = () =>
     ),
   );
 
-export default function setup(): () => Promise<void> {
-  const before = temporaryEntries();
+/** Removes the keys under the prefixes and the databases a run recorded in `dir`, then `dir`. */
+export async function removeRecorded(dir: string): Promise<void> {
+  const { postgresAdminUrl, redisUrl } = await import('./services.js');
+  const prefixes = recorded(dir, 'redis-prefix');
+  if (prefixes.length > 0) {
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    try {
+      await redis.connect();
+      for (const prefix of prefixes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await redis.unlink(...keys);
+        } while (cursor !== '0');
+      }
+    } finally {
+      redis.disconnect();
+    }
+  }
+  const databases = recorded(dir, 'database');
+  if (databases.length > 0) {
+    const admin = new pg.Client({ connectionString: postgresAdminUrl });
+    await admin.connect();
+    try {
+      for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts recording for this process and the ones it starts (`IPA_TEST_RUN_RECORD`). */
+export function startRecording(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vitest-run-record-'));
   process.env[runRecordVariable] = dir;
+  return dir;
+}
+
+export default function setup(): () => Promise<void> {
+  const before = temporaryEntries();
+  const dir = startRecording();
 
   return async () => {
-    const { postgresAdminUrl, redisUrl } = await import('./services.js');
-    const prefixes = recorded(dir, 'redis-prefix');
-    if (prefixes.length > 0) {
-      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-      try {
-        await redis.connect();
-        for (const prefix of prefixes) {
-          let cursor = '0';
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length > 0) await redis.unlink(...keys);
-          } while (cursor !== '0');
-        }
-      } finally {
-        redis.disconnect();
-      }
-    }
-    const databases = recorded(dir, 'database');
-    if (databases.length > 0) {
-      const admin = new pg.Client({ connectionString: postgresAdminUrl });
-      await admin.connect();
-      try {
-        for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await removeRecorded(dir);
     const left = [...temporaryEntries()].filter((name) => !before.has(name));
     if (left.length > 0) {
       // Vitest reports an error thrown here but keeps its exit code: set it too.
@@ -81,4 +93,15 @@ export default function setup(): () => Promise<void> {
       throw new Error(`tests left these in ${os.tmpdir()}: ${left.sort().join(', ')}`);
     }
   };
+}
+
+// `tsx run-leftovers.ts remove <dir>`: the benchmark runner's cleanup after its runs.
+const invokedDirectly =
+  process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+if (invokedDirectly && process.argv[2] === 'remove' && process.argv[3]) {
+  // Not a top-level await: services.ts imports this module, and would wait for it forever.
+  removeRecorded(process.argv[3]).catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
 }
