@@ -17,8 +17,8 @@ import { availableLanguages, executionsQueryKey, useCancelRun, useRunScript } fr
 import { AutomationList } from './AutomationList';
 import type { CodeEditorHandle, CodeProblem } from './CodeEditor';
 import { RunHistory } from './RunHistory';
-import { errorPosition } from './RunsPanel';
 import { SandboxUidsNote } from './SandboxUidsNote';
+import { errorPosition, ScriptErrorLine } from './ScriptErrorLine';
 
 const CodeEditor = lazy(() => import('./CodeEditor'));
 
@@ -160,23 +160,7 @@ function RunPanel({
           <dd>{view.attempt ? format.number(view.attempt) : '—'}</dd>
         </div>
       </dl>
-      {view.error ? (
-        <p className="inline-error" role="alert">
-          <span className="mono">{view.error.code}</span> {view.error.message}
-          {position ? (
-            <>
-              {' '}
-              <button
-                type="button"
-                className="link-btn"
-                onClick={() => onGoTo(position.line, position.column)}
-              >
-                {t('automations.goToError', position)}
-              </button>
-            </>
-          ) : null}
-        </p>
-      ) : null}
+      {view.error ? <ScriptErrorLine error={view.error} onGoTo={onGoTo} /> : null}
       {view.status === 'succeeded' ? (
         <>
           <h3 className="sub-title">{t('automations.result')}</h3>

@@ -6,15 +6,9 @@ import { type Execution, useFormat } from '../../../lib';
 import { type Automation, useAutomationRuns, useStartRun } from '../api/saved';
 import type { CodeProblem } from './CodeEditor';
 import { formFields, SchemaForm } from './SchemaForm';
+import { errorPosition, ScriptErrorLine } from './ScriptErrorLine';
 
 /** Where a script's syntax error is, when the sandbox reports it (`line`, `column`). */
-export function errorPosition(error: Execution['error']): { line: number; column: number } | null {
-  const where = error as { line?: unknown; column?: unknown } | null;
-  return where && typeof where.line === 'number' && typeof where.column === 'number'
-    ? { line: where.line, column: where.column }
-    : null;
-}
-
 function inputOf(run: Execution): unknown {
   return 'code' in run.input ? run.input.input : undefined;
 }
@@ -120,25 +114,7 @@ export function RunsPanel({
             {t('automations.saved.runOf', { version: selected.automationVersion })}
           </h3>
           {selected.error ? (
-            <p className="inline-error" role="alert">
-              <span className="mono">{selected.error.code}</span> {selected.error.message}
-              {position && inEditor && onGoTo ? (
-                <>
-                  {' '}
-                  <button
-                    type="button"
-                    className="link-btn"
-                    onClick={() => onGoTo(position.line, position.column)}
-                  >
-                    {t('automations.goToError', position)}
-                  </button>
-                </>
-              ) : position ? (
-                ` (${t('automations.saved.lineColumn', position)})`
-              ) : (
-                ''
-              )}
-            </p>
+            <ScriptErrorLine error={selected.error} onGoTo={inEditor ? onGoTo : undefined} />
           ) : (
             <pre className="code-block">{JSON.stringify(selected.result, null, 2) ?? '—'}</pre>
           )}
