@@ -35,7 +35,7 @@ export class Lease implements SandboxLease {
   ) {
     this.userId = slot.userId;
     this.isolation = pool.isolation;
-    this.redact = pool.redactorFor(slot.dir);
+    this.redact = pool.redactorFor(slot);
   }
 
   private async rpc<M extends RpcMethod>(

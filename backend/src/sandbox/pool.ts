@@ -150,7 +150,7 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
       this.releaseSlot(slot);
       // A start failure's text can name host folders: redacted like everything a lease returns.
       if (error instanceof SandboxError)
-        throw new SandboxError(error.code, this.redactorFor(slot.dir)(error.message));
+        throw new SandboxError(error.code, this.redactorFor(slot)(error.message));
       throw error;
     }
     return new Lease(this, slot);
@@ -367,11 +367,12 @@ export class Pool implements ManagedSandboxOrchestrator, LeaseHost {
     proc.kill(new SandboxError('timeout', why));
   }
 
-  redactorFor(userDir: string): Redact {
-    return hostPathRedactor(
+  redactorFor(slot: Slot): Redact {
+    slot.redact ??= hostPathRedactor(
       { root: this.options.root, runtimeDir: this.runtimeDir, dataDir: this.options.dataDir },
-      userDir,
+      slot.dir,
     );
+    return slot.redact;
   }
 
   attachEgress(slot: Slot, context: EgressContext | undefined): () => void {

@@ -19,6 +19,8 @@ export interface Slot {
   egressKey?: string;
   /** The uid/gid of the slot's current process (root worker). */
   owner?: SandboxOwner;
+  /** Built on the first lease (it resolves host paths), then reused by every later one. */
+  redact?: Redact;
 }
 
 /** What a lease needs from the pool that issued it. */
@@ -35,7 +37,7 @@ export interface LeaseHost {
   ): Promise<RpcMethods[M]['result']>;
   /** Replaces the slot's process (work a run left behind must not outlive it). */
   recycle(slot: Slot, why: string): void;
-  redactorFor(userDir: string): Redact;
+  redactorFor(slot: Slot): Redact;
   /** Gives the sandbox's egress socket to one run; the returned function takes it back. */
   attachEgress(slot: Slot, context: EgressContext | undefined): () => void;
   discard(slot: Slot): Promise<void>;
