@@ -35,7 +35,9 @@ async function spawnCli<T>(
   timeoutMs: number,
 ): Promise<PlatformProcess & { ready: T }> {
   const useBuild = fs.existsSync(built) && process.env.IPA_TEST_FROM_SOURCE !== '1';
-  const args = useBuild ? [built, command] : [tsxCli, source, command];
+  // e.g. IPA_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile under a benchmark.
+  const nodeArgs = process.env.IPA_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const args = [...nodeArgs, ...(useBuild ? [built, command] : [tsxCli, source, command])];
   const child = spawn(process.execPath, args, {
     cwd: path.resolve(backendDir, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
