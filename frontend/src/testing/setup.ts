@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 // The end-to-end files run in node against real backends; only the jsdom tests have a DOM to
 // clean and an API to stand in for.
@@ -18,7 +18,6 @@ if (typeof document !== 'undefined') {
   afterEach(() => {
     cleanup();
     server.resetHandlers();
-    vi.unstubAllGlobals();
     sessionStorage.clear();
     localStorage.clear();
     if (unrouted.length > 0) throw new Error(`no route answered: ${unrouted.join(', ')}`);
