@@ -1,7 +1,9 @@
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { json, mockFetch, testI18n } from '../testing/render';
+import { testI18n } from '../testing/render';
+import { server } from '../testing/server';
 import { App } from './App';
 
 const user = { id: 'u1', name: 'Mei', isAdmin: false, createdAt: '2026-01-01T00:00:00Z' };
@@ -14,26 +16,22 @@ const me = {
 describe('App', () => {
   it('shows the sign-in form, then the app after signing in, then the form again after signing out', async () => {
     let signedIn = false;
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/me'
-          ? signedIn
-            ? json(200, me)
-            : json(401, { error: { code: 'unauthorized', message: 'no' } })
-          : undefined,
-      ({ url }) => {
-        if (url.pathname !== '/api/v1/auth/login') return undefined;
+    server.use(
+      http.get('/api/v1/me', () =>
+        signedIn
+          ? HttpResponse.json(me)
+          : HttpResponse.json({ error: { code: 'unauthorized', message: 'no' } }, { status: 401 }),
+      ),
+      http.post('/api/v1/auth/login', () => {
         signedIn = true;
-        return json(200, { user });
-      },
-      ({ url }) => {
-        if (url.pathname !== '/api/v1/auth/logout') return undefined;
+        return HttpResponse.json({ user });
+      }),
+      http.post('/api/v1/auth/logout', () => {
         signedIn = false;
-        return new Response(null, { status: 204 });
-      },
-      ({ url }) =>
-        url.pathname === '/api/v1/sessions' ? json(200, { items: [], nextCursor: null }) : undefined,
-    ]);
+        return new HttpResponse(null, { status: 204 });
+      }),
+      http.get('/api/v1/sessions', () => HttpResponse.json({ items: [], nextCursor: null })),
+    );
     render(<App i18n={await testI18n()} />);
     await userEvent.type(await screen.findByLabelText('API token'), `ipa_${'b'.repeat(43)}`);
     await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
@@ -48,18 +46,16 @@ describe('App', () => {
   });
 
   it('tells an administrator when scripts run at process level, with the command that installs bubblewrap', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/me'
-          ? json(200, {
-              ...me,
-              user: { ...user, isAdmin: true },
-              platform: { ...me.platform, modelConfigured: true },
-            })
-          : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/sessions' ? json(200, { items: [], nextCursor: null }) : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/me', () =>
+        HttpResponse.json({
+          ...me,
+          user: { ...user, isAdmin: true },
+          platform: { ...me.platform, modelConfigured: true },
+        }),
+      ),
+      http.get('/api/v1/sessions', () => HttpResponse.json({ items: [], nextCursor: null })),
+    );
     window.history.pushState({}, '', '/chat');
     render(<App i18n={await testI18n()} />);
     const note = await screen.findByRole('note');

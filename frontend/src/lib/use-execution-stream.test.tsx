@@ -1,6 +1,7 @@
 import { renderHook, waitFor } from '@testing-library/react';
+import { http } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { mockFetch, sseResponse } from '../testing/render';
+import { server, sseResponse } from '../testing/server';
 import { applyExecutionEvent, initialExecutionView, useExecutionStream } from './index';
 
 describe('useExecutionStream', () => {
@@ -11,10 +12,9 @@ describe('useExecutionStream', () => {
     ].reduce(applyExecutionEvent, initialExecutionView);
     sessionStorage.setItem('ipa.stream.e1', JSON.stringify({ lastEventId: '2-0', view: saved }));
     const seenIds: (string | null)[] = [];
-    mockFetch([
-      ({ url, headers }) => {
-        if (url.pathname !== '/api/v1/executions/e1/events') return undefined;
-        seenIds.push(headers.get('last-event-id'));
+    server.use(
+      http.get('/api/v1/executions/e1/events', ({ request }) => {
+        seenIds.push(request.headers.get('last-event-id'));
         return sseResponse([
           { id: '3-0', type: 'text.delta', data: { text: 'world', attempt: 1 } },
           {
@@ -23,8 +23,8 @@ describe('useExecutionStream', () => {
             data: { status: 'succeeded', result: null, durationMs: 9 },
           },
         ]);
-      },
-    ]);
+      }),
+    );
     let finished = false;
     const { result } = renderHook(() => useExecutionStream('e1', () => (finished = true)));
     await waitFor(() => expect(result.current.view.status).toBe('succeeded'));
@@ -37,14 +37,14 @@ describe('useExecutionStream', () => {
 
   it('without a saved view, replays the stream from its start', async () => {
     const seenIds: (string | null)[] = [];
-    mockFetch([
-      ({ headers }) => {
-        seenIds.push(headers.get('last-event-id'));
+    server.use(
+      http.get('/api/v1/executions/e2/events', ({ request }) => {
+        seenIds.push(request.headers.get('last-event-id'));
         return sseResponse([
           { id: '1-0', type: 'execution.cancelled', data: { status: 'cancelled', durationMs: 1 } },
         ]);
-      },
-    ]);
+      }),
+    );
     const { result } = renderHook(() => useExecutionStream('e2'));
     await waitFor(() => expect(result.current.view.status).toBe('cancelled'));
     expect(seenIds).toEqual([null]);

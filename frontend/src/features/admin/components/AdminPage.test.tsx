@@ -1,26 +1,33 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { AdminPage } from '../index';
 
 const at = '2026-05-01T10:00:00Z';
 const mei = { id: 'u2', name: 'Mei', isAdmin: false, createdAt: at };
 
+/** The parts of the page a test is not about: an empty audit log, sign-in list and allowlist. */
+const otherSections = () => [
+  http.get('/api/v1/admin/audit', () => HttpResponse.json({ items: [], nextCursor: null })),
+  http.get('/api/v1/admin/users/:id/signins', () => HttpResponse.json({ items: [] })),
+  http.get('/api/v1/admin/users/:id/egress', () => HttpResponse.json({ rules: null, installation: [] })),
+];
+
 describe('AdminPage', () => {
   it('creates a user and shows the new token once', async () => {
     let users = [{ id: 'u1', name: 'admin', isAdmin: true, createdAt: at }];
-    const calls = mockFetch([
-      ({ url, method }) =>
-        url.pathname === '/api/v1/admin/users' && method === 'GET'
-          ? json(200, { items: users, nextCursor: null })
-          : undefined,
-      ({ url, method }) => {
-        if (url.pathname !== '/api/v1/admin/users' || method !== 'POST') return undefined;
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/users', () => HttpResponse.json({ items: users, nextCursor: null })),
+      http.post('/api/v1/admin/users', () => {
         users = [...users, mei];
-        return json(201, { user: mei, token: `ipa_${'t'.repeat(43)}` });
-      },
-    ]);
+        return HttpResponse.json({ user: mei, token: `ipa_${'t'.repeat(43)}` }, { status: 201 });
+      }),
+      ...otherSections(),
+    );
     await renderWithApp(<AdminPage />);
     await screen.findByText('admin', { selector: 'button *, button' });
     await userEvent.click(screen.getByRole('button', { name: 'Create user' }));
@@ -49,24 +56,22 @@ describe('AdminPage', () => {
       kind: 'api',
       device: null,
     };
-    const calls = mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
-      ({ url, method }) =>
-        url.pathname === '/api/v1/admin/users/u2/tokens' && method === 'GET'
-          ? json(200, { items: [{ ...token, revokedAt: revoked }] })
-          : undefined,
-      ({ url, method }) =>
-        url.pathname === '/api/v1/admin/users/u2/tokens' && method === 'POST'
-          ? json(201, { token: `ipa_${'n'.repeat(43)}`, info: token })
-          : undefined,
-      ({ url }) => (url.pathname === '/api/v1/admin/users/u2/signins' ? json(200, { items: [] }) : undefined),
-      ({ url, method }) => {
-        if (url.pathname !== '/api/v1/admin/users/u2/tokens/t1' || method !== 'DELETE') return undefined;
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/users', () => HttpResponse.json({ items: [mei], nextCursor: null })),
+      http.get('/api/v1/admin/users/u2/tokens', () =>
+        HttpResponse.json({ items: [{ ...token, revokedAt: revoked }] }),
+      ),
+      http.post('/api/v1/admin/users/u2/tokens', () =>
+        HttpResponse.json({ token: `ipa_${'n'.repeat(43)}`, info: token }, { status: 201 }),
+      ),
+      http.get('/api/v1/admin/users/u2/signins', () => HttpResponse.json({ items: [] })),
+      http.delete('/api/v1/admin/users/u2/tokens/t1', () => {
         revoked = at;
-        return new Response(null, { status: 204 });
-      },
-    ]);
+        return new HttpResponse(null, { status: 204 });
+      }),
+      ...otherSections(),
+    );
     await renderWithApp(<AdminPage />);
     await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
     await userEvent.type(await screen.findByLabelText('Token name'), 'laptop');
@@ -94,13 +99,12 @@ describe('AdminPage', () => {
       kind: 'signin',
       device: 'Firefox on Linux',
     };
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
-      ({ url }) => (url.pathname === '/api/v1/admin/users/u2/tokens' ? json(200, { items: [] }) : undefined),
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/users/u2/signins' ? json(200, { items: [signin] }) : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/admin/users', () => HttpResponse.json({ items: [mei], nextCursor: null })),
+      http.get('/api/v1/admin/users/u2/tokens', () => HttpResponse.json({ items: [] })),
+      http.get('/api/v1/admin/users/u2/signins', () => HttpResponse.json({ items: [signin] })),
+      ...otherSections(),
+    );
     await renderWithApp(<AdminPage />);
     await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
     expect(await screen.findByText('Firefox on Linux')).toBeTruthy();
@@ -119,12 +123,11 @@ describe('AdminPage', () => {
       revokedAt: null,
       expiresAt: '2026-05-31T10:00:00Z',
     };
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/users/u2/tokens' ? json(200, { items: [session] }) : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/admin/users', () => HttpResponse.json({ items: [mei], nextCursor: null })),
+      http.get('/api/v1/admin/users/u2/tokens', () => HttpResponse.json({ items: [session] })),
+      ...otherSections(),
+    );
     await renderWithApp(<AdminPage />);
     await userEvent.click(await screen.findByRole('button', { name: 'Mei' }));
     expect(await screen.findByText('expired')).toBeTruthy();
@@ -140,22 +143,22 @@ describe('AdminPage', () => {
       details: {},
       at,
     });
-    const calls = mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/users' ? json(200, { items: [mei], nextCursor: null }) : undefined,
-      ({ url }) => {
-        if (url.pathname !== '/api/v1/admin/audit') return undefined;
-        return url.searchParams.get('cursor') === 'c1'
-          ? json(200, { items: [entry('a3', 'system.start', null, null)], nextCursor: null })
-          : json(200, {
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/users', () => HttpResponse.json({ items: [mei], nextCursor: null })),
+      http.get('/api/v1/admin/audit', ({ request }) =>
+        new URL(request.url).searchParams.get('cursor') === 'c1'
+          ? HttpResponse.json({ items: [entry('a3', 'system.start', null, null)], nextCursor: null })
+          : HttpResponse.json({
               items: [
                 { ...entry('a1', 'token.revoke', 'u2', 't1'), details: { userId: 'u2', name: 'laptop' } },
                 entry('a2', 'auth.login', 'u9zzzzzzzz', null),
               ],
               nextCursor: 'c1',
-            });
-      },
-    ]);
+            }),
+      ),
+      ...otherSections(),
+    );
     await renderWithApp(<AdminPage />);
     const section = (await screen.findByRole('heading', { name: 'Audit log' })).closest('section')!;
     const rows = await within(section).findAllByRole('row');

@@ -1,7 +1,9 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { AuditLog } from './AuditLog';
 
 const names = new Map([
@@ -25,14 +27,15 @@ function auditCalls(calls: { path: string }[]) {
 
 describe('AuditLog filters', () => {
   it('asks the API for the chosen actor, action and time range, and clears them', async () => {
-    const calls = mockFetch([
-      ({ url }) => {
-        if (url.pathname !== '/api/v1/admin/audit') return undefined;
-        return url.searchParams.size > 1
-          ? json(200, { items: [], nextCursor: null })
-          : json(200, { items: [entry], nextCursor: null });
-      },
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/audit', ({ request }) =>
+        HttpResponse.json({
+          items: new URL(request.url).searchParams.size > 1 ? [] : [entry],
+          nextCursor: null,
+        }),
+      ),
+    );
     await renderWithApp(<AuditLog userNames={names} />);
     expect(await screen.findByRole('cell', { name: 'User created' })).toBeTruthy();
 
@@ -60,10 +63,10 @@ describe('AuditLog filters', () => {
   });
 
   it('says so when the range runs backwards, and does not send it', async () => {
-    const calls = mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/audit' ? json(200, { items: [entry], nextCursor: null }) : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/audit', () => HttpResponse.json({ items: [entry], nextCursor: null })),
+    );
     await renderWithApp(<AuditLog userNames={names} />);
     await screen.findByRole('cell', { name: 'User created' });
     fireEvent.change(screen.getByLabelText('From'), { target: { value: '2026-05-03T08:00' } });
@@ -75,10 +78,7 @@ describe('AuditLog filters', () => {
   });
 
   it('labels the filters in Traditional Chinese', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/audit' ? json(200, { items: [], nextCursor: null }) : undefined,
-    ]);
+    server.use(http.get('/api/v1/admin/audit', () => HttpResponse.json({ items: [], nextCursor: null })));
     await renderWithApp(<AuditLog userNames={names} />, { language: 'zh-TW' });
     expect(await screen.findByLabelText('起')).toBeTruthy();
     expect(screen.getByLabelText('迄')).toBeTruthy();

@@ -1,7 +1,9 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { AutomationList } from './AutomationList';
 
 const summary = (over: Record<string, unknown>) => ({
@@ -21,21 +23,19 @@ const summary = (over: Record<string, unknown>) => ({
   ...over,
 });
 
-afterEach(() => vi.unstubAllGlobals());
-
 describe('AutomationList', () => {
   it('lists automations with their last run and next tick, and searches', async () => {
-    const calls = mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/automations'
-          ? json(200, {
-              items: url.searchParams.get('search')
-                ? [summary({ id: 'a2', name: 'Sync', lastRun: null, nextFireAt: null })]
-                : [summary({})],
-              nextCursor: null,
-            })
-          : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/automations', ({ request }) =>
+        HttpResponse.json({
+          items: new URL(request.url).searchParams.get('search')
+            ? [summary({ id: 'a2', name: 'Sync', lastRun: null, nextFireAt: null })]
+            : [summary({})],
+          nextCursor: null,
+        }),
+      ),
+    );
     await renderWithApp(<AutomationList />);
     const link = await screen.findByRole('link', { name: 'Nightly report' });
     expect(link.getAttribute('href')).toBe('/automations/a1');
@@ -49,17 +49,18 @@ describe('AutomationList', () => {
   });
 
   it('speaks Traditional Chinese', async () => {
-    mockFetch([() => json(200, { items: [], nextCursor: null })]);
+    server.use(http.get('/api/v1/automations', () => HttpResponse.json({ items: [], nextCursor: null })));
     await renderWithApp(<AutomationList />, { language: 'zh-TW' });
     expect(await screen.findByText('尚無已儲存的自動化。')).toBeTruthy();
     expect(screen.getByRole('button', { name: '新增自動化' })).toBeTruthy();
   });
 
   it('creates an automation and opens it', async () => {
-    const calls = mockFetch([
-      ({ method }) => (method === 'POST' ? json(201, summary({ id: 'new1' })) : undefined),
-      () => json(200, { items: [], nextCursor: null }),
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.post('/api/v1/automations', () => HttpResponse.json(summary({ id: 'new1' }), { status: 201 })),
+      http.get('/api/v1/automations', () => HttpResponse.json({ items: [], nextCursor: null })),
+    );
     await renderWithApp(<AutomationList />);
     await userEvent.click(await screen.findByRole('button', { name: 'New automation' }));
     await waitFor(() =>

@@ -1,7 +1,9 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, mockFetch, renderWithApp, sseResponse } from '../../../testing/render';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server, sseResponse } from '../../../testing/server';
 import { AutomationsPage } from '../index';
 
 const me = (isolation: 'bwrap' | 'process', languages: string[]) => ({
@@ -10,30 +12,35 @@ const me = (isolation: 'bwrap' | 'process', languages: string[]) => ({
   platform: { isolation, languages, version: '1', sandboxUids: 'separate' },
 });
 
+/** The page's saved automations, run history and a run's egress, all empty. */
+const otherSections = () => [
+  http.get('/api/v1/automations', () => HttpResponse.json({ items: [], nextCursor: null })),
+  http.get('/api/v1/executions', () => HttpResponse.json({ items: [], nextCursor: null })),
+  http.get('/api/v1/executions/:id/egress', () => HttpResponse.json({ items: [] })),
+];
+
 const languageOptions = () =>
   within(screen.getByLabelText('Script language'))
     .getAllByRole('option')
     .map((option) => option.textContent);
 
-afterEach(() => vi.unstubAllGlobals());
-
 describe('AutomationsPage', () => {
   it('offers the languages every worker runs, and says the isolation level', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/me'
-          ? json(200, me('bwrap', ['javascript', 'typescript', 'python']))
-          : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/me', () => HttpResponse.json(me('bwrap', ['javascript', 'typescript', 'python']))),
+      ...otherSections(),
+    );
     await renderWithApp(<AutomationsPage />);
     expect(await screen.findByText('Sandbox isolation: bwrap')).toBeTruthy();
     expect(languageOptions()).toEqual(['JavaScript', 'TypeScript', 'Python']);
   });
 
   it('refuses to run with input that is not JSON', async () => {
-    const calls = mockFetch([
-      ({ url }) => (url.pathname === '/api/v1/me' ? json(200, me('process', ['javascript'])) : undefined),
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/me', () => HttpResponse.json(me('process', ['javascript']))),
+      ...otherSections(),
+    );
     await renderWithApp(<AutomationsPage />);
     const input = await screen.findByLabelText('Input (JSON)');
     await userEvent.clear(input);
@@ -44,25 +51,25 @@ describe('AutomationsPage', () => {
   });
 
   it('runs the script with its input and shows the streamed output and result', async () => {
-    const calls = mockFetch([
-      ({ url }) => (url.pathname === '/api/v1/me' ? json(200, me('process', ['javascript'])) : undefined),
-      ({ url, method }) =>
-        method === 'POST' && url.pathname === '/api/v1/executions'
-          ? json(202, { id: 'e1', status: 'queued', kind: 'script' })
-          : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions/e1/events'
-          ? sseResponse([
-              { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
-              { id: '2-0', type: 'output', data: { stream: 'stdout', data: 'hello, world\n', attempt: 1 } },
-              {
-                id: '3-0',
-                type: 'execution.completed',
-                data: { status: 'succeeded', result: { greeted: 'world' }, durationMs: 12 },
-              },
-            ])
-          : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/me', () => HttpResponse.json(me('process', ['javascript']))),
+      http.post('/api/v1/executions', () =>
+        HttpResponse.json({ id: 'e1', status: 'queued', kind: 'script' }, { status: 202 }),
+      ),
+      http.get('/api/v1/executions/e1/events', () =>
+        sseResponse([
+          { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
+          { id: '2-0', type: 'output', data: { stream: 'stdout', data: 'hello, world\n', attempt: 1 } },
+          {
+            id: '3-0',
+            type: 'execution.completed',
+            data: { status: 'succeeded', result: { greeted: 'world' }, durationMs: 12 },
+          },
+        ]),
+      ),
+      ...otherSections(),
+    );
     await renderWithApp(<AutomationsPage />);
     await screen.findByText('Sandbox isolation: process');
     await userEvent.click(screen.getByRole('button', { name: 'Run' }));

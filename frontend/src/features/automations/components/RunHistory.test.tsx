@@ -1,8 +1,10 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { useLocation } from 'react-router';
 import { describe, expect, it } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { RunHistory, runFiltersFrom } from './RunHistory';
 
 function WithLocation() {
@@ -22,10 +24,8 @@ const runCalls = (calls: { path: string }[]) =>
 
 describe('RunHistory filters in the address', () => {
   it('opens filtered by the status a link names, and keeps changes in the address', async () => {
-    const calls = mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/executions' ? json(200, { items: [], nextCursor: null }) : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(http.get('/api/v1/executions', () => HttpResponse.json({ items: [], nextCursor: null })));
     await renderWithApp(<WithLocation />, {
       path: '/automations',
       route: '/automations?status=failed&kind=any',

@@ -1,7 +1,9 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import type { Automation } from '../api/saved';
 import { RunsPanel } from './RunsPanel';
 
@@ -47,25 +49,30 @@ const run = {
   scheduledFor: null,
 };
 
-afterEach(() => vi.unstubAllGlobals());
+/** The automation's run history: `items` on every page. */
+const runs = (items: unknown[]) =>
+  http.get('/api/v1/automations/a1/runs', () => HttpResponse.json({ items, nextCursor: null }));
 
 describe('RunsPanel', () => {
   it('builds the input form from the schema, runs, and shows the schema problems', async () => {
-    const calls = mockFetch([
-      ({ method, body }) =>
-        method === 'POST'
-          ? (body as { input?: { name?: string } }).input?.name
-            ? json(202, { ...run, id: 'e2', status: 'queued', error: null })
-            : json(400, {
+    const calls = recordRequests();
+    server.use(
+      http.post('/api/v1/automations/a1/runs', async ({ request }) =>
+        ((await request.json()) as { input?: { name?: string } }).input?.name
+          ? HttpResponse.json({ ...run, id: 'e2', status: 'queued', error: null }, { status: 202 })
+          : HttpResponse.json(
+              {
                 error: {
                   code: 'validation_failed',
                   message: 'bad input',
                   details: [{ path: 'body.input.name', message: 'is required' }],
                 },
-              })
-          : undefined,
-      () => json(200, { items: [run], nextCursor: null }),
-    ]);
+              },
+              { status: 400 },
+            ),
+      ),
+      runs([run]),
+    );
     await renderWithApp(<RunsPanel automation={automation} />);
     await userEvent.click(await screen.findByRole('button', { name: 'Run now' }));
     expect(await screen.findByText('body.input.name')).toBeTruthy();
@@ -77,10 +84,13 @@ describe('RunsPanel', () => {
   });
 
   it('re-runs a run with its input and version, and shows where a script error is', async () => {
-    const calls = mockFetch([
-      ({ method }) => (method === 'POST' ? json(202, { ...run, id: 'e3', status: 'queued' }) : undefined),
-      () => json(200, { items: [run], nextCursor: null }),
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.post('/api/v1/automations/a1/runs', () =>
+        HttpResponse.json({ ...run, id: 'e3', status: 'queued' }, { status: 202 }),
+      ),
+      runs([run]),
+    );
     await renderWithApp(<RunsPanel automation={automation} />, { route: '/?run=e1' });
     expect((await screen.findByTestId('run-detail')).textContent).toContain('line 4, column 7');
     expect(screen.getByRole('link', { name: 'Link' }).getAttribute('href')).toBe('/?run=e1');
@@ -92,7 +102,7 @@ describe('RunsPanel', () => {
   });
 
   it('marks the error of a run of the version in the editor, and takes the cursor there', async () => {
-    mockFetch([() => json(200, { items: [{ ...run, automationVersion: 3 }], nextCursor: null })]);
+    server.use(runs([{ ...run, automationVersion: 3 }]));
     const problems: unknown[] = [];
     const goTo = vi.fn();
     await renderWithApp(
@@ -105,7 +115,7 @@ describe('RunsPanel', () => {
   });
 
   it('does not mark an error of an older version in the editor', async () => {
-    mockFetch([() => json(200, { items: [run], nextCursor: null })]);
+    server.use(runs([run]));
     const problems: unknown[] = [];
     await renderWithApp(
       <RunsPanel automation={automation} onProblem={(p) => problems.push(p)} onGoTo={() => {}} />,

@@ -1,8 +1,10 @@
 import { EditorView } from '@codemirror/view';
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { json, mockFetch, renderWithApp, sseResponse } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { server, sseResponse } from '../../../testing/server';
 import { AutomationsPage } from './AutomationsPage';
 import { giveRangesRects } from './jsdom-ranges';
 
@@ -34,34 +36,38 @@ beforeAll(giveRangesRects);
 
 describe('the quick-run editor and a script error', () => {
   it('marks the error in the editor, and the error text takes the cursor there', async () => {
-    mockFetch([
-      ({ url, method }) =>
-        url.pathname === '/api/v1/executions' && method === 'POST' ? json(202, failedRun) : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions' ? json(200, { items: [], nextCursor: null }) : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/automations' ? json(200, { items: [], nextCursor: null }) : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions/e1/events'
-          ? sseResponse([
-              { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
-              {
-                id: '2-0',
-                type: 'execution.failed',
-                data: {
-                  status: 'failed',
-                  error: {
-                    code: 'script_error',
-                    message: "SyntaxError: Unexpected token ';' (line 2, column 9)",
-                    line: 2,
-                    column: 9,
-                  },
-                  durationMs: 12,
-                },
+    server.use(
+      http.post('/api/v1/executions', () => HttpResponse.json(failedRun, { status: 202 })),
+      http.get('/api/v1/executions', () => HttpResponse.json({ items: [], nextCursor: null })),
+      http.get('/api/v1/automations', () => HttpResponse.json({ items: [], nextCursor: null })),
+      http.get('/api/v1/executions/e1/events', () =>
+        sseResponse([
+          { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
+          {
+            id: '2-0',
+            type: 'execution.failed',
+            data: {
+              status: 'failed',
+              error: {
+                code: 'script_error',
+                message: "SyntaxError: Unexpected token ';' (line 2, column 9)",
+                line: 2,
+                column: 9,
               },
-            ])
-          : undefined,
-    ]);
+              durationMs: 12,
+            },
+          },
+        ]),
+      ),
+      http.get('/api/v1/executions/e1/egress', () => HttpResponse.json({ items: [] })),
+      http.get('/api/v1/me', () =>
+        HttpResponse.json({
+          user: { id: 'u1', name: 'Mei', isAdmin: false, createdAt: '2026-01-01T00:00:00Z' },
+          quota: { usedBytes: 0, limitBytes: 1 },
+          platform: { isolation: 'bwrap', languages: ['javascript'], version: '1' },
+        }),
+      ),
+    );
     const { container } = await renderWithApp(<AutomationsPage />);
     const content = await waitFor(() => {
       const element = container.querySelector('.cm-content');

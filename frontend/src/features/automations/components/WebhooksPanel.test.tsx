@@ -1,7 +1,9 @@
 import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { renderWithApp } from '../../../testing/render';
+import { server } from '../../../testing/server';
 import type { Automation } from '../api/saved';
 import { WebhooksPanel } from './WebhooksPanel';
 
@@ -16,23 +18,19 @@ const trigger = {
   rotatedAt: null,
 };
 
-afterEach(() => vi.unstubAllGlobals());
-
 describe('WebhooksPanel', () => {
   it('shows the secret once after creation and rotation, the URL and a signing curl example', async () => {
     let listed: unknown[] = [];
-    const created = () => {
-      listed = [trigger];
-      return json(201, { trigger, secret: 'whsec_first' });
-    };
-    mockFetch([
-      ({ method, url }) =>
-        method === 'POST' && url.pathname.endsWith('/rotate')
-          ? json(200, { trigger, secret: 'whsec_rotated' })
-          : method === 'POST'
-            ? created()
-            : json(200, { items: listed }),
-    ]);
+    server.use(
+      http.get('/api/v1/automations/a1/webhooks', () => HttpResponse.json({ items: listed })),
+      http.post('/api/v1/automations/a1/webhooks', () => {
+        listed = [trigger];
+        return HttpResponse.json({ trigger, secret: 'whsec_first' }, { status: 201 });
+      }),
+      http.post('/api/v1/automations/a1/webhooks/t1/rotate', () =>
+        HttpResponse.json({ trigger, secret: 'whsec_rotated' }),
+      ),
+    );
     await renderWithApp(<WebhooksPanel automation={automation} />);
     await userEvent.click(await screen.findByRole('button', { name: 'Add webhook' }));
     expect((await screen.findByTestId('webhook-secret')).textContent).toContain('whsec_first');

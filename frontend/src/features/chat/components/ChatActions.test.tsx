@@ -1,8 +1,10 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
 import type { Execution, Message } from '../../../lib';
-import { json, mockFetch, renderWithApp, sseResponse } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { answerUploads, recordRequests, server, sseResponse } from '../../../testing/server';
 import { ChatView } from '../index';
 
 const at = '2026-05-01T10:00:00Z';
@@ -40,36 +42,43 @@ const message = (id: string, role: Message['role'], text: string): Message => ({
 
 /** A session with one finished turn (its execution `status`) that accepts new messages. */
 function conversation(status: Execution['status']) {
-  return mockFetch([
-    ({ url, method }) =>
-      url.pathname === '/api/v1/sessions/s1/messages' && method === 'GET'
-        ? json(200, {
-            items: [message('m1', 'user', 'Old question'), message('m2', 'assistant', 'Old answer')],
-            nextCursor: null,
-          })
-        : undefined,
-    ({ url, method }) =>
-      url.pathname === '/api/v1/executions' && method === 'GET'
-        ? json(200, { items: [execution('e1', status)], nextCursor: null })
-        : undefined,
-    ({ url, method, body }) =>
-      url.pathname === '/api/v1/sessions/s1/messages' && method === 'POST'
-        ? json(202, {
-            message: { ...message('m9', 'user', (body as { text: string }).text), executionId: 'e9' },
-            execution: execution('e9', 'queued', 'm9'),
-          })
-        : undefined,
-    ({ url }) =>
-      url.pathname === '/api/v1/executions/e9/events'
-        ? sseResponse([{ id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } }], true)
-        : undefined,
-  ]);
+  const calls = recordRequests();
+  server.use(
+    http.get('/api/v1/sessions/s1/messages', () =>
+      HttpResponse.json({
+        items: [message('m1', 'user', 'Old question'), message('m2', 'assistant', 'Old answer')],
+        nextCursor: null,
+      }),
+    ),
+    http.get('/api/v1/executions', () =>
+      HttpResponse.json({ items: [execution('e1', status)], nextCursor: null }),
+    ),
+    http.post('/api/v1/sessions/s1/messages', async ({ request }) => {
+      const { text } = (await request.json()) as { text: string };
+      return HttpResponse.json(
+        {
+          message: { ...message('m9', 'user', text), executionId: 'e9' },
+          execution: execution('e9', 'queued', 'm9'),
+        },
+        { status: 202 },
+      );
+    }),
+    http.get('/api/v1/executions/e9/events', () =>
+      sseResponse([{ id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } }], true),
+    ),
+    http.get('/api/v1/me', () =>
+      HttpResponse.json({
+        user: { id: 'u1', name: 'Mei', isAdmin: false, createdAt: at },
+        quota: { usedBytes: 0, limitBytes: 1 },
+        platform: { isolation: 'bwrap', languages: ['javascript'], version: '1', modelConfigured: true },
+      }),
+    ),
+  );
+  return calls;
 }
 
 const posted = (calls: { method: string; path: string; body: unknown }[]) =>
   calls.filter((call) => call.method === 'POST' && call.path === '/api/v1/sessions/s1/messages');
-
-afterEach(() => vi.restoreAllMocks());
 
 describe('ChatView actions', () => {
   it('edits a sent message in the composer and sends the changed text as a new turn', async () => {
@@ -104,18 +113,7 @@ describe('ChatView actions', () => {
 
   it('attaches a file from the composer: it is stored in uploads/ and named in the draft', async () => {
     conversation('succeeded');
-    const sent: FormData[] = [];
-    vi.spyOn(XMLHttpRequest.prototype, 'open').mockImplementation(() => {});
-    vi.spyOn(XMLHttpRequest.prototype, 'setRequestHeader').mockImplementation(() => {});
-    vi.spyOn(XMLHttpRequest.prototype, 'send').mockImplementation(function (this: XMLHttpRequest, body) {
-      sent.push(body as FormData);
-      const file = (body as FormData).get('file') as File;
-      Object.defineProperty(this, 'status', { value: 201 });
-      Object.defineProperty(this, 'responseText', {
-        value: JSON.stringify({ items: [{ path: `uploads/${file.name}`, size: file.size, modifiedAt: at }] }),
-      });
-      queueMicrotask(() => this.onload?.(new ProgressEvent('load')));
-    });
+    const sent = answerUploads();
     const { container } = await renderWithApp(<ChatView sessionId="s1" />);
     const composer = (await screen.findByLabelText('Message to the agent')) as HTMLTextAreaElement;
     await userEvent.type(composer, 'Summarise this');

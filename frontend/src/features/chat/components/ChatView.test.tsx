@@ -1,8 +1,10 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { Execution, Message } from '../../../lib';
-import { json, mockFetch, renderWithApp, sseResponse } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server, sseResponse } from '../../../testing/server';
 import { ChatView } from '../index';
 
 const at = '2026-05-01T10:00:00Z';
@@ -43,35 +45,38 @@ const message = (
   createdAt: at,
 });
 
+const signedIn = () =>
+  http.get('/api/v1/me', () =>
+    HttpResponse.json({
+      user: { id: 'u1', name: 'Mei', isAdmin: false, createdAt: at },
+      quota: { usedBytes: 0, limitBytes: 1 },
+      platform: { isolation: 'bwrap', languages: ['javascript'], version: '1', modelConfigured: true },
+    }),
+  );
+
 describe('ChatView', () => {
   it('renders a stored turn with markdown, a collapsible tool card and its usage', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/sessions/s1/messages'
-          ? json(200, {
-              items: [
-                message('m1', 'user', [{ type: 'text', text: 'List my files' }]),
-                message('m2', 'assistant', [
-                  { type: 'tool-call', toolCallId: 't1', toolName: 'list_files', input: { dir: 'uploads' } },
-                ]),
-                message('m3', 'tool', [
-                  {
-                    type: 'tool-result',
-                    toolCallId: 't1',
-                    toolName: 'list_files',
-                    output: ['uploads/a.csv'],
-                  },
-                ]),
-                message('m4', 'assistant', [{ type: 'text', text: 'You have **one** file.' }]),
-              ],
-              nextCursor: null,
-            })
-          : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions'
-          ? json(200, { items: [execution('e1', 'succeeded')], nextCursor: null })
-          : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/sessions/s1/messages', () =>
+        HttpResponse.json({
+          items: [
+            message('m1', 'user', [{ type: 'text', text: 'List my files' }]),
+            message('m2', 'assistant', [
+              { type: 'tool-call', toolCallId: 't1', toolName: 'list_files', input: { dir: 'uploads' } },
+            ]),
+            message('m3', 'tool', [
+              { type: 'tool-result', toolCallId: 't1', toolName: 'list_files', output: ['uploads/a.csv'] },
+            ]),
+            message('m4', 'assistant', [{ type: 'text', text: 'You have **one** file.' }]),
+          ],
+          nextCursor: null,
+        }),
+      ),
+      http.get('/api/v1/executions', () =>
+        HttpResponse.json({ items: [execution('e1', 'succeeded')], nextCursor: null }),
+      ),
+      signedIn(),
+    );
     await renderWithApp(<ChatView sessionId="s1" />);
     expect(await screen.findByText('List my files')).toBeTruthy();
     const card = (await screen.findByText('list_files')).closest('details');
@@ -85,41 +90,39 @@ describe('ChatView', () => {
   });
 
   it('streams a new turn live and cancels it with Stop', async () => {
-    const calls = mockFetch([
-      ({ url, method }) =>
-        url.pathname === '/api/v1/sessions/s1/messages' && method === 'GET'
-          ? json(200, { items: [], nextCursor: null })
-          : undefined,
-      ({ url, method }) =>
-        url.pathname === '/api/v1/executions' && method === 'GET'
-          ? json(200, { items: [], nextCursor: null })
-          : undefined,
-      ({ url, method }) =>
-        url.pathname === '/api/v1/sessions/s1/messages' && method === 'POST'
-          ? json(202, {
-              message: message('m9', 'user', [{ type: 'text', text: 'Hello agent' }], 'e9'),
-              execution: execution('e9', 'queued'),
-            })
-          : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions/e9/events'
-          ? sseResponse(
-              [
-                { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
-                { id: '2-0', type: 'text.delta', data: { text: 'Working on ', attempt: 1 } },
-                { id: '3-0', type: 'text.delta', data: { text: 'it', attempt: 1 } },
-                {
-                  id: '4-0',
-                  type: 'tool.call',
-                  data: { toolCallId: 't', toolName: 'run_code', input: { code: '1+1' }, attempt: 1 },
-                },
-              ],
-              true,
-            )
-          : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions/e9/cancel' ? json(202, execution('e9', 'running')) : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/sessions/s1/messages', () => HttpResponse.json({ items: [], nextCursor: null })),
+      http.get('/api/v1/executions', () => HttpResponse.json({ items: [], nextCursor: null })),
+      http.post('/api/v1/sessions/s1/messages', () =>
+        HttpResponse.json(
+          {
+            message: message('m9', 'user', [{ type: 'text', text: 'Hello agent' }], 'e9'),
+            execution: execution('e9', 'queued'),
+          },
+          { status: 202 },
+        ),
+      ),
+      http.get('/api/v1/executions/e9/events', () =>
+        sseResponse(
+          [
+            { id: '1-0', type: 'execution.started', data: { attempt: 1, workerId: 'w' } },
+            { id: '2-0', type: 'text.delta', data: { text: 'Working on ', attempt: 1 } },
+            { id: '3-0', type: 'text.delta', data: { text: 'it', attempt: 1 } },
+            {
+              id: '4-0',
+              type: 'tool.call',
+              data: { toolCallId: 't', toolName: 'run_code', input: { code: '1+1' }, attempt: 1 },
+            },
+          ],
+          true,
+        ),
+      ),
+      http.post('/api/v1/executions/e9/cancel', () =>
+        HttpResponse.json(execution('e9', 'running'), { status: 202 }),
+      ),
+      signedIn(),
+    );
     await renderWithApp(<ChatView sessionId="s1" />);
     await userEvent.type(await screen.findByLabelText('Message to the agent'), 'Hello agent{Enter}');
     expect(await screen.findByText('Hello agent')).toBeTruthy();
@@ -138,27 +141,26 @@ describe('ChatView', () => {
   });
 
   it('renders GitHub-flavoured markdown tables, and code blocks the keyboard can reach and copy', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/sessions/s1/messages'
-          ? json(200, {
-              items: [
-                message('m1', 'user', [{ type: 'text', text: 'table please' }]),
-                message('m2', 'assistant', [
-                  {
-                    type: 'text',
-                    text: '| Month | Sales |\n| --- | --- |\n| May | 12 |\n\n```js\nconst a = 1;\n```',
-                  },
-                ]),
-              ],
-              nextCursor: null,
-            })
-          : undefined,
-      ({ url }) =>
-        url.pathname === '/api/v1/executions'
-          ? json(200, { items: [execution('e1', 'succeeded')], nextCursor: null })
-          : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/sessions/s1/messages', () =>
+        HttpResponse.json({
+          items: [
+            message('m1', 'user', [{ type: 'text', text: 'table please' }]),
+            message('m2', 'assistant', [
+              {
+                type: 'text',
+                text: '| Month | Sales |\n| --- | --- |\n| May | 12 |\n\n```js\nconst a = 1;\n```',
+              },
+            ]),
+          ],
+          nextCursor: null,
+        }),
+      ),
+      http.get('/api/v1/executions', () =>
+        HttpResponse.json({ items: [execution('e1', 'succeeded')], nextCursor: null }),
+      ),
+      signedIn(),
+    );
     await renderWithApp(<ChatView sessionId="s1" />);
     const cell = await screen.findByRole('cell', { name: 'May' }, { timeout: 10_000 });
     expect(cell.closest('table')).not.toBeNull();
@@ -171,29 +173,27 @@ describe('ChatView', () => {
 
   it('Enter never leaves a newline: nothing is typed while a turn streams, and after a failed send Enter sends', async () => {
     let posts = 0;
-    const calls = mockFetch([
-      ({ url, method }) =>
-        url.pathname === '/api/v1/sessions/s1/messages' && method === 'GET'
-          ? json(200, { items: [], nextCursor: null })
-          : undefined,
-      ({ url, method }) =>
-        url.pathname === '/api/v1/executions' && method === 'GET'
-          ? json(200, { items: [], nextCursor: null })
-          : undefined,
-      ({ url, method }) => {
-        if (url.pathname !== '/api/v1/sessions/s1/messages' || method !== 'POST') return undefined;
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/sessions/s1/messages', () => HttpResponse.json({ items: [], nextCursor: null })),
+      http.get('/api/v1/executions', () => HttpResponse.json({ items: [], nextCursor: null })),
+      http.post('/api/v1/sessions/s1/messages', () => {
         posts += 1;
-        if (posts === 1) return json(503, { error: { code: 'unavailable', message: 'down' } });
-        return json(202, {
-          message: message('m9', 'user', [{ type: 'text', text: 'again' }], 'e9'),
-          execution: execution('e9', 'queued'),
-        });
-      },
-      ({ url }) =>
-        url.pathname === '/api/v1/executions/e9/events'
-          ? sseResponse([{ id: '1-0', type: 'text.delta', data: { text: 'Partial', attempt: 1 } }], true)
-          : undefined,
-    ]);
+        if (posts === 1)
+          return HttpResponse.json({ error: { code: 'unavailable', message: 'down' } }, { status: 503 });
+        return HttpResponse.json(
+          {
+            message: message('m9', 'user', [{ type: 'text', text: 'again' }], 'e9'),
+            execution: execution('e9', 'queued'),
+          },
+          { status: 202 },
+        );
+      }),
+      http.get('/api/v1/executions/e9/events', () =>
+        sseResponse([{ id: '1-0', type: 'text.delta', data: { text: 'Partial', attempt: 1 } }], true),
+      ),
+      signedIn(),
+    );
     await renderWithApp(<ChatView sessionId="s1" />);
     const composer = (await screen.findByLabelText('Message to the agent')) as HTMLTextAreaElement;
     // Opening a session puts the cursor in the composer.

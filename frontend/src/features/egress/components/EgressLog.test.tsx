@@ -1,35 +1,34 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { AllowlistEditor } from './AllowlistEditor';
 import { EgressLog } from './EgressLog';
 
-afterEach(() => vi.unstubAllGlobals());
-
 describe('EgressLog', () => {
   it("shows a run's requests with the reason of a refusal", async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/executions/e1/egress'
-          ? json(200, {
-              items: [
-                {
-                  id: 'r1',
-                  host: 'evil.example.com',
-                  port: 443,
-                  method: 'CONNECT',
-                  status: 403,
-                  bytesSent: 0,
-                  bytesReceived: 0,
-                  durationMs: 2,
-                  outcome: 'refused',
-                  reason: 'evil.example.com:443 is not allowed by the installation: add it to EGRESS_ALLOW',
-                  at: '2026-01-01T00:00:00.000Z',
-                },
-              ],
-            })
-          : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/executions/e1/egress', () =>
+        HttpResponse.json({
+          items: [
+            {
+              id: 'r1',
+              host: 'evil.example.com',
+              port: 443,
+              method: 'CONNECT',
+              status: 403,
+              bytesSent: 0,
+              bytesReceived: 0,
+              durationMs: 2,
+              outcome: 'refused',
+              reason: 'evil.example.com:443 is not allowed by the installation: add it to EGRESS_ALLOW',
+              at: '2026-01-01T00:00:00.000Z',
+            },
+          ],
+        }),
+      ),
+    );
     await renderWithApp(<EgressLog executionId="e1" />);
     expect(await screen.findByText('evil.example.com:443')).toBeTruthy();
     expect(screen.getByText('refused')).toBeTruthy();
@@ -39,16 +38,16 @@ describe('EgressLog', () => {
 
 describe('AllowlistEditor', () => {
   it('narrows a user and can stop narrowing', async () => {
-    const calls = mockFetch([
-      ({ url, method, body }) => {
-        if (url.pathname !== '/api/v1/admin/users/u2/egress') return undefined;
-        if (method === 'GET') return json(200, { rules: null, installation: ['api.example.com'] });
-        return json(200, {
-          rules: (body as { rules: string[] | null }).rules,
-          installation: ['api.example.com'],
-        });
-      },
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/users/u2/egress', () =>
+        HttpResponse.json({ rules: null, installation: ['api.example.com'] }),
+      ),
+      http.put('/api/v1/admin/users/u2/egress', async ({ request }) => {
+        const { rules } = (await request.json()) as { rules: string[] | null };
+        return HttpResponse.json({ rules, installation: ['api.example.com'] });
+      }),
+    );
     await renderWithApp(<AllowlistEditor target={{ userId: 'u2' }} />);
     expect(await screen.findByText(/Not narrowed/)).toBeTruthy();
     fireEvent.change(screen.getByRole('textbox'), { target: { value: 'api.example.com\n' } });

@@ -1,6 +1,8 @@
 import { fireEvent, screen, waitFor } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { SecretsPage } from './SecretsPage';
 
 const me = (enforced: boolean) => ({
@@ -21,15 +23,12 @@ const secret = {
   updatedAt: '2026-01-01T00:00:00.000Z',
 };
 
-afterEach(() => vi.unstubAllGlobals());
-
 describe('SecretsPage', () => {
   it('lists secrets with their values masked and says when egress is not enforced', async () => {
-    mockFetch([
-      ({ url }) => (url.pathname === '/api/v1/me' ? json(200, me(false)) : undefined),
-      ({ url }) =>
-        url.pathname === '/api/v1/secrets' ? json(200, { enabled: true, secrets: [secret] }) : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/me', () => HttpResponse.json(me(false))),
+      http.get('/api/v1/secrets', () => HttpResponse.json({ enabled: true, secrets: [secret] })),
+    );
     await renderWithApp(<SecretsPage />);
     expect(await screen.findByText('API_TOKEN')).toBeTruthy();
     expect(screen.getByLabelText('Hidden value').textContent).toBe('••••••••');
@@ -38,15 +37,12 @@ describe('SecretsPage', () => {
   });
 
   it('creates a secret: the value is sent once and the field is a password field', async () => {
-    const calls = mockFetch([
-      ({ url }) => (url.pathname === '/api/v1/me' ? json(200, me(true)) : undefined),
-      ({ url, method }) =>
-        url.pathname === '/api/v1/secrets' && method === 'GET'
-          ? json(200, { enabled: true, secrets: [] })
-          : undefined,
-      ({ url, method }) =>
-        url.pathname === '/api/v1/secrets/NEW_ONE' && method === 'PUT' ? json(201, secret) : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/me', () => HttpResponse.json(me(true))),
+      http.get('/api/v1/secrets', () => HttpResponse.json({ enabled: true, secrets: [] })),
+      http.put('/api/v1/secrets/NEW_ONE', () => HttpResponse.json(secret, { status: 201 })),
+    );
     await renderWithApp(<SecretsPage />);
     fireEvent.click(await screen.findByRole('button', { name: 'New secret' }));
     fireEvent.change(screen.getByLabelText('Name'), { target: { value: 'NEW_ONE' } });
@@ -68,11 +64,10 @@ describe('SecretsPage', () => {
   });
 
   it('speaks Traditional Chinese', async () => {
-    mockFetch([
-      ({ url }) => (url.pathname === '/api/v1/me' ? json(200, me(true)) : undefined),
-      ({ url }) =>
-        url.pathname === '/api/v1/secrets' ? json(200, { enabled: true, secrets: [] }) : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/me', () => HttpResponse.json(me(true))),
+      http.get('/api/v1/secrets', () => HttpResponse.json({ enabled: true, secrets: [] })),
+    );
     await renderWithApp(<SecretsPage />, { language: 'zh-TW' });
     expect(await screen.findByText('尚無機密。')).toBeTruthy();
     expect(screen.getByRole('heading', { name: '機密' })).toBeTruthy();

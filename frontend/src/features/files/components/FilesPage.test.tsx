@@ -1,8 +1,10 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { StoredFile } from '../../../lib';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { FilesPage } from './FilesPage';
 
 const file = (path: string, size: number): StoredFile => ({
@@ -21,12 +23,11 @@ const listing = (items: StoredFile[]) => ({
 
 describe('FilesPage', () => {
   it('shows each root folder with its tree, the quota, and "Empty" for an empty root', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/files'
-          ? json(200, listing([file('uploads/data/a.csv', 2048), file('outputs/report.md', 10)]))
-          : undefined,
-    ]);
+    server.use(
+      http.get('/api/v1/files', () =>
+        HttpResponse.json(listing([file('uploads/data/a.csv', 2048), file('outputs/report.md', 10)])),
+      ),
+    );
     await renderWithApp(<FilesPage />);
     expect(await screen.findByRole('button', { name: 'Preview uploads/data/a.csv' })).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Preview outputs/report.md' })).toBeTruthy();
@@ -40,15 +41,14 @@ describe('FilesPage', () => {
 
   it('asks before deleting, then deletes and lists the files again', async () => {
     let items = [file('uploads/a.txt', 5), file('uploads/b.txt', 7)];
-    const calls = mockFetch([
-      ({ url, method }) => {
-        if (method === 'DELETE' && url.pathname === '/api/v1/files/uploads/a.txt') {
-          items = items.filter((f) => f.path !== 'uploads/a.txt');
-          return new Response(null, { status: 204 });
-        }
-        return url.pathname === '/api/v1/files' ? json(200, listing(items)) : undefined;
-      },
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.delete('/api/v1/files/uploads/a.txt', () => {
+        items = items.filter((f) => f.path !== 'uploads/a.txt');
+        return new HttpResponse(null, { status: 204 });
+      }),
+      http.get('/api/v1/files', () => HttpResponse.json(listing(items))),
+    );
     await renderWithApp(<FilesPage />);
     await userEvent.click(await screen.findByRole('button', { name: 'Delete uploads/a.txt' }));
     const dialog = await screen.findByRole('dialog');
@@ -63,14 +63,16 @@ describe('FilesPage', () => {
 
   it('says so when there are no files, and shows a listing failure with a retry', async () => {
     let fail = true;
-    mockFetch([
-      ({ url }) => {
-        if (url.pathname !== '/api/v1/files') return undefined;
-        return fail
-          ? json(503, { error: { code: 'unavailable', message: 'The database is unavailable.' } })
-          : json(200, listing([]));
-      },
-    ]);
+    server.use(
+      http.get('/api/v1/files', () =>
+        fail
+          ? HttpResponse.json(
+              { error: { code: 'unavailable', message: 'The database is unavailable.' } },
+              { status: 503 },
+            )
+          : HttpResponse.json(listing([])),
+      ),
+    );
     await renderWithApp(<FilesPage />);
     const retry = await screen.findByRole('button', { name: 'Try again' });
     expect(screen.queryByText('No files yet')).toBeNull();

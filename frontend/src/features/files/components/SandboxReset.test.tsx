@@ -1,12 +1,14 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { SandboxReset } from './SandboxReset';
 
 describe('SandboxReset', () => {
   it('asks first, and a cancel sends nothing', async () => {
-    const calls = mockFetch([]);
+    const calls = recordRequests();
     await renderWithApp(<SandboxReset />);
     await userEvent.click(screen.getByRole('button', { name: 'Reset sandbox…' }));
     expect(await screen.findByText(/Your stored files are kept\./)).toBeTruthy();
@@ -15,12 +17,8 @@ describe('SandboxReset', () => {
   });
 
   it('resets on confirmation and says the stored files stay', async () => {
-    const calls = mockFetch([
-      ({ url, method }) =>
-        method === 'POST' && url.pathname === '/api/v1/me/sandbox/reset'
-          ? json(200, { generation: 1 })
-          : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(http.post('/api/v1/me/sandbox/reset', () => HttpResponse.json({ generation: 1 })));
     await renderWithApp(<SandboxReset />);
     await userEvent.click(screen.getByRole('button', { name: 'Reset sandbox…' }));
     await userEvent.click(await screen.findByRole('button', { name: 'Reset' }));
@@ -29,12 +27,14 @@ describe('SandboxReset', () => {
   });
 
   it('shows the error and keeps the dialog open when the reset fails', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/me/sandbox/reset'
-          ? json(503, { error: { code: 'unavailable', message: 'The database is unavailable.' } })
-          : undefined,
-    ]);
+    server.use(
+      http.post('/api/v1/me/sandbox/reset', () =>
+        HttpResponse.json(
+          { error: { code: 'unavailable', message: 'The database is unavailable.' } },
+          { status: 503 },
+        ),
+      ),
+    );
     await renderWithApp(<SandboxReset />);
     await userEvent.click(screen.getByRole('button', { name: 'Reset sandbox…' }));
     await userEvent.click(await screen.findByRole('button', { name: 'Reset' }));

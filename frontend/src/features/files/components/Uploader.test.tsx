@@ -1,7 +1,8 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderWithApp } from '../../../testing/render';
+import { answerUploads } from '../../../testing/server';
 import { freeName, Uploader } from './Uploader';
 
 const at = '2026-05-01T10:00:00Z';
@@ -12,22 +13,9 @@ const listing = {
   maxUploadBytes: 1_000,
 };
 
-/** Captures what would be sent instead of sending it. */
-function captureUploads() {
-  const sent: FormData[] = [];
-  vi.spyOn(XMLHttpRequest.prototype, 'open').mockImplementation(() => {});
-  vi.spyOn(XMLHttpRequest.prototype, 'setRequestHeader').mockImplementation(() => {});
-  vi.spyOn(XMLHttpRequest.prototype, 'send').mockImplementation((body) => {
-    sent.push(body as FormData);
-  });
-  return sent;
-}
-
-afterEach(() => vi.restoreAllMocks());
-
 describe('Uploader', () => {
   it('refuses a file over the limit before sending a byte, and says what the limit is', async () => {
-    const sent = captureUploads();
+    const sent = answerUploads();
     await renderWithApp(<Uploader listing={listing as never} />);
     expect(screen.getByText(/^Up to .+ per upload\.$/)).toBeTruthy();
     await userEvent.upload(screen.getByLabelText('Choose files'), new File(['x'.repeat(2_000)], 'big.bin'));
@@ -38,7 +26,7 @@ describe('Uploader', () => {
   });
 
   it('asks before replacing a file of the same name, and keeps both under a numbered name', async () => {
-    const sent = captureUploads();
+    const sent = answerUploads();
     await renderWithApp(<Uploader listing={listing as never} />);
     await userEvent.upload(screen.getByLabelText('Choose files'), new File(['a,b'], 'sales.csv'));
     const dialog = await screen.findByRole('dialog');

@@ -1,8 +1,10 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import type { AdminStats } from '../../../lib';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { OpsPage } from './OpsPage';
 
 // uPlot draws on a canvas jsdom does not have; the stand-in shows what each chart was given.
@@ -51,12 +53,12 @@ function statsCalls(calls: { path: string }[]) {
 
 describe('OpsPage', () => {
   it('shows the failure rate with its counts, the three charts, and changes the range and refresh', async () => {
-    const calls = mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/admin/stats'
-          ? json(200, stats(Number(url.searchParams.get('minutes'))))
-          : undefined,
-    ]);
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/admin/stats', ({ request }) =>
+        HttpResponse.json(stats(Number(new URL(request.url).searchParams.get('minutes')))),
+      ),
+    );
     await renderWithApp(<OpsPage />);
     expect(await screen.findByRole('heading', { name: 'Operations' })).toBeTruthy();
     // 5 of 15 finished runs failed in the window.
@@ -80,7 +82,7 @@ describe('OpsPage', () => {
   });
 
   it('links each status count to the run history filtered by that status', async () => {
-    mockFetch([({ url }) => (url.pathname === '/api/v1/admin/stats' ? json(200, stats(60)) : undefined)]);
+    server.use(http.get('/api/v1/admin/stats', () => HttpResponse.json(stats(60))));
     await renderWithApp(<OpsPage />);
     const failed = await screen.findByRole('link', { name: 'failed: 7 — show these runs' });
     expect(failed.getAttribute('href')).toBe('/automations?status=failed&kind=any');
@@ -93,7 +95,7 @@ describe('OpsPage', () => {
   });
 
   it('names the controls in Traditional Chinese', async () => {
-    mockFetch([({ url }) => (url.pathname === '/api/v1/admin/stats' ? json(200, stats(60)) : undefined)]);
+    server.use(http.get('/api/v1/admin/stats', () => HttpResponse.json(stats(60))));
     await renderWithApp(<OpsPage />, { language: 'zh-TW' });
     expect(await screen.findByRole('link', { name: /失敗：7/ })).toBeTruthy();
   });

@@ -1,8 +1,10 @@
 import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { Session } from '../../../lib';
-import { json, mockFetch, renderWithApp } from '../../../testing/render';
+import { renderWithApp } from '../../../testing/render';
+import { recordRequests, server } from '../../../testing/server';
 import { SessionList } from './SessionList';
 
 const session = (id: string, title: string): Session => ({
@@ -15,21 +17,23 @@ const session = (id: string, title: string): Session => ({
 
 describe('SessionList search', () => {
   it('asks the API for matching sessions, pages through them and says when none match', async () => {
-    const calls = mockFetch([
-      ({ url }) => {
-        if (url.pathname !== '/api/v1/sessions') return undefined;
-        const q = url.searchParams.get('q');
+    const calls = recordRequests();
+    server.use(
+      http.get('/api/v1/sessions', ({ request }) => {
+        const query = new URL(request.url).searchParams;
+        const q = query.get('q');
         if (q === null)
-          return json(200, {
+          return HttpResponse.json({
             items: [session('s1', 'May sales'), session('s2', 'Holiday')],
             nextCursor: null,
           });
-        if (q === 'sales' && !url.searchParams.get('cursor'))
-          return json(200, { items: [session('s4', 'June sales')], nextCursor: 'c1' });
-        if (q === 'sales') return json(200, { items: [session('s3', 'Old sales')], nextCursor: null });
-        return json(200, { items: [], nextCursor: null });
-      },
-    ]);
+        if (q === 'sales' && !query.get('cursor'))
+          return HttpResponse.json({ items: [session('s4', 'June sales')], nextCursor: 'c1' });
+        if (q === 'sales')
+          return HttpResponse.json({ items: [session('s3', 'Old sales')], nextCursor: null });
+        return HttpResponse.json({ items: [], nextCursor: null });
+      }),
+    );
     await renderWithApp(<SessionList activeId={undefined} />);
     expect(await screen.findByText('Holiday')).toBeTruthy();
 
@@ -54,10 +58,7 @@ describe('SessionList search', () => {
   });
 
   it('labels the search in Traditional Chinese', async () => {
-    mockFetch([
-      ({ url }) =>
-        url.pathname === '/api/v1/sessions' ? json(200, { items: [], nextCursor: null }) : undefined,
-    ]);
+    server.use(http.get('/api/v1/sessions', () => HttpResponse.json({ items: [], nextCursor: null })));
     await renderWithApp(<SessionList activeId={undefined} />, { language: 'zh-TW' });
     expect(await screen.findByRole('searchbox', { name: '搜尋對話' })).toBeTruthy();
   });
