@@ -44,7 +44,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
     options.database ??
     (await openDatabase(
       config.database.kind === 'postgres'
-        ? { kind: 'postgres', url: config.database.url, poolSize: config.database.poolSize, logger }
+        ? { ...config.database, logger }
         : { kind: 'pglite', dir: config.database.dir },
     ));
 

@@ -37,6 +37,9 @@ const main = (objects: K8sObject[], suffix: string) =>
 const ini = (objects: K8sObject[]) =>
   find(objects, 'ConfigMap', '-pgbouncer').data['pgbouncer.ini'] as string;
 const setting = (text: string, key: string) => new RegExp(`^${key} = (.*)$`, 'm').exec(text)?.[1];
+/** DATABASE_PREPARED_STATEMENTS in the platform's ConfigMap (the API's and the worker's settings). */
+const prepared = (objects: K8sObject[]) =>
+  find(objects, 'ConfigMap', 'ipa-platform').data.DATABASE_PREPARED_STATEMENTS as string;
 const component = (peer: Free) => peer.podSelector?.matchLabels?.['app.kubernetes.io/component'];
 
 describe('PgBouncer off (the default)', () => {
@@ -47,6 +50,12 @@ describe('PgBouncer off (the default)', () => {
     expect(Object.keys(secret.data)).not.toContain('PGBOUNCER_DATABASE_URL');
     expect(decode(secret.data.DATABASE_URL)).toBe(directUrl);
     expect(env(main(objects, '-backend'), 'DATABASE_URL').valueFrom.secretKeyRef.key).toBe('DATABASE_URL');
+  });
+
+  it('prepared statements on, unless turned off for an external transaction-pooling PgBouncer', async () => {
+    expect(prepared(await render({ values: external }))).toBe('true');
+    const off = { ...external, config: { databasePreparedStatements: false } };
+    expect(prepared(await render({ values: off }))).toBe('false');
   });
 });
 
@@ -74,6 +83,12 @@ describe('PgBouncer on, external PostgreSQL from secrets.databaseUrl', () => {
     });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('poolMode');
+  });
+
+  it('prepared statements off: transaction pooling without max_prepared_statements cannot carry them', async () => {
+    const asked = { ...enabled, config: { databasePreparedStatements: true } };
+    expect(prepared(await render({ values: asked }))).toBe('false');
+    expect(setting(ini(await render({ values: enabled })), 'max_prepared_statements')).toBeUndefined();
   });
 
   it('the API and the worker read the pooled URL; the migration hook gets the direct one', async () => {

@@ -20,9 +20,7 @@ export async function openBlobStore(
   if (blobs.kind === 'postgres') {
     if (config.database.kind !== 'postgres') throw new Error("BLOB_STORE 'postgres' needs DATABASE_URL");
     const { openDatabase } = await import('../store/database.js');
-    return createDatabaseBlobStore(
-      await openDatabase({ kind: 'postgres', url: config.database.url, poolSize: 3 }),
-    );
+    return createDatabaseBlobStore(await openDatabase({ ...config.database, poolSize: 3 }));
   }
   if (blobs.kind === 's3') return (await import('./s3.js')).createS3BlobStore(blobs);
   if (blobs.kind === 'azure') return (await import('./azure.js')).createAzureBlobStore(blobs);

@@ -129,7 +129,12 @@ function buildConfig(role: ProcessRole, raw: RawEnv) {
     logLevel: raw.LOG_LEVEL,
     dataDir,
     database: raw.DATABASE_URL
-      ? ({ kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE } as const)
+      ? ({
+          kind: 'postgres',
+          url: raw.DATABASE_URL,
+          poolSize: raw.DATABASE_POOL_SIZE,
+          preparedStatements: raw.DATABASE_PREPARED_STATEMENTS,
+        } as const)
       : ({ kind: 'pglite', dir: path.join(dataDir, 'db') } as const),
     redis: raw.REDIS_URL
       ? {

@@ -34,6 +34,11 @@ export const settings = {
     true,
   ),
   DATABASE_POOL_SIZE: setting(int(1, 200).default(10), '10', 'Maximum PostgreSQL connections per process.'),
+  DATABASE_PREPARED_STATEMENTS: setting(
+    bool.default(true),
+    'true',
+    'Named prepared statements: each connection has PostgreSQL parse and plan a statement once, not at every use. Set false behind a transaction-pooling PgBouncer older than 1.21 or with max_prepared_statements = 0.',
+  ),
   REDIS_URL: setting(
     url.optional(),
     '— (in-process queue and events; standalone only)',

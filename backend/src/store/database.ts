@@ -4,7 +4,14 @@ import { openPostgres } from './postgres.js';
 import type { Database } from './types.js';
 
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; poolSize?: number; logger?: Pick<Logger, 'warn'> }
+  | {
+      kind: 'postgres';
+      url: string;
+      poolSize?: number;
+      /** Named statements, prepared once per connection (default true); see `openPostgres`. */
+      preparedStatements?: boolean;
+      logger?: Pick<Logger, 'warn'>;
+    }
   | { kind: 'pglite'; dir?: string };
 
 /**
@@ -16,6 +23,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     const database = openPostgres({
       url: config.url,
       poolSize: config.poolSize,
+      preparedStatements: config.preparedStatements,
       logger: config.logger ?? createLogger('warn', 'ipa.store'),
     });
     return database;

@@ -131,8 +131,17 @@ describe('loadConfig', () => {
 
   it('uses PostgreSQL and Redis when their URLs are set', () => {
     const config = loadConfig('api', { ...distributed, DATABASE_POOL_SIZE: '7', REDIS_PREFIX: 'blue' });
-    expect(config.database).toEqual({ kind: 'postgres', url: distributed.DATABASE_URL, poolSize: 7 });
+    expect(config.database).toEqual({
+      kind: 'postgres',
+      url: distributed.DATABASE_URL,
+      poolSize: 7,
+      preparedStatements: true,
+    });
     expect(config.redis).toEqual({ url: distributed.REDIS_URL, prefix: 'blue' });
+    const pooled = loadConfig('api', { ...distributed, DATABASE_PREPARED_STATEMENTS: 'false' });
+    expect(config.database.kind === 'postgres' && pooled.database).toMatchObject({
+      preparedStatements: false,
+    });
   });
 
   it('requires REDIS_URL and DATABASE_URL for api and worker, and says why', () => {

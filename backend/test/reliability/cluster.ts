@@ -372,6 +372,8 @@ export class Cluster {
         REDIS_SENTINELS: this.sentinel.sentinels,
         REDIS_SENTINEL_MASTER: this.sentinel.masterName,
         DATABASE_URL: this.pgbouncer.url.replace(/\/postgres$/, '/ipa'),
+        // Debian's PgBouncer (1.18) cannot carry prepared statements in transaction mode.
+        DATABASE_PREPARED_STATEMENTS: 'false',
         BLOB_STORE: 's3',
         BLOB_S3_BUCKET: s3.bucket,
         BLOB_S3_ENDPOINT: s3.endpoint ?? '',

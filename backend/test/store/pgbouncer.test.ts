@@ -24,7 +24,13 @@ databaseContract('PostgreSQL through PgBouncer (transaction pooling)', async () 
   const fresh = await freshPostgresDatabase();
   const opened: Database[] = [];
   const open = async () => {
-    const db = await openDatabase({ kind: 'postgres', url: fresh.url, poolSize: 4, logger: silent });
+    const db = await openDatabase({
+      kind: 'postgres',
+      url: fresh.url,
+      poolSize: 4,
+      preparedStatements: false,
+      logger: silent,
+    });
     opened.push(db);
     return db;
   };
@@ -52,7 +58,9 @@ describe('worker scenarios through PgBouncer', async () => {
 });
 
 describe('session state in the platform', () => {
-  it('uses none: no session advisory locks, session SET, LISTEN, PREPARE or named statements', async () => {
+  // Named statements come only from the store's prepared statements, which
+  // DATABASE_PREPARED_STATEMENTS=false turns off (as every platform in this file has it).
+  it('uses none: no session advisory locks, session SET, LISTEN, PREPARE or ad-hoc named statements', async () => {
     const root = path.resolve(import.meta.dirname, '../../src');
     const sources = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.ts'));
     const sessionState = [

@@ -91,3 +91,57 @@ describe('PostgreSQL outages', () => {
     }
   });
 });
+
+describe('PostgreSQL prepared statements', () => {
+  let fresh: Awaited<ReturnType<typeof freshPostgresDatabase>>;
+  beforeAll(async () => {
+    fresh = await freshPostgresDatabase();
+  });
+  afterAll(async () => {
+    await fresh?.drop();
+  });
+
+  /** The statements the one pooled connection has prepared (the view is per connection). */
+  const preparedOn = async (db: Database) =>
+    (
+      await db.query<{ statement: string }>(
+        'SELECT statement FROM pg_prepared_statements WHERE name LIKE $1 ORDER BY statement',
+        ['ipa\\_%'],
+      )
+    ).rows.map((row) => row.statement);
+
+  it('prepares a statement with parameters once per connection and reuses it, in and out of transactions', async () => {
+    const db = await openDatabase({ kind: 'postgres', url: fresh.url, poolSize: 1, logger: silent });
+    try {
+      for (let n = 0; n < 3; n++)
+        expect((await db.query('SELECT $1::int + 1 AS n', [n])).rows).toEqual([{ n: n + 1 }]);
+      const inTx = await db.transaction(async (tx) => (await tx.query('SELECT $1::text AS s', ['x'])).rows);
+      expect(inTx).toEqual([{ s: 'x' }]);
+      // A text without parameters goes the simple way and is not kept.
+      await db.query('SELECT 1');
+      expect(await preparedOn(db)).toEqual([
+        'SELECT $1::int + 1 AS n',
+        'SELECT $1::text AS s',
+        'SELECT statement FROM pg_prepared_statements WHERE name LIKE $1 ORDER BY statement',
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('prepares nothing when DATABASE_PREPARED_STATEMENTS is off (a transaction-pooling PgBouncer)', async () => {
+    const db = await openDatabase({
+      kind: 'postgres',
+      url: fresh.url,
+      poolSize: 1,
+      preparedStatements: false,
+      logger: silent,
+    });
+    try {
+      expect((await db.query('SELECT $1::int + 1 AS n', [1])).rows).toEqual([{ n: 2 }]);
+      expect(await preparedOn(db)).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
 import type { Services } from '../../src/services.js';
 import { migrate, openDatabase, type User } from '../../src/store/index.js';
-import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from './services.js';
+import { databaseSettings, freshPostgresDatabase, freshRedisPrefix, redisUrl } from './services.js';
 
 export const testAdminToken = 'ipa_test-admin-token-0123456789abcdef';
 
@@ -46,6 +46,7 @@ export async function createTestPlatform(
     const config = loadConfig(options.mode === 'distributed' ? 'api' : 'standalone', {
       DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
       DATABASE_POOL_SIZE: '5',
+      ...databaseSettings(),
       REDIS_URL: options.redisUrl ?? redisUrl,
       REDIS_PREFIX: freshRedisPrefix(),
       LOG_LEVEL: 'silent',

@@ -15,10 +15,21 @@ export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0'
  * (`routeDatabasesThrough`); databases are always created and dropped on PostgreSQL directly.
  */
 let clientBaseUrl = postgresAdminUrl;
+let throughPooler = false;
 
-/** Hands out database URLs through `url` (host, port and user; the database name is kept). */
+/**
+ * Hands out database URLs through `url` (host, port and user; the database name is kept): a
+ * transaction-pooling PgBouncer, so platforms made for them do without prepared statements.
+ */
 export function routeDatabasesThrough(url: string): void {
   clientBaseUrl = url;
+  throughPooler = true;
+}
+
+/** The settings a platform needs beside the URL `freshPostgresDatabase` hands out. */
+export function databaseSettings(): Record<string, string> {
+  // Debian's PgBouncer (1.18) cannot carry prepared statements in transaction mode.
+  return throughPooler ? { DATABASE_PREPARED_STATEMENTS: 'false' } : {};
 }
 
 function databaseUrl(name: string): string {

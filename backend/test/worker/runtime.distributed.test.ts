@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
 import { migrate } from '../../src/store/index.js';
-import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/services.js';
+import { databaseSettings, freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/services.js';
 import { describeRuntimeScenarios } from './runtime.scenarios.js';
 
 describeRuntimeScenarios('BullMQ on Redis, PostgreSQL', async () => {
@@ -14,6 +14,7 @@ describeRuntimeScenarios('BullMQ on Redis, PostgreSQL', async () => {
   const config = loadConfig('worker', {
     DATA_DIR: dataDir,
     DATABASE_URL: database.url,
+    ...databaseSettings(),
     REDIS_URL: redisUrl,
     REDIS_PREFIX: freshRedisPrefix(),
     LOG_LEVEL: 'silent',
