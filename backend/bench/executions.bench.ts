@@ -135,36 +135,38 @@ async function startProcesses(fake: FakeModelServer) {
     ANTHROPIC_API_KEY: 'sk-ant-bench',
     ANTHROPIC_BASE_URL: `${fake.url}/v1`,
   };
-  const db = await openDatabase({ kind: 'postgres', url: database.url });
-  await migrate(db);
-  await db.close();
   const processes: PlatformProcess[] = [];
-  const api = await spawnApi(env, await freePort());
-  processes.push(api);
+  const close = async () => {
+    for (const p of processes) p.child.kill('SIGTERM');
+    await Promise.all(
+      processes.map((p) =>
+        Promise.race([
+          p.exited,
+          new Promise((r) => setTimeout(r, 10_000)).then(() => p.child.kill('SIGKILL')),
+        ]),
+      ),
+    );
+    await database.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  };
   const addWorker = async () => {
     processes.push(
       await spawnWorker({ ...env, SANDBOX_ROOT: path.join(dataDir, `sandbox-${processes.length}`) }),
     );
   };
-  await addWorker();
-  return {
-    url: api.url,
-    adminToken,
-    addWorker,
-    async close() {
-      for (const p of processes) p.child.kill('SIGTERM');
-      await Promise.all(
-        processes.map((p) =>
-          Promise.race([
-            p.exited,
-            new Promise((r) => setTimeout(r, 10_000)).then(() => p.child.kill('SIGKILL')),
-          ]),
-        ),
-      );
-      await database.drop();
-      await fs.rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  try {
+    const db = await openDatabase({ kind: 'postgres', url: database.url });
+    await migrate(db);
+    await db.close();
+    const api = await spawnApi(env, await freePort());
+    processes.push(api);
+    await addWorker();
+    return { url: api.url, adminToken, addWorker, close };
+  } catch (error) {
+    // A process that did not start leaves nothing behind either: its database and directory go.
+    await close();
+    throw error;
+  }
 }
 
 /** Time from sending a request to the fake provider to its first response byte. */
