@@ -19,6 +19,7 @@ import { ApiClient, terminalOf } from '../test/e2e/support/platform.js';
 import { type PlatformProcess, spawnApi, spawnWorker } from '../test/e2e/support/worker-process.js';
 import { type FakeModelServer, startFakeModelServer } from '../test/support/fake-model/index.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../test/support/services.js';
+import { countCpu, type ProcessGroups, processesMatching, withDescendants } from './cpu.js';
 import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, printTable } from './lib.js';
 
 const latencySamples = Number(process.env.BENCH_EXECUTION_SAMPLES ?? 200);
@@ -38,7 +39,7 @@ async function runNoop(client: ApiClient): Promise<number> {
 }
 
 /** Completed executions per second with `clients` clients each running no-ops back to back. */
-async function throughput(clients: ApiClient[], seconds: number): Promise<number> {
+async function throughput(clients: ApiClient[], seconds: number): Promise<{ rate: number; done: number }> {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   const started = performance.now();
@@ -50,11 +51,32 @@ async function throughput(clients: ApiClient[], seconds: number): Promise<number
       }
     }),
   );
-  return done / ((performance.now() - started) / 1000);
+  return { rate: done / ((performance.now() - started) / 1000), done };
+}
+
+/**
+ * Where an execution's CPU goes (the machine is saturated, so throughput is CPU time per
+ * execution): the API, the worker runtime, its sandboxes, PostgreSQL, Redis and this process,
+ * which is the load generator (HTTP and SSE clients).
+ */
+function platformCpuGroups(pids: { api: number; worker: number }): ProcessGroups {
+  return {
+    API: () => [pids.api],
+    'worker runtime': () => [pids.worker],
+    sandboxes: () => withDescendants(pids.worker).slice(1),
+    PostgreSQL: () => processesMatching(/^postgres/),
+    Redis: () => processesMatching(/^redis-server/),
+    'load generator (this process)': () => [process.pid],
+  };
 }
 
 /** Bare BullMQ: add a no-op job and wait for its completion event; and jobs/s with N workers. */
-async function bareBullmq(): Promise<{ latencies: number[]; perSecond: Record<number, number> }> {
+async function bareBullmq(): Promise<{
+  latencies: number[];
+  perSecond: Record<number, number>;
+  /** CPU per job with one worker: Redis and this process (queue, worker and clients). */
+  cpuPerJobMs: number;
+}> {
   const connection = { url: redisUrl };
   const prefix = `ipabenchbare${randomBytes(4).toString('hex')}`;
   const queue = new Queue('bare', { connection, prefix });
@@ -82,11 +104,15 @@ async function bareBullmq(): Promise<{ latencies: number[]; perSecond: Record<nu
     for (let i = 0; i < latencySamples; i++) latencies.push(await roundTrip());
 
     const rate: Record<number, number> = {};
+    let cpuPerJobMs = Number.NaN;
     for (const workerCount of [1, 2]) {
       while (workers.length < workerCount) await addWorker();
       const until = performance.now() + throughputSeconds * 1000;
       let done = 0;
       const started = performance.now();
+      const counting = countCpu({
+        all: () => [process.pid, ...processesMatching(/^redis-server/)],
+      });
       await Promise.all(
         Array.from({ length: users * clientsPerUser }, async () => {
           while (performance.now() < until) {
@@ -96,8 +122,9 @@ async function bareBullmq(): Promise<{ latencies: number[]; perSecond: Record<nu
         }),
       );
       rate[workerCount] = done / ((performance.now() - started) / 1000);
+      if (workerCount === 1) cpuPerJobMs = (counting.stop().all ?? Number.NaN) / done;
     }
-    return { latencies, perSecond: rate };
+    return { latencies, perSecond: rate, cpuPerJobMs };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
     await events.close();
@@ -161,7 +188,8 @@ async function startProcesses(fake: FakeModelServer) {
     const api = await spawnApi(env, await freePort());
     processes.push(api);
     await addWorker();
-    return { url: api.url, adminToken, addWorker, close };
+    const pids = () => ({ api: api.child.pid as number, worker: processes[1]?.child.pid as number });
+    return { url: api.url, adminToken, addWorker, close, pids };
   } catch (error) {
     // A process that did not start leaves nothing behind either: its database and directory go.
     await close();
@@ -211,10 +239,12 @@ export async function run(): Promise<BenchTable> {
 
     const latencies: number[] = [];
     for (let i = 0; i < latencySamples; i++) latencies.push(await runNoop(first));
-    const oneWorker = await throughput(clients, throughputSeconds);
+    const counting = countCpu(platformCpuGroups(platform.pids()));
+    const { rate: oneWorker, done } = await throughput(clients, throughputSeconds);
+    const cpu = counting.stop();
     await platform.addWorker();
     for (const client of clients) await runNoop(client);
-    const twoWorkers = await throughput(clients, throughputSeconds);
+    const { rate: twoWorkers } = await throughput(clients, throughputSeconds);
 
     const bare = await bareBullmq();
     rows.push(
@@ -242,6 +272,18 @@ export async function run(): Promise<BenchTable> {
         baseline: `${perSecond(bare.perSecond[2] ?? Number.NaN)} (bare BullMQ, 2 workers)`,
         goal: `≥ 30 % of bare (${Math.round((100 * twoWorkers) / (bare.perSecond[2] ?? Number.NaN))} %)`,
       },
+      {
+        metric: 'CPU per execution, 1 worker process, all processes',
+        ours: ms(Object.values(cpu).reduce((a, b) => a + b, 0) / done),
+        baseline: `${ms(bare.cpuPerJobMs)} (bare BullMQ job: Redis and its one process)`,
+        goal: '—',
+      },
+      ...Object.entries(cpu).map(([group, spent]) => ({
+        metric: `… of which ${group}`,
+        ours: ms(spent / done),
+        baseline: '—',
+        goal: '—',
+      })),
     );
 
     // Agent turn: POST the user message → first text.delta on SSE, beside the provider's own TTFB.
