@@ -5,12 +5,6 @@ import { defineConfig } from 'vitest/config';
 // test file makes its own database and key prefix (backend/test/support/services.ts).
 export default defineConfig({
   test: {
-    // ioredis rejects commands still queued on a client that a test has just closed with
-    // "Connection is closed." after the test finished (seen in about one run in three, source not
-    // yet pinned down). That is teardown noise, not a test result; every other unhandled error
-    // still fails the run.
-    onUnhandledError: (error) =>
-      !(error.message === 'Connection is closed.' && /ioredis/.test(error.stack ?? '')),
     projects: [
       {
         test: {

@@ -1,6 +1,7 @@
 import { type JobState as BullmqJobState, DelayedError, Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
+import { ConnectionSetup, recordCopies } from './bullmq-setup.js';
 import { closeRedisClient, createRedisClient, pingRedis, type RedisSentinelTarget } from './redis-client.js';
 import { RunningJobs } from './running-jobs.js';
 import type {
@@ -95,6 +96,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): ExecutionQueue {
     },
   });
   producer.on('error', (err) => log.warn({ err: err.message }, 'queue producer error'));
+  const producerSetup = new ConnectionSetup(producer.client, () => [producerConnection]);
   const consumers = new Set<BullmqConsumer>();
   let closed = false;
 
@@ -161,6 +163,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): ExecutionQueue {
       if (closed) return;
       closed = true;
       await Promise.all([...consumers].map((c) => c.close(0)));
+      await producerSetup.end();
       await producer.close().catch((err: Error) => log.warn({ err: err.message }, 'closing queue producer'));
       await closeRedisClient(producerConnection);
     },
@@ -177,6 +180,7 @@ interface ConsumerSettings extends BullmqQueueOptions {
 class BullmqConsumer implements QueueConsumer {
   private readonly connection: Redis;
   private readonly worker: Worker<ExecutionJob>;
+  private readonly setup: ConnectionSetup;
   private readonly jobs: RunningJobs;
   private closing: Promise<void> | undefined;
 
@@ -193,6 +197,7 @@ class BullmqConsumer implements QueueConsumer {
       connectionName: 'queue-consumer',
       maxRetriesPerRequest: null,
     });
+    const copies = recordCopies(this.connection);
     this.worker = new Worker<ExecutionJob>(executionQueueName, (job, token) => this.process(job, token), {
       connection: this.connection,
       prefix: settings.prefix,
@@ -203,6 +208,8 @@ class BullmqConsumer implements QueueConsumer {
       maxStalledCount: settings.maxAttempts,
     });
     this.worker.on('error', (err) => settings.log.warn({ err: err.message }, 'queue consumer error'));
+    // Its own connection and the blocking one BullMQ copies from it.
+    this.setup = new ConnectionSetup(this.worker.waitUntilReady(), () => [this.connection, ...copies]);
     this.worker.on('failed', (job, err) => {
       if (job && err.name !== 'DelayedError') {
         settings.log.warn(
@@ -242,6 +249,8 @@ class BullmqConsumer implements QueueConsumer {
 
   close(graceMs: number): Promise<void> {
     this.closing ??= (async () => {
+      // A worker whose connection is not set up yet has taken no job.
+      await this.setup.end();
       // Stops fetching at once (BullMQ drops its blocking connection) and resolves when the
       // processor functions have returned, which `drain` bounds.
       const workerClosed = this.worker.close();

@@ -11,7 +11,8 @@ import { SecretBox } from '../../src/egress/secret-box.js';
 import { createEgress, type Egress } from '../../src/egress/service.js';
 import { createFileSync, createScriptExecutor } from '../../src/engine/index.js';
 import { createSandboxOrchestrator, type ManagedSandboxOrchestrator } from '../../src/sandbox/index.js';
-import { testConfig, testContext } from '../engine/support/doubles.js';
+import { testContext } from '../engine/support/context.js';
+import { testConfig } from '../engine/support/doubles.js';
 import { makeRoot, removeRoot, testOptions } from '../sandbox/support.js';
 import { createTestPlatform, type TestPlatform } from '../support/platform.js';
 import { type EchoServers, startEchoServers, testLookup } from './support.js';
@@ -68,7 +69,6 @@ it('an execution calls an allowed HTTPS API with a bound secret and stores the a
       require('node:fs').writeFileSync('../outputs/tickets.json', JSON.stringify(body));
       return { status: r.status, url: body.url };`,
   };
-  const execution = await store.executions.create({ userId: user.id, kind: 'script', input });
   const config = testConfig();
   const fileSync = createFileSync({
     files: store.files,
@@ -76,7 +76,7 @@ it('an execution calls an allowed HTTPS API with a bound secret and stores the a
     quotaFiles: config.files.userQuotaFiles,
   });
   const executor = createScriptExecutor({ orchestrator: pool, fileSync, egress });
-  const context = testContext({ execution: { ...execution, status: 'running' }, store, config });
+  const context = await testContext({ execution: { userId: user.id, kind: 'script', input }, store, config });
   const outcome = await executor.run(context);
   outcome.files?.close(false);
   expect(outcome.status, JSON.stringify(outcome)).toBe('succeeded');
@@ -90,8 +90,8 @@ it('an execution calls an allowed HTTPS API with a bound secret and stores the a
   expect(stored?.content.toString()).not.toContain(token);
   expect(JSON.stringify(context.recorded)).not.toContain(token);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  expect((await store.egress.listRequests(execution.id)).map((r) => [r.host, r.outcome, r.status])).toEqual([
-    ['api.test', 'allowed', 200],
-  ]);
+  expect(
+    (await store.egress.listRequests(context.execution.id)).map((r) => [r.host, r.outcome, r.status]),
+  ).toEqual([['api.test', 'allowed', 200]]);
   await fs.rm(pool.userDir(user.id), { recursive: true, force: true });
 });

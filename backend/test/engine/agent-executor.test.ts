@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAgentExecutor, createFileSync, providerNotConfiguredMessage } from '../../src/engine/index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import type { AgentInput } from '../../src/store/types.js';
+import type { AgentInput, Store } from '../../src/store/types.js';
 import { ExecutionAbortedError } from '../../src/worker/index.js';
 import {
   type FakeModelServer,
@@ -11,16 +11,8 @@ import {
   scenarios,
   startFakeModelServer,
 } from '../support/fake-model/index.js';
-import {
-  memoryStore,
-  type RecordedEvent,
-  realSandbox,
-  type SandboxDouble,
-  sandboxDouble,
-  tempDir,
-  testConfig,
-  testContext,
-} from './support/doubles.js';
+import { openTestStore, type RecordedEvent, testContext } from './support/context.js';
+import { realSandbox, type SandboxDouble, sandboxDouble, tempDir, testConfig } from './support/doubles.js';
 
 type Api = 'anthropic' | 'openai-compatible';
 
@@ -34,21 +26,28 @@ function providerEnv(api: Api, url: string): Record<string, string> {
       };
 }
 
+// One migrated database for the file; every test has its own user and session in it.
+let store: Store;
+beforeAll(async () => {
+  store = await openTestStore();
+});
+afterAll(() => store?.db.close());
+
 // Each case runs against the platform's real sandbox and against a plain child-process double.
 describe.each([
   ['real sandbox', realSandbox],
   ['child-process double', async (root: string) => sandboxDouble(root)],
 ])('agent executor (%s)', (_name, makeSandbox) => {
   let root: string;
-  let store: ReturnType<typeof memoryStore>;
   let sandbox: SandboxDouble;
   let fake: FakeModelServer | undefined;
-  const sessionId = randomUUID();
-  const userId = randomUUID();
+  let userId: string;
+  let sessionId: string;
 
   beforeEach(async () => {
+    userId = (await store.users.create({ name: 'agent test' })).id;
+    sessionId = (await store.sessions.create(userId, 'agent test')).id;
     root = await tempDir('ipa-agent-');
-    store = memoryStore();
     sandbox = await makeSandbox(root);
   });
   afterEach(async () => {
@@ -64,7 +63,7 @@ describe.each([
     text?: string;
     env?: Record<string, string>;
     signal?: AbortSignal;
-    onContext?: (context: ReturnType<typeof testContext>) => void;
+    onContext?: (context: Awaited<ReturnType<typeof testContext>>) => void;
   }) {
     fake = await startFakeModelServer(args.script);
     const config = testConfig({ ...providerEnv(args.api ?? 'anthropic', fake.url), ...args.env });
@@ -74,7 +73,7 @@ describe.each([
     const text = args.text ?? 'please save hello';
     const message = await store.messages.append({ sessionId, role: 'user', parts: [{ type: 'text', text }] });
     const input: AgentInput = { messageId: message.id, text };
-    const context = testContext({
+    const context = await testContext({
       execution: { kind: 'agent', input, userId, sessionId },
       store,
       config,
@@ -99,6 +98,9 @@ describe.each([
     };
   }
 
+  /** The session's messages the execution stored, oldest first. */
+  const storedBy = async (executionId: string) =>
+    (await store.messages.list(sessionId, { limit: 200 })).items.filter((m) => m.executionId === executionId);
   const types = (events: RecordedEvent[]) => events.map((e) => e.type);
   const deltas = (events: RecordedEvent[]) =>
     events
@@ -187,7 +189,7 @@ describe.each([
       expect(JSON.parse(offered ?? '[]')).toEqual([...sandbox.languages]);
 
       // Stored: user, assistant(text+call), tool, assistant(call), tool, assistant(text).
-      const stored = store.messages.all.filter((m) => m.executionId === executionId);
+      const stored = await storedBy(executionId);
       expect(stored.map((m) => m.role)).toEqual(['assistant', 'tool', 'assistant', 'tool', 'assistant']);
       expect(stored[0]?.parts.map((p) => p.type)).toEqual(['text', 'tool-call']);
       expect(stored[1]?.parts[0]).toMatchObject({ type: 'tool-result', toolName: 'write_file' });
@@ -390,7 +392,7 @@ describe.each([
     expect(events.filter((e) => e.type === 'text.delta').length).toBeLessThan(5);
     expect(sandbox.released).toBe(sandbox.acquired);
     // The partial text is kept in the session so the conversation shows what the user saw.
-    const stored = store.messages.all.filter((m) => m.executionId === executionId);
+    const stored = await storedBy(executionId);
     expect(stored.map((m) => m.role)).toEqual(['assistant']);
   });
 
@@ -411,7 +413,7 @@ describe.each([
     const config = testConfig();
     const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
     const executor = createAgentExecutor({ orchestrator: sandbox, fileSync });
-    const context = testContext({
+    const context = await testContext({
       execution: { kind: 'agent', input: { messageId: randomUUID(), text: 'hi' }, sessionId, userId },
       store,
       config,
@@ -435,7 +437,7 @@ describe.each([
     const config = testConfig({ MODEL_PROVIDER: 'azure', AZURE_OPENAI_API_KEY: 'k' });
     const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
     const executor = createAgentExecutor({ orchestrator: sandbox, fileSync });
-    const context = testContext({
+    const context = await testContext({
       execution: { kind: 'agent', input: { messageId: randomUUID(), text: 'hi' }, sessionId, userId },
       store,
       config,
@@ -457,7 +459,7 @@ describe.each([
       const config = testConfig(env(server.url));
       const fileSync = createFileSync({ files: store.files, quotaBytes: 1e6, quotaFiles: 10_000 });
       const executor = createAgentExecutor({ orchestrator: sandbox, fileSync });
-      const context = testContext({
+      const context = await testContext({
         execution: { kind: 'agent', input: { messageId: randomUUID(), text: 'hi' }, sessionId, userId },
         store,
         config,

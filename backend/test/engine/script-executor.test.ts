@@ -1,17 +1,17 @@
 import fs from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFileSync, createScriptExecutor } from '../../src/engine/index.js';
-import type { ScriptInput } from '../../src/store/types.js';
+import type { ScriptInput, Store } from '../../src/store/types.js';
 import { ExecutionAbortedError } from '../../src/worker/index.js';
-import {
-  memoryStore,
-  realSandbox,
-  type SandboxDouble,
-  sandboxDouble,
-  tempDir,
-  testConfig,
-  testContext,
-} from './support/doubles.js';
+import { openTestStore, testContext } from './support/context.js';
+import { realSandbox, type SandboxDouble, sandboxDouble, tempDir, testConfig } from './support/doubles.js';
+
+// One migrated database for the file; every execution is of a new user unless a test names one.
+let store: Store;
+beforeAll(async () => {
+  store = await openTestStore();
+});
+afterAll(() => store?.db.close());
 
 // Each case runs against the platform's real sandbox and against a plain child-process double.
 describe.each([
@@ -19,13 +19,11 @@ describe.each([
   ['child-process double', async (root: string) => sandboxDouble(root)],
 ])('script executor (%s)', (name, makeSandbox) => {
   let root: string;
-  let store: ReturnType<typeof memoryStore>;
   let sandbox: SandboxDouble;
   const config = testConfig();
 
   beforeEach(async () => {
     root = await tempDir('ipa-script-');
-    store = memoryStore();
     sandbox = await makeSandbox(root);
   });
   afterEach(async () => {
@@ -33,7 +31,7 @@ describe.each([
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  function setup(
+  async function setup(
     input: ScriptInput,
     options: { signal?: AbortSignal; quotaBytes?: number; userId?: string } = {},
   ) {
@@ -43,7 +41,7 @@ describe.each([
       quotaBytes: options.quotaBytes ?? config.files.userQuotaBytes,
     });
     const executor = createScriptExecutor({ orchestrator: sandbox, fileSync });
-    const context = testContext({
+    const context = await testContext({
       execution: { kind: 'script', input, ...(options.userId ? { userId: options.userId } : {}) },
       store,
       config,
@@ -53,7 +51,7 @@ describe.each([
   }
 
   it('streams output in order and returns exit code, result, duration and files', async () => {
-    const { executor, context } = setup({
+    const { executor, context } = await setup({
       language: 'javascript',
       code: `const fs = require('fs');
 for (let i = 0; i < 5; i++) console.log('line ' + i);
@@ -84,7 +82,7 @@ return { n: input.n };`,
   });
 
   it('sees the files stored in the database before it runs', async () => {
-    const { executor, context } = setup({
+    const { executor, context } = await setup({
       language: 'javascript',
       code: `console.log(require('fs').readFileSync('../uploads/in.csv', 'utf8'))`,
     });
@@ -95,7 +93,7 @@ return { n: input.n };`,
   });
 
   it('fails with script_error when the script throws, keeping its result and output', async () => {
-    const { executor, context } = setup({
+    const { executor, context } = await setup({
       language: 'javascript',
       code: `console.log('x'); throw new Error('boom')`,
     });
@@ -118,7 +116,7 @@ return { n: input.n };`,
   it.runIf(name === 'real sandbox')(
     "puts a syntax error's line and column on the execution's error, for the editor to mark",
     async () => {
-      const { executor, context } = setup({ language: 'javascript', code: 'const ok = 1;\nlet x = ;' });
+      const { executor, context } = await setup({ language: 'javascript', code: 'const ok = 1;\nlet x = ;' });
       const outcome = await executor.run(context);
       expect(outcome.status).toBe('failed');
       expect(outcome.error).toEqual({
@@ -147,10 +145,10 @@ return { n: input.n };`,
         ['javascript', "require('node:process').abort()"],
       ] as const) {
         if (before) {
-          const first = setup({ language: 'javascript', code: before });
+          const first = await setup({ language: 'javascript', code: before });
           (await first.executor.run(first.context)).files?.close(true);
         }
-        const { executor, context } = setup({ language, code: 'let x = ;' });
+        const { executor, context } = await setup({ language, code: 'let x = ;' });
         const started = performance.now();
         const outcome = await executor.run(context);
         const ms = performance.now() - started;
@@ -163,7 +161,10 @@ return { n: input.n };`,
   );
 
   it('refuses a language the sandbox does not offer without taking a sandbox', async () => {
-    const { executor, context } = setup({ language: 'ruby' as ScriptInput['language'], code: 'puts 1' });
+    const { executor, context } = await setup({
+      language: 'ruby' as ScriptInput['language'],
+      code: 'puts 1',
+    });
     const outcome = await executor.run(context);
     expect(outcome.status).toBe('failed');
     expect(outcome.error?.code).toBe('unsupported_language');
@@ -172,14 +173,14 @@ return { n: input.n };`,
   });
 
   it('rejects malformed input clearly', async () => {
-    const { executor, context } = setup({ language: 'javascript' } as ScriptInput);
+    const { executor, context } = await setup({ language: 'javascript' } as ScriptInput);
     const outcome = await executor.run(context);
     expect(outcome.error?.code).toBe('invalid_input');
   });
 
   it('is cancelled through the signal: the call is aborted, the lease released, no files saved', async () => {
     const controller = new AbortController();
-    const { executor, context } = setup(
+    const { executor, context } = await setup(
       {
         language: 'javascript',
         code: `require('fs').writeFileSync('partial.txt', 'x');
@@ -201,7 +202,7 @@ await new Promise(() => setInterval(() => {}, 1000));`,
     expect(await store.files.get(context.execution.userId, 'workspace/partial.txt')).toBeNull();
     expect(context.recorded.some((e) => e.type === 'file.changed')).toBe(false);
     // The next run of the user starts from the database's state: the partial file is gone.
-    const next = setup(
+    const next = await setup(
       { language: 'javascript', code: `console.log(require('fs').existsSync('partial.txt'))` },
       { userId: context.execution.userId },
     );
@@ -211,7 +212,7 @@ await new Promise(() => setInterval(() => {}, 1000));`,
 
   it("ends timed_out when the worker's time limit fires", async () => {
     const controller = new AbortController();
-    const { executor, context } = setup(
+    const { executor, context } = await setup(
       {
         language: 'javascript',
         // A timer keeps the process alive: a bare never-settling await lets Node exit (code 13).

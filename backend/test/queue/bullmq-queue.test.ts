@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -17,6 +18,59 @@ export async function deleteKeys(prefix: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await admin.del(...keys);
   } while (cursor !== '0');
+}
+
+/** ioredis's INFO as it goes over the wire. */
+const infoCommand = '*1\r\n$4\r\ninfo\r\n';
+
+/**
+ * A proxy to the test Redis that lets each connection through its handshake (up to ioredis's
+ * ready check, the first INFO) and then holds everything the client sends: BullMQ's own set-up
+ * (its INFO for the version check, the second) never gets an answer. `held` counts the connections
+ * that went silent.
+ */
+async function silentAfterHandshake() {
+  const target = new URL(redisUrl);
+  const sockets = new Set<net.Socket>();
+  let held = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    upstream.pipe(client);
+    let sent = '';
+    let silent = false;
+    client.on('data', (chunk: Buffer) => {
+      if (silent) return;
+      const before = sent.length;
+      sent += chunk.toString('latin1');
+      const first = sent.indexOf(infoCommand);
+      const second = first < 0 ? -1 : sent.indexOf(infoCommand, first + infoCommand.length);
+      if (second < 0) {
+        upstream.write(chunk);
+        return;
+      }
+      silent = true;
+      held += 1;
+      if (second > before) upstream.write(chunk.subarray(0, second - before));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    held: () => held,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 queueContract('BullMQ', async () => {
@@ -100,6 +154,41 @@ describe('BullMQ execution queue specifics', () => {
       expect(Date.now() - started).toBeLessThan(2600);
     } finally {
       await queue.close();
+    }
+  });
+
+  it('closes while BullMQ is still setting up its connections without an unhandled rejection', async () => {
+    const proxy = await silentAfterHandshake();
+    const lines: string[] = [];
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const queue = createBullmqQueue({
+        redisUrl: proxy.url,
+        prefix: freshRedisPrefix(),
+        stalledIntervalMs: 1000,
+        maxAttempts: 2,
+        logger: pino({ level: 'warn' }, { write: (line: string) => lines.push(line) }),
+      });
+      const consumer = queue.consume(async () => {}, { concurrency: 1 });
+      // The producer's, the consumer's and the consumer's blocking connection wait for BullMQ's INFO.
+      await expect.poll(proxy.held, { timeout: 5000 }).toBe(3);
+      await consumer.close(0);
+      await queue.close();
+      // A rejection nobody handles is reported once the microtasks have run.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(unhandled).toEqual([]);
+      // The unfinished set-ups were cut short while their failure was still heard.
+      const reported = lines
+        .map((line) => JSON.parse(line) as { msg: string; err?: string })
+        .filter((entry) => entry.err === 'Connection is closed.')
+        .map((entry) => entry.msg);
+      expect(reported).toContain('queue producer error');
+      expect(reported).toContain('queue consumer error');
+    } finally {
+      process.off('unhandledRejection', record);
+      await proxy.close();
     }
   });
 

@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { loadConfig } from '../../../src/config/index.js';
-import type { EventType } from '../../../src/events/types.js';
 import { createSandboxOrchestrator, SandboxError } from '../../../src/sandbox/index.js';
 import { RuntimeFailure } from '../../../src/sandbox/runtime/paths.mjs';
 import { SyncTools } from '../../../src/sandbox/runtime/sync.mjs';
@@ -18,20 +17,18 @@ import type {
   ScriptLanguage,
 } from '../../../src/sandbox/types.js';
 import {
-  type Execution,
   type FileRepository,
   type Message,
   type MessageRepository,
   QuotaExceededError,
-  type Store,
   type StoredFile,
 } from '../../../src/store/types.js';
-import type { ExecutionContext } from '../../../src/worker/executor.js';
 
 /**
- * Small in-memory stand-ins for the store repositories and the sandbox orchestrator, so the
- * executors' own logic is tested without the rest of the platform. The sandbox double really
- * runs JavaScript in a child process inside the user's directory.
+ * Small in-memory stand-ins for the file and message repositories and the sandbox orchestrator,
+ * so the file sync's and the history window's own logic is tested without the rest of the
+ * platform. The sandbox double really runs JavaScript in a child process inside the user's
+ * directory. The executors' tests use a real store (./context.ts).
  */
 
 export function memoryFiles(): FileRepository & { data: Map<string, Map<string, Buffer>> } {
@@ -143,37 +140,6 @@ export function memoryMessages(): MessageRepository & { all: Message[] } {
       return removed;
     },
   };
-}
-
-export function memoryStore(): Store & {
-  files: ReturnType<typeof memoryFiles>;
-  messages: ReturnType<typeof memoryMessages>;
-} {
-  const unused = new Proxy(
-    {},
-    {
-      get: () => {
-        throw new Error('not part of the in-memory store');
-      },
-    },
-  );
-  const store: ReturnType<typeof memoryStore> = {
-    db: unused as Store['db'],
-    users: unused as Store['users'],
-    tokens: unused as Store['tokens'],
-    sessions: unused as Store['sessions'],
-    executions: unused as Store['executions'],
-    audit: unused as Store['audit'],
-    automations: unused as Store['automations'],
-    schedules: unused as Store['schedules'],
-    webhooks: unused as Store['webhooks'],
-    egress: unused as Store['egress'],
-    files: memoryFiles(),
-    messages: memoryMessages(),
-    // No rollback: the in-memory repositories write at once.
-    transaction: (work) => work(store),
-  };
-  return store;
 }
 
 export interface SandboxDouble extends SandboxOrchestrator {
@@ -427,53 +393,4 @@ export async function tempDir(prefix = 'ipa-engine-'): Promise<string> {
 
 export function testConfig(env: Record<string, string> = {}, dataDir?: string) {
   return loadConfig('standalone', { DATA_DIR: dataDir ?? os.tmpdir(), LOG_LEVEL: 'silent', ...env });
-}
-
-export interface RecordedEvent {
-  type: EventType;
-  data: Record<string, unknown>;
-}
-
-/** An ExecutionContext over the doubles; events are collected in `events`. */
-export function testContext(args: {
-  execution: Partial<Execution> & Pick<Execution, 'kind' | 'input'>;
-  store: Store;
-  config: ReturnType<typeof testConfig>;
-  signal?: AbortSignal;
-}): ExecutionContext & { recorded: RecordedEvent[] } {
-  const recorded: RecordedEvent[] = [];
-  const execution: Execution = {
-    id: randomUUID(),
-    userId: randomUUID(),
-    sessionId: null,
-    status: 'running',
-    result: null,
-    error: null,
-    usage: null,
-    attempt: 1,
-    workerId: 'test',
-    cancelRequested: false,
-    createdAt: new Date().toISOString(),
-    startedAt: new Date().toISOString(),
-    finishedAt: null,
-    durationMs: null,
-    automationId: null,
-    automationVersion: null,
-    trigger: null,
-    triggerId: null,
-    scheduledFor: null,
-    ...args.execution,
-  };
-  return {
-    recorded,
-    execution,
-    attempt: 1,
-    signal: args.signal ?? new AbortController().signal,
-    emit: async (type, data) => {
-      recorded.push({ type, data });
-    },
-    store: args.store,
-    events: undefined as unknown as ExecutionContext['events'],
-    config: args.config,
-  };
 }
