@@ -1,11 +1,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 
 describe('secrets delivered as files (NAME_FILE)', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ipa-secret-files-'));
+  // Made in a hook, not while the file is collected: a run that filters every test out runs no
+  // afterAll, and the folder would stay behind.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'ipa-secret-files-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads a secret setting from the file NAME_FILE names, trimming the trailing newline', () => {

@@ -55,7 +55,8 @@ export async function helm(args: string[]): Promise<HelmResult> {
     return await runHelm(args);
   } finally {
     // values files written for this call are used once
-    for (const arg of args) if (arg.startsWith(valuesDir)) rmSync(arg, { force: true });
+    const dir = process.env[valuesDirVariable] ?? ownValuesDir;
+    if (dir) for (const arg of args) if (arg.startsWith(dir)) rmSync(arg, { force: true });
   }
 }
 
@@ -95,14 +96,28 @@ export type K8sObject = {
 };
 
 let valuesFileCount = 0;
-// The run's directory (values-dir.ts removes it at the end; each file goes after its render).
-// A script using these helpers outside vitest gets one of its own.
-const valuesDir = process.env[valuesDirVariable] ?? mkdtempSync(join(tmpdir(), 'ipa-chart-test-values-'));
+let ownValuesDir: string | undefined;
+
+/**
+ * The run's directory (values-dir.ts removes it at the end; each file goes after its render). A
+ * script using these helpers outside vitest gets one of its own, made when first needed and
+ * removed when the script exits.
+ */
+function valuesDir(): string {
+  const shared = process.env[valuesDirVariable];
+  if (shared) return shared;
+  if (ownValuesDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'ipa-chart-test-values-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    ownValuesDir = dir;
+  }
+  return ownValuesDir;
+}
 
 /** Writes override values to a file (JSON is YAML), the one way helm takes a whole tree. */
 export function valuesFile(values: Record<string, unknown>): string {
   valuesFileCount += 1;
-  const path = join(valuesDir, `values-${process.pid}-${valuesFileCount}.json`);
+  const path = join(valuesDir(), `values-${process.pid}-${valuesFileCount}.json`);
   writeFileSync(path, JSON.stringify(values));
   return path;
 }
