@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const built = path.join(backendDir, 'dist/main.js');
 const source = path.join(backendDir, 'src/main.ts');
-const tsxCli = path.resolve(backendDir, '../node_modules/tsx/dist/cli.mjs');
 
 export interface PlatformProcess {
   child: ChildProcess;
@@ -37,7 +36,11 @@ async function spawnCli<T>(
   const useBuild = fs.existsSync(built) && process.env.IPA_TEST_FROM_SOURCE !== '1';
   // e.g. IPA_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile under a benchmark.
   const nodeArgs = process.env.IPA_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const args = [...nodeArgs, ...(useBuild ? [built, command] : [tsxCli, source, command])];
+  // From source, tsx is a loader inside this one node process (resolved from the cwd, the
+  // repository), not its CLI: the CLI runs the code in a child, and a test's SIGKILL would reach
+  // only the CLI and leave the platform process running.
+  const fromSource = ['--import', 'tsx', source, command];
+  const args = [...nodeArgs, ...(useBuild ? [built, command] : fromSource)];
   const child = spawn(process.execPath, args, {
     cwd: path.resolve(backendDir, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
