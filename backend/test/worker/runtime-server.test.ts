@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
@@ -23,6 +23,7 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
   let runtime: WorkerRuntime;
   let server: WorkerServer;
   let sandboxRoot: string;
+  let spares: number;
 
   beforeAll(async () => {
     database = await freshPostgresDatabase();
@@ -39,6 +40,10 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
     services = await createServices(config, { logger: createLogger('silent') });
     await migrate(services.store.db);
     orchestrator = await createSandboxOrchestrator({ ...config.sandbox });
+    // The warm spares start in the background (bwrap level): the figures below are read once
+    // they are up, whatever the machine's speed.
+    spares = orchestrator.isolation === 'bwrap' ? config.sandbox.warmSpares : 0;
+    await vi.waitFor(() => expect(orchestrator.figures().sparesReady).toBe(spares), { timeout: 30_000 });
     runtime = startWorkerRuntime({ services, executors: [], orchestrator });
     server = await startWorkerServer({
       services,
@@ -85,7 +90,8 @@ describe('worker health and metrics server (PostgreSQL + Redis)', () => {
       draining: false,
       workerId: runtime.workerId,
     });
-    expect(body.pool).toMatchObject({ live: 0, busy: 0, starts: 0 });
+    // Every process launched counts as a start, the spares too; no user has one yet.
+    expect(body.pool).toMatchObject({ live: 0, busy: 0, starts: spares, sparesReady: spares });
   });
 
   it('serves Prometheus metrics with the sandbox gauges filled on scrape', async () => {
