@@ -5,11 +5,13 @@ import type {
   WebhookTriggerRepository,
 } from './automation-types.js';
 
+export * from './audit-types.js';
 export * from './automation-types.js';
 export * from './egress-types.js';
 export * from './file-types.js';
 export * from './message-types.js';
 
+import type { AuditRepository } from './audit-types.js';
 import type { EgressRepository } from './egress-types.js';
 import type { FileRepository } from './file-types.js';
 import type { MessageRepository } from './message-types.js';
@@ -168,15 +170,6 @@ export interface StoredFile {
   size: number;
   sha256: string;
   updatedAt: string;
-}
-
-export interface AuditEntry {
-  id: string;
-  actorId: string | null;
-  action: string;
-  target: string | null;
-  details: Record<string, unknown>;
-  at: string;
 }
 
 export interface Page<T> {
@@ -348,27 +341,6 @@ export interface MinuteFigures {
   p95DurationMs: number | null;
   /** 95th percentile of the wait between submission and start, in milliseconds. */
   p95QueueWaitMs: number | null;
-}
-
-export interface AuditRepository {
-  record(entry: {
-    actorId: string | null;
-    action: string;
-    target?: string | null;
-    details?: Record<string, unknown>;
-  }): Promise<void>;
-  /** Newest first, narrowed by every filter given. */
-  list(page?: PageRequest & AuditFilter): Promise<Page<AuditEntry>>;
-}
-
-export interface AuditFilter {
-  actorId?: string;
-  /** Exact action name (`user.create`), or a prefix ending in a dot (`user.`). */
-  action?: string;
-  /** Inclusive lower bound, ISO 8601. */
-  from?: string;
-  /** Exclusive upper bound, ISO 8601. */
-  to?: string;
 }
 
 export interface Repositories {

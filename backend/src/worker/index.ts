@@ -1,3 +1,4 @@
+export { ExecutionHandedBackError } from './attempt-errors.js';
 export {
   type AbortCode,
   abortCodeOf,
@@ -11,7 +12,6 @@ export { every, type Periodic, type PeriodicOptions } from './periodic.js';
 export { createQueueReconciler, type QueueReconciler, type ReconcilePass } from './reconciler.js';
 export { requeueUnfinished } from './recovery.js';
 export {
-  ExecutionHandedBackError,
   startWorkerRuntime,
   type WorkerFigures,
   type WorkerRuntime,
