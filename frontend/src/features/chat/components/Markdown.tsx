@@ -1,24 +1,12 @@
+import type { Element } from 'hast';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import ReactMarkdown from 'react-markdown';
-import rehypeHighlight from 'rehype-highlight';
 import remarkGfm from 'remark-gfm';
 import { CopyButton } from '../../../components/ui';
+import { rehypeHighlightCode, textOf } from './highlight';
 
-interface HastNode {
-  type: string;
-  value?: string;
-  children?: HastNode[];
-}
-
-/** The plain text of a syntax tree node (a code block's source, whatever highlighting added). */
-function textOf(node: HastNode | undefined): string {
-  if (!node) return '';
-  if (node.type === 'text') return node.value ?? '';
-  return (node.children ?? []).map(textOf).join('');
-}
-
-function CodeBlock({ node, children }: { node?: HastNode; children?: ReactNode }) {
+function CodeBlock({ node, children }: { node?: Element; children?: ReactNode }) {
   const { t } = useTranslation();
   return (
     <div className="code-wrap">
@@ -41,10 +29,10 @@ export default function Markdown({ text }: { text: string }) {
   return (
     <ReactMarkdown
       remarkPlugins={[remarkGfm]}
-      rehypePlugins={[[rehypeHighlight, { detect: false, ignoreMissing: true }]]}
+      rehypePlugins={[rehypeHighlightCode]}
       components={{
         a: ({ node: _node, ...props }) => <a {...props} target="_blank" rel="noopener noreferrer" />,
-        pre: ({ node, children }) => <CodeBlock node={node as HastNode | undefined}>{children}</CodeBlock>,
+        pre: ({ node, children }) => <CodeBlock node={node}>{children}</CodeBlock>,
         table: ({ node: _node, ...props }) => (
           // biome-ignore lint/a11y/noNoninteractiveTabindex: a wide table scrolls; the keyboard must reach it
           <div className="table-scroll" tabIndex={0}>
