@@ -7,15 +7,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
-/** utime + stime of one process in milliseconds; 0 once it is gone. */
-function processCpuMs(pid: number): number {
+/**
+ * CPU time of one process in milliseconds: its own (utime + stime) and that of its children it
+ * has reaped (cutime + cstime: a `chown`, a `setpriv`, a short-lived helper). Undefined once gone.
+ */
+function processCpuMs(pid: number): number | undefined {
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   try {
     // The command name (field 2) may hold spaces and parentheses: fields are counted after it.
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    return (ticks * 1000) / ticksPerSecond;
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
@@ -25,8 +29,11 @@ export function withDescendants(pid: number): number[] {
   for (let i = 0; i < found.length; i++) {
     const at = found[i] as number;
     try {
-      for (const child of readFileSync(`/proc/${at}/task/${at}/children`, 'utf8').split(' '))
-        if (child.trim()) found.push(Number(child));
+      // Children belong to the thread that started them: every thread's list counts.
+      for (const task of readdirSync(`/proc/${at}/task`)) {
+        for (const child of readFileSync(`/proc/${at}/task/${task}/children`, 'utf8').split(' '))
+          if (child.trim()) found.push(Number(child));
+      }
     } catch {
       // gone meanwhile
     }
@@ -53,16 +60,28 @@ export type ProcessGroups = Record<string, () => number[]>;
 
 /**
  * Starts counting the CPU time of each group (its processes are listed again at the end, so one
- * started meanwhile counts whole; one that ended meanwhile is lost). `stop` gives milliseconds.
+ * started meanwhile counts whole; one that ended meanwhile is lost, and one that cannot be read at
+ * either end is left out). `stop` gives milliseconds; a group with no process is reported, since
+ * a zero there would read as free.
  */
 export function countCpu(groups: ProcessGroups): { stop(): Record<string, number> } {
   const before = new Map<number, number>();
-  for (const list of Object.values(groups)) for (const pid of list()) before.set(pid, processCpuMs(pid));
+  for (const list of Object.values(groups)) {
+    for (const pid of list()) {
+      const spent = processCpuMs(pid);
+      if (spent !== undefined) before.set(pid, spent);
+    }
+  }
   return {
     stop() {
       const spent: Record<string, number> = {};
       for (const [name, list] of Object.entries(groups)) {
-        spent[name] = list().reduce((sum, pid) => sum + processCpuMs(pid) - (before.get(pid) ?? 0), 0);
+        const pids = list();
+        if (pids.length === 0) console.warn(`cpu: no process found for "${name}"`);
+        spent[name] = pids.reduce((sum, pid) => {
+          const now = processCpuMs(pid);
+          return now === undefined ? sum : sum + now - (before.get(pid) ?? 0);
+        }, 0);
       }
       return spent;
     },

@@ -56,15 +56,20 @@ async function throughput(clients: ApiClient[], seconds: number): Promise<{ rate
 
 /**
  * Where an execution's CPU goes (the machine is saturated, so throughput is CPU time per
- * execution): the API, the worker runtime, its sandboxes, PostgreSQL, Redis and this process,
- * which is the load generator (HTTP and SSE clients).
+ * execution): the API, the worker runtime, its sandboxes, PostgreSQL (this database's backends
+ * and the server's own processes: WAL writer, checkpointer, background writer), Redis and this
+ * process, which is the load generator (HTTP and SSE clients). The server's processes and Redis
+ * serve whatever else runs on the machine too: the figures are for a quiet one.
  */
-function platformCpuGroups(pids: { api: number; worker: number }): ProcessGroups {
+function platformCpuGroups(pids: { api: number; worker: number }, database: string): ProcessGroups {
   return {
     API: () => [pids.api],
     'worker runtime': () => [pids.worker],
     sandboxes: () => withDescendants(pids.worker).slice(1),
-    PostgreSQL: () => processesMatching(/^postgres/),
+    PostgreSQL: () => [
+      ...processesMatching(new RegExp(`^postgres: .* ${database} `)),
+      ...processesMatching(/^postgres: \S+: (walwriter|checkpointer|background writer)/),
+    ],
     Redis: () => processesMatching(/^redis-server/),
     'load generator (this process)': () => [process.pid],
   };
@@ -161,6 +166,8 @@ async function startProcesses(fake: FakeModelServer) {
     USER_CONCURRENCY: '100',
     ANTHROPIC_API_KEY: 'sk-ant-bench',
     ANTHROPIC_BASE_URL: `${fake.url}/v1`,
+    // DATABASE_PREPARED_STATEMENTS=false in the bench's environment measures the store without them.
+    DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS ?? 'true',
   };
   const processes: PlatformProcess[] = [];
   const close = async () => {
@@ -189,7 +196,8 @@ async function startProcesses(fake: FakeModelServer) {
     processes.push(api);
     await addWorker();
     const pids = () => ({ api: api.child.pid as number, worker: processes[1]?.child.pid as number });
-    return { url: api.url, adminToken, addWorker, close, pids };
+    const name = new URL(database.url).pathname.slice(1);
+    return { url: api.url, adminToken, addWorker, close, pids, database: name };
   } catch (error) {
     // A process that did not start leaves nothing behind either: its database and directory go.
     await close();
@@ -239,7 +247,7 @@ export async function run(): Promise<BenchTable> {
 
     const latencies: number[] = [];
     for (let i = 0; i < latencySamples; i++) latencies.push(await runNoop(first));
-    const counting = countCpu(platformCpuGroups(platform.pids()));
+    const counting = countCpu(platformCpuGroups(platform.pids(), platform.database));
     const { rate: oneWorker, done } = await throughput(clients, throughputSeconds);
     const cpu = counting.stop();
     await platform.addWorker();

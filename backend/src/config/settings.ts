@@ -37,7 +37,7 @@ export const settings = {
   DATABASE_PREPARED_STATEMENTS: setting(
     bool.default(true),
     'true',
-    'Named prepared statements: each connection has PostgreSQL parse and plan a statement once, not at every use. Set false behind a transaction-pooling PgBouncer older than 1.21 or with max_prepared_statements = 0.',
+    'Named prepared statements: each connection has PostgreSQL parse and plan a statement once, not at every use. Set false behind a transaction-mode pooler that does not carry them (PgBouncer before 1.21 or with max_prepared_statements = 0, pgcat, Supavisor).',
   ),
   REDIS_URL: setting(
     url.optional(),

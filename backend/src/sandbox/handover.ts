@@ -59,9 +59,10 @@ export async function bindSpareDirectory(
   userDir: string,
   owner: SandboxOwner | undefined,
 ): Promise<void> {
-  // The renames below are a dozen metadata calls on the worker's own disk, each microseconds:
-  // made synchronously, they skip a thread-pool round trip apiece on a user's path to a
-  // replacement sandbox (the crash-recovery time).
+  // The fixed steps are metadata calls on the worker's own disk, each microseconds: made
+  // synchronously, they skip a thread-pool round trip apiece on a user's path to a replacement
+  // sandbox (the crash-recovery time). The user's own entries are as many as user code made, so
+  // they are listed and moved without blocking the event loop once they are more than a few.
   const existing = lstatOrUndefined(userDir);
   if (!existing) {
     fs.renameSync(spareDir, userDir);
@@ -73,8 +74,10 @@ export async function bindSpareDirectory(
   try {
     // The spare's folders are empty: its runtime never ran anything.
     for (const folder of userFolders) fs.rmdirSync(path.join(spareDir, folder));
-    for (const name of fs.readdirSync(userDir)) {
-      fs.renameSync(path.join(userDir, name), path.join(spareDir, name));
+    const names = await fs.promises.readdir(userDir);
+    const rename = names.length <= maxBlockingMoves ? fs.renameSync : fs.promises.rename;
+    for (const name of names) {
+      await rename(path.join(userDir, name), path.join(spareDir, name));
       moved.push(name);
     }
     for (const folder of userFolders) {
@@ -91,15 +94,16 @@ export async function bindSpareDirectory(
       // still there
     }
     for (const name of moved) {
-      try {
-        fs.renameSync(path.join(spareDir, name), path.join(userDir, name));
-      } catch {
+      await fs.promises.rename(path.join(spareDir, name), path.join(userDir, name)).catch(() => {
         // left in the spare's directory, which is discarded with it
-      }
+      });
     }
     throw error;
   }
 }
+
+/** Up to this many of the user's entries are moved with blocking calls (well under a millisecond). */
+const maxBlockingMoves = 32;
 
 function lstatOrUndefined(file: string): fs.Stats | undefined {
   return fs.lstatSync(file, { throwIfNoEntry: false });

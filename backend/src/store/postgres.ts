@@ -28,6 +28,16 @@ export interface PostgresOptions {
  */
 const maxNamedStatements = 500;
 
+/**
+ * The server refuses a connection's prepared statement: its plan's result type changed under a
+ * migration (`0A000`, "cached plan must not change result type") or it is missing (`26000`).
+ * `pool.query` discards a connection after any error; a transaction's connection must be told.
+ */
+function isStalePreparedStatement(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '0A000' || code === '26000';
+}
+
 /** Statement texts → query configs, named when `prepared` (a parameterless text stays simple). */
 function statementsFor(prepared: boolean) {
   const names = new Map<string, string>();
@@ -103,6 +113,9 @@ export function openPostgres(options: PostgresOptions): Database {
         } catch (rollbackErr) {
           broken ??= rollbackErr as Error;
         }
+        // A prepared statement the server can no longer use on this connection stays broken there:
+        // the connection goes, and the next one prepares the statement afresh.
+        if (isStalePreparedStatement(err)) broken ??= err as Error;
         throw err;
       } finally {
         finished = true;

@@ -139,9 +139,7 @@ describe('loadConfig', () => {
     });
     expect(config.redis).toEqual({ url: distributed.REDIS_URL, prefix: 'blue' });
     const pooled = loadConfig('api', { ...distributed, DATABASE_PREPARED_STATEMENTS: 'false' });
-    expect(config.database.kind === 'postgres' && pooled.database).toMatchObject({
-      preparedStatements: false,
-    });
+    expect(pooled.database).toMatchObject({ kind: 'postgres', preparedStatements: false });
   });
 
   it('requires REDIS_URL and DATABASE_URL for api and worker, and says why', () => {

@@ -11,7 +11,9 @@ describe('secrets delivered as files (NAME_FILE)', () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'ipa-secret-files-'));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('reads a secret setting from the file NAME_FILE names, trimming the trailing newline', () => {
     writeFileSync(path.join(dir, 'db'), 'postgres://u:p@db:5432/ipa\n');

@@ -51,22 +51,39 @@ describe('bindSpareDirectory', () => {
     await expect(fs.lstat(spare)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it("puts everything back in the user's directory when a move fails", async () => {
+  // A few entries move with blocking calls, many without (the event loop stays free).
+  it.each([3, 80])(
+    "puts everything back in the user's directory when a move fails (%i other entries)",
+    async (others) => {
+      const spare = path.join(root, 'spare');
+      await spareDirectory(spare);
+      // An entry the spare holds under a name the user also has, both non-empty: that rename fails.
+      await fs.mkdir(path.join(spare, 'clash'));
+      await fs.writeFile(path.join(spare, 'clash', 'x'), 'spare');
+      const user = path.join(root, 'user');
+      await fs.mkdir(path.join(user, 'workspace'), { recursive: true });
+      await fs.writeFile(path.join(user, 'workspace', 'a.txt'), 'kept');
+      await fs.mkdir(path.join(user, 'clash'));
+      await fs.writeFile(path.join(user, 'clash', 'y'), 'user');
+      const names = Array.from({ length: others }, (_, i) => `entry-${i}`);
+      for (const name of names) await fs.writeFile(path.join(user, name), name);
+      await expect(bindSpareDirectory(spare, user, undefined)).rejects.toThrow();
+      expect((await fs.readdir(user)).sort()).toEqual([...names, 'clash', 'workspace'].sort());
+      expect(await fs.readFile(path.join(user, 'workspace', 'a.txt'), 'utf8')).toBe('kept');
+      expect(await fs.readFile(path.join(user, 'clash', 'y'), 'utf8')).toBe('user');
+    },
+  );
+
+  it("moves many entries of a user's directory, with the spare's inode kept", async () => {
     const spare = path.join(root, 'spare');
-    await spareDirectory(spare);
-    // An entry the spare holds under a name the user also has, both non-empty: that rename fails.
-    await fs.mkdir(path.join(spare, 'clash'));
-    await fs.writeFile(path.join(spare, 'clash', 'x'), 'spare');
+    const inode = await spareDirectory(spare);
     const user = path.join(root, 'user');
-    await fs.mkdir(path.join(user, 'workspace'), { recursive: true });
-    await fs.writeFile(path.join(user, 'workspace', 'a.txt'), 'kept');
-    await fs.mkdir(path.join(user, 'clash'));
-    await fs.writeFile(path.join(user, 'clash', 'y'), 'user');
-    for (const name of ['b', 'c', 'd']) await fs.writeFile(path.join(user, name), name);
-    await expect(bindSpareDirectory(spare, user, undefined)).rejects.toThrow();
-    expect((await fs.readdir(user)).sort()).toEqual(['b', 'c', 'clash', 'd', 'workspace']);
-    expect(await fs.readFile(path.join(user, 'workspace', 'a.txt'), 'utf8')).toBe('kept');
-    expect(await fs.readFile(path.join(user, 'clash', 'y'), 'utf8')).toBe('user');
+    await fs.mkdir(user);
+    const names = Array.from({ length: 80 }, (_, i) => `entry-${i}`);
+    for (const name of names) await fs.writeFile(path.join(user, name), name);
+    await bindSpareDirectory(spare, user, undefined);
+    expect((await fs.stat(user)).ino).toBe(inode);
+    expect((await fs.readdir(user)).sort()).toEqual([...names, ...userFolders].sort());
   });
 
   it('refuses a user path that is not a directory', async () => {

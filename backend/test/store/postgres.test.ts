@@ -124,8 +124,39 @@ describe('PostgreSQL prepared statements', () => {
         'SELECT $1::text AS s',
         'SELECT statement FROM pg_prepared_statements WHERE name LIKE $1 ORDER BY statement',
       ]);
+      // Prepared once, executed three times (the plans counted are the executions').
+      const { rows } = await db.query<{ runs: number }>(
+        'SELECT (custom_plans + generic_plans)::int AS runs FROM pg_prepared_statements WHERE statement = $1',
+        ['SELECT $1::int + 1 AS n'],
+      );
+      expect(rows).toEqual([{ runs: 3 }]);
     } finally {
       await db.close();
+    }
+  });
+
+  it('recovers from a statement a migration made stale, in and out of transactions', async () => {
+    const db = await openDatabase({ kind: 'postgres', url: fresh.url, poolSize: 1, logger: silent });
+    const other = await openDatabase({ kind: 'postgres', url: fresh.url, poolSize: 1, logger: silent });
+    try {
+      await other.query('CREATE TABLE stale_plan (v int)');
+      await other.query('INSERT INTO stale_plan VALUES (1)');
+      const read = (q: { query: Database['query'] }) =>
+        q.query('SELECT v FROM stale_plan WHERE $1::int IS NOT NULL', [1]);
+      const inTransaction = () => db.transaction((tx) => read(tx));
+      expect((await inTransaction()).rows).toEqual([{ v: 1 }]);
+      expect((await read(db)).rows).toEqual([{ v: 1 }]);
+      // Another replica's migration changes the result type under the prepared plan.
+      await other.query('ALTER TABLE stale_plan ALTER COLUMN v TYPE text');
+      await expect(inTransaction()).rejects.toMatchObject({ code: '0A000' });
+      // The connection that held the stale statement is gone; the next one prepares it afresh.
+      expect((await inTransaction()).rows).toEqual([{ v: '1' }]);
+      await other.query('ALTER TABLE stale_plan ALTER COLUMN v TYPE int USING v::int');
+      await expect(read(db)).rejects.toMatchObject({ code: '0A000' });
+      expect((await read(db)).rows).toEqual([{ v: 1 }]);
+    } finally {
+      await db.close();
+      await other.close();
     }
   });
 
