@@ -218,13 +218,32 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       await expect(log.expire(execution, 0)).rejects.toThrow(/ttlSeconds/);
     });
 
-    it('a terminal append with expireSeconds schedules the removal in the same call', async () => {
+    it('keeps one terminal event per stream: a repeated terminal append returns the first one and adds nothing', async () => {
       const execution = randomUUID();
+      await log.append(execution, 'output', { stream: 'stdout', text: 'hi' });
+      const first = await log.append(execution, 'execution.completed', { result: 1 });
+      expect(await log.append(execution, 'execution.completed', { result: 1 })).toBe(first);
+      expect(await log.append(execution, 'execution.failed', { error: 'late' })).toBe(first);
+      expect((await log.read(execution, undefined)).map((e) => e.type)).toEqual([
+        'output',
+        'execution.completed',
+      ]);
+      expect(await log.last(execution)).toMatchObject({ id: first, data: { result: 1 } });
+    });
+
+    it('a terminal append with expireSeconds schedules the removal in the same call, also when repeated', async () => {
+      const execution = randomUUID();
+      // Its terminal event appended before without an expiry: the repeat that asks for one sets it.
+      const resent = randomUUID();
       await log.append(execution, 'execution.started', {});
+      await log.append(resent, 'execution.completed', {});
       const expiring = Date.now();
       await log.append(execution, 'execution.completed', {}, { expireSeconds: 1 });
+      await log.append(resent, 'execution.completed', {}, { expireSeconds: 1 });
       expect(await subject.exists(execution)).toBe(true);
-      expect(await gone(subject, execution, expiring)).toBeGreaterThanOrEqual(900);
+      expect(await subject.exists(resent)).toBe(true);
+      const took = await Promise.all([gone(subject, execution, expiring), gone(subject, resent, expiring)]);
+      for (const ms of took) expect(ms).toBeGreaterThanOrEqual(900);
       await expect(log.append(execution, 'execution.completed', {}, { expireSeconds: 0 })).rejects.toThrow(
         /ttlSeconds/,
       );
