@@ -193,11 +193,15 @@ describe('sandbox orchestrator', () => {
     const lease = await sandboxes.acquire(user);
     try {
       const controller = new AbortController();
+      // Cancelled once the script is under way (its first output has come).
       const running = lease.run(
-        { language: 'javascript', code: 'await new Promise(() => {});', timeoutMs: 10_000 },
-        { signal: controller.signal },
+        {
+          language: 'javascript',
+          code: "console.log('under way'); await new Promise(() => {});",
+          timeoutMs: 10_000,
+        },
+        { signal: controller.signal, onEvent: (event) => event.kind === 'output' && controller.abort() },
       );
-      setTimeout(() => controller.abort(), 100);
       await expect(running).rejects.toMatchObject({ code: 'cancelled' });
       expect((await lease.run({ language: 'javascript', code: 'return 1', timeoutMs: 1000 })).result).toBe(1);
     } finally {
