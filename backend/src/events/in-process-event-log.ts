@@ -1,5 +1,5 @@
 import { assertEventId, assertExecutionId, compareEventIds } from './ids.js';
-import type { EventLog, EventType, ExecutionEvent } from './types.js';
+import { type EventLog, type EventType, type ExecutionEvent, terminalEventTypes } from './types.js';
 import { assertEventType, assertTtl, normaliseReadOptions, serialiseData } from './validate.js';
 
 export interface InProcessEventLogOptions {
@@ -11,6 +11,8 @@ interface Stream {
   events: ExecutionEvent[];
   lastMs: number;
   lastSeq: number;
+  /** Id of the stream's terminal event, once it has one. */
+  terminalId?: string;
   expiry?: NodeJS.Timeout;
 }
 
@@ -23,9 +25,10 @@ interface Waiter {
 /**
  * `EventLog` in memory for standalone mode and tests, with the Redis log's semantics: ids are
  * `<ms>-<seq>` and strictly increasing per execution (the same ms gets the next seq, a clock that
- * steps back keeps the last ms), reads are exclusive of `afterId`, blocked readers are woken by the
- * append itself, and `expire` removes the stream after its TTL (an unref'd timer, so it never keeps
- * the process alive).
+ * steps back keeps the last ms), reads are exclusive of `afterId`, a stream gets one terminal event
+ * only (a second one returns the first one's id, and still sets the expiry it asks for), blocked
+ * readers are woken by the append itself, and `expire` removes the stream after its TTL (an unref'd
+ * timer, so it never keeps the process alive).
  */
 export function createInProcessEventLog(options: InProcessEventLogOptions = {}): EventLog {
   const maxLength = options.maxLength ?? 10_000;
@@ -65,6 +68,11 @@ export function createInProcessEventLog(options: InProcessEventLogOptions = {}):
         stream = { events: [], lastMs: 0, lastSeq: -1 };
         streams.set(executionId, stream);
       }
+      const terminal = terminalEventTypes.includes(type);
+      if (terminal && stream.terminalId !== undefined) {
+        if (options?.expireSeconds !== undefined) scheduleExpiry(executionId, options.expireSeconds);
+        return stream.terminalId;
+      }
       const now = Date.now();
       if (now > stream.lastMs) {
         stream.lastMs = now;
@@ -74,6 +82,7 @@ export function createInProcessEventLog(options: InProcessEventLogOptions = {}):
       }
       const event: ExecutionEvent = { id: `${stream.lastMs}-${stream.lastSeq}`, type, data: stored };
       stream.events.push(event);
+      if (terminal) stream.terminalId = event.id;
       if (stream.events.length > maxLength) stream.events.splice(0, stream.events.length - maxLength);
       const blocked = waiters.get(executionId);
       if (blocked) {

@@ -44,7 +44,6 @@ beforeAll(async () => {
           const input = execution.input as ScriptInput;
           if (input.code === 'fail')
             return { status: 'failed', error: { code: 'script_error', message: 'boom' } };
-          if (input.code === 'slow') await new Promise((r) => setTimeout(r, 1500));
           return { status: 'succeeded', result: { echo: input.input ?? null } };
         },
       },
@@ -229,9 +228,13 @@ describe('schedules', () => {
       body: { cron: '* * * * * *', input: { from: 'schedule' } },
     });
     expect(everySecond.status).toBe(201);
-    await new Promise((r) => setTimeout(r, 3500));
+    const scheduledRuns = async () =>
+      (await alice.get(`/api/v1/automations/${a.id}/runs?trigger=schedule`)).json.items;
+    await expect
+      .poll(async () => (await scheduledRuns()).length, { timeout: 10_000, interval: 200 })
+      .toBeGreaterThanOrEqual(2);
     await alice.delete(`/api/v1/automations/${a.id}/schedules/${everySecond.json.id}`);
-    const runs = (await alice.get(`/api/v1/automations/${a.id}/runs?trigger=schedule`)).json.items;
+    const runs = await scheduledRuns();
     expect(runs.length).toBeGreaterThanOrEqual(2);
     const ticks = runs.map((r: { scheduledFor: string }) => r.scheduledFor);
     expect(new Set(ticks).size).toBe(ticks.length);

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiServer } from '../../src/api/index.js';
+import { letTimePass } from '../support/fixed-wait.js';
 import { createTestPlatform, createTestUser, startTestApi, type TestPlatform } from '../support/platform.js';
 import { openSse, readUntilClosed, type SseMessage } from './client.js';
 
@@ -26,7 +27,11 @@ describe.each([
   });
 
   afterAll(async () => {
-    await server?.drain();
+    // Every test is done: a connection the HTTP client opened and never sent a request on (the
+    // server would wait for it through the whole shutdown grace period) is cut at once.
+    const drained = server?.drain();
+    server?.app.server.closeAllConnections();
+    await drained;
     await platform?.cleanup();
   });
 
@@ -79,7 +84,8 @@ describe.each([
     const producer = (async () => {
       for (let n = 0; producing && n < 400; n++) {
         appended.push(await append(id, n));
-        if (n % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+        // Paced on purpose, so that production spans the client's disconnect and resume.
+        if (n % 5 === 0) await letTimePass(2);
       }
       appended.push(
         await platform.services.events.append(id, 'execution.completed', {
@@ -97,7 +103,12 @@ describe.each([
       if (message?.event) received.push(message);
     }
     first.drop();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Events arrive while the client is away (unless the producer is already through).
+    const atDrop = appended.length;
+    await vi.waitFor(() => expect(appended.length).toBeGreaterThanOrEqual(Math.min(atDrop + 5, 401)), {
+      timeout: 5000,
+      interval: 5,
+    });
     const lastSeen = received.at(-1)?.id ?? '';
     const second = await openSse(eventsUrl(id), { ...auth, 'last-event-id': lastSeen });
     expect(second.status).toBe(200);
@@ -232,7 +243,6 @@ describe.each([
     await connection.next(2000);
     expect(await scrape()).toMatch(/ipa_event_stream_lag_seconds_count\{[^}]*\} [1-9]/);
     connection.drop();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await scrape()).toMatch(/ipa_sse_clients\{[^}]*\} 0/);
+    await expect.poll(scrape, { timeout: 5000, interval: 20 }).toMatch(/ipa_sse_clients\{[^}]*\} 0/);
   });
 });

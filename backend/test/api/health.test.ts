@@ -17,6 +17,18 @@ async function ready(url: string): Promise<{ status: number; body: { status: str
   return { status: response.status, body: (await response.json()) as { status: string; reason?: string } };
 }
 
+/** Resolves once the API server has taken the request for `path`: it is then in flight. */
+function requestArrives(server: ApiServer, path: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onRequest = (request: http.IncomingMessage) => {
+      if (request.url !== path) return;
+      server.app.server.off('request', onRequest);
+      resolve();
+    };
+    server.app.server.on('request', onRequest);
+  });
+}
+
 /** Polls readiness until it answers `status`; returns how long that took. */
 async function waitForReady(url: string, status: number, withinMs: number): Promise<number> {
   const started = Date.now();
@@ -184,16 +196,28 @@ describe('draining (the SIGTERM path)', () => {
     await stream.next();
     expect((await stream.next())?.id).toBe(firstId);
 
-    // A readiness check in flight when draining starts answers 503 draining.
+    // A readiness check in flight when draining starts answers 503 draining: its database ping
+    // is held until draining has begun.
     const db = platform.services.store.db;
     const ping = db.ping.bind(db);
+    let pingReached!: () => void;
+    const pinging = new Promise<void>((resolve) => {
+      pingReached = resolve;
+    });
+    let releasePing!: () => void;
+    const pingReleased = new Promise<void>((resolve) => {
+      releasePing = resolve;
+    });
     db.ping = async () => {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      pingReached();
+      await pingReleased;
       return ping();
     };
     const readiness = ready(server.url);
-    // An upload in flight when draining starts: half the body now, the rest later.
+    // An upload in flight when draining starts: half the body now, the rest once draining has begun.
     const body = Buffer.alloc(2000, 7);
+    const uploadArrived = requestArrives(server, '/api/v1/files/uploads/late.bin');
+    let sendRest!: () => void;
     const upload = new Promise<number>((resolve, reject) => {
       const request = http.request(`${server.url}/api/v1/files/uploads/late.bin`, {
         method: 'PUT',
@@ -205,13 +229,15 @@ describe('draining (the SIGTERM path)', () => {
       });
       request.on('error', reject);
       request.write(body.subarray(0, 1000));
-      setTimeout(() => request.end(body.subarray(1000)), 500);
+      sendRest = () => request.end(body.subarray(1000));
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await Promise.all([pinging, uploadArrived]);
 
     const drained = server.drain();
     const tail = await readUntilClosed(stream, 2000);
     expect(tail).toEqual([]);
+    releasePing();
+    sendRest();
     expect(await readiness).toEqual({ status: 503, body: { status: 'not_ready', reason: 'draining' } });
     expect(await upload).toBe(201);
     await drained;
@@ -241,6 +267,7 @@ describe('draining (the SIGTERM path)', () => {
   it('cuts requests that outlive the grace period', async () => {
     const server = await startTestApi(platform.services);
     const user = await createTestUser(platform.services, 'stalled');
+    const arrived = requestArrives(server, '/api/v1/files/uploads/never.bin');
     const stalled = new Promise<string>((resolve) => {
       const request = http.request(`${server.url}/api/v1/files/uploads/never.bin`, {
         method: 'PUT',
@@ -250,7 +277,7 @@ describe('draining (the SIGTERM path)', () => {
       request.on('error', (err) => resolve(`cut: ${err.message}`));
       request.write(Buffer.alloc(10));
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await arrived;
     const started = Date.now();
     await server.drain();
     const tookMs = Date.now() - started;

@@ -4,8 +4,15 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createServices } from '../../src/platform.js';
 import type { Services } from '../../src/services.js';
-import { type Execution, migrate, type ScriptInput, type User } from '../../src/store/index.js';
+import {
+  type Execution,
+  migrate,
+  type ScriptInput,
+  terminalStatuses,
+  type User,
+} from '../../src/store/index.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../src/worker/index.js';
+import { letTimePass } from '../support/fixed-wait.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/services.js';
 
 /**
@@ -14,7 +21,6 @@ import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../support/se
  * one run, and after both are stopped for a while, catch-up and overlap do what they say.
  */
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const misfireMs = 2000;
 
 interface Replica {
@@ -45,7 +51,8 @@ async function startReplica(): Promise<Replica> {
         kind: 'script',
         async run({ execution }) {
           const input = execution.input as ScriptInput;
-          if (input.code === 'slow') await sleep(2500);
+          // Longer than the tick interval, so the next tick finds it still running.
+          if (input.code === 'slow') await letTimePass(2500);
           return { status: 'succeeded', result: null };
         },
       },
@@ -127,7 +134,8 @@ describe('schedules across two replicas', () => {
   it('fires a per-second schedule exactly once per tick for 20 s', async () => {
     const { automationId, scheduleId } = await scheduled('tick', { overlap: 'allow', catchUp: 'skip' });
     const startedAt = Date.now();
-    await sleep(20_000);
+    // The observation period itself: ticks are counted over it.
+    await letTimePass(20_000);
     await replicas[0]!.services.store.schedules.update(user.id, automationId, scheduleId, {
       cron: '* * * * * *',
       timeZone: 'UTC',
@@ -136,13 +144,20 @@ describe('schedules across two replicas', () => {
       catchUp: 'skip',
       nextFireAt: null,
     });
-    await sleep(3000);
+    const disabledAt = Date.now();
+    // The runs started by then have finished.
+    await expect
+      .poll(async () => (await runsOf(automationId)).every((r) => terminalStatuses.includes(r.status)), {
+        timeout: 10_000,
+        interval: 200,
+      })
+      .toBe(true);
     const runs = await runsOf(automationId);
     const ticks = runs.map((r) => Date.parse(r.scheduledFor!));
     // One run per tick, no tick twice, no tick left out between the first and the last.
     expect(new Set(ticks).size).toBe(ticks.length);
     for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBe(1000);
-    expect(ticks.length).toBeGreaterThanOrEqual(Math.floor((Date.now() - startedAt - 3000) / 1000) - 2);
+    expect(ticks.length).toBeGreaterThanOrEqual(Math.floor((disabledAt - startedAt) / 1000) - 2);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
   }, 60_000);
 
@@ -150,16 +165,40 @@ describe('schedules across two replicas', () => {
     const once = await scheduled('once', { overlap: 'allow', catchUp: 'once' });
     const skip = await scheduled('skip', { overlap: 'allow', catchUp: 'skip' });
     const slow = await scheduled('slow', { overlap: 'skip', catchUp: 'skip' });
-    await sleep(4000);
+    // A history before the downtime: a few ticks of each, and the slow one overlapped once.
+    await expect
+      .poll(
+        async () => {
+          const [onceRuns, skipRuns, slowRuns] = await Promise.all(
+            [once, skip, slow].map((s) => runsOf(s.automationId)),
+          );
+          return (
+            onceRuns!.length >= 2 &&
+            skipRuns!.length >= 2 &&
+            slowRuns!.some((r) => r.status === 'skipped' && r.error?.code === 'overlap')
+          );
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(true);
     await stopSchedulers();
     const stoppedAt = Date.now();
     const before = {
       once: (await runsOf(once.automationId)).length,
       skip: (await runsOf(skip.automationId)).length,
     };
-    await sleep(6000);
+    // The downtime: ticks have to be missed.
+    await letTimePass(6000);
     await restartSchedulers();
-    await sleep(2500);
+    // Back: the missed tick handled (run or recorded) and a regular tick after it, for each.
+    await expect
+      .poll(
+        async () =>
+          (await runsOf(once.automationId)).length > before.once + 1 &&
+          (await runsOf(skip.automationId)).length > before.skip + 1,
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(true);
     await stopSchedulers();
 
     // Ticks go on second by second except for one jump over the downtime; the tick after the jump

@@ -209,24 +209,29 @@ describe.skipIf(!existsSync(builtMain))(
     async function start(command: 'api' | 'worker') {
       const child = spawn(process.execPath, [builtMain, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let text = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        text += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        text += d;
-      });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const deadline = Date.now() + 60_000;
-      let url: string | undefined;
-      while (!url) {
-        url = /(?:listening on|metrics on) (http:\/\/\S+)/.exec(text)?.[1];
-        if (child.exitCode !== null) throw new Error(`ipa ${command} exited ${child.exitCode}:\n${text}`);
-        if (Date.now() > deadline) {
+      // The URL it prints, as soon as it prints it; its exit or a minute's silence fails the start.
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
           child.kill('SIGKILL');
-          throw new Error(`ipa ${command} did not start:\n${text}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+          reject(new Error(`ipa ${command} did not start:\n${text}`));
+        }, 60_000);
+        const read = (d: string) => {
+          text += d;
+          const found = /(?:listening on|metrics on) (http:\/\/\S+)/.exec(text)?.[1];
+          if (found) {
+            clearTimeout(timer);
+            resolve(found);
+          }
+        };
+        child.stdout.setEncoding('utf8').on('data', read);
+        child.stderr.setEncoding('utf8').on('data', read);
+        // After its output is all in, so the message shows everything it said.
+        child.once('close', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`ipa ${command} exited ${code}:\n${text}`));
+        });
+      });
       return {
         url,
         async stop() {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Execution } from '../../src/store/types.js';
 import {
   ApiClient,
@@ -49,16 +49,18 @@ describe('worker processes: crash and shutdown (distributed)', () => {
     code: `console.log('begin'); await new Promise((r) => setTimeout(r, 6000)); console.log('end'); return 'finished';`,
   };
 
+  /** The worker running the execution, once the script's first output has come. */
   async function startedOn(executionId: string, events: SseEvent[]): Promise<string> {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (events.some((e) => e.type === 'output')) {
-        const started = events.filter((e) => e.type === 'execution.started').at(-1);
-        return String(started?.data.workerId);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`execution ${executionId} did not start`);
+    await vi.waitFor(
+      () =>
+        expect(
+          events.map((e) => e.type),
+          `execution ${executionId} did not start`,
+        ).toContain('output'),
+      { timeout: 20_000, interval: 20 },
+    );
+    const started = events.filter((e) => e.type === 'execution.started').at(-1);
+    return String(started?.data.workerId);
   }
 
   it('SIGKILL mid-execution: another worker completes it after the stalled interval', async () => {

@@ -89,9 +89,11 @@ it('an execution calls an allowed HTTPS API with a bound secret and stores the a
   expect(stored?.content.toString()).toContain('/tickets?open=1');
   expect(stored?.content.toString()).not.toContain(token);
   expect(JSON.stringify(context.recorded)).not.toContain(token);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(
-    (await store.egress.listRequests(context.execution.id)).map((r) => [r.host, r.outcome, r.status]),
-  ).toEqual([['api.test', 'allowed', 200]]);
+  // The request log is written after the answer.
+  await expect
+    .poll(async () =>
+      (await store.egress.listRequests(context.execution.id)).map((r) => [r.host, r.outcome, r.status]),
+    )
+    .toEqual([['api.test', 'allowed', 200]]);
   await fs.rm(pool.userDir(user.id), { recursive: true, force: true });
 });

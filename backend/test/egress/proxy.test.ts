@@ -208,26 +208,26 @@ describe('egress proxy', () => {
       path: `api.test:${servers.httpsPort}`,
     });
     held.on('error', () => {});
-    // The tunnel stays open (without a listener the client would close it at once).
-    held.on('connect', () => {});
+    // The tunnel stays open (without a listener the client would close it at once); the second
+    // request goes once it is up.
+    const tunnelUp = new Promise<void>((resolve) => held.on('connect', () => resolve()));
     held.end();
+    await tunnelUp;
     const second = await new Promise<string>((resolve) => {
-      setTimeout(() => {
-        const req = http.request({
-          agent: false,
-          socketPath: socket,
-          path: `http://api.test:${servers.httpPort}/`,
+      const req = http.request({
+        agent: false,
+        socketPath: socket,
+        path: `http://api.test:${servers.httpPort}/`,
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
         });
-        req.on('response', (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => {
-            text += c.toString();
-          });
-          res.on('end', () => resolve(`${res.statusCode} ${text}`));
-        });
-        req.on('error', (e) => resolve(e.message));
-        req.end();
-      }, 200);
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on('error', (e) => resolve(e.message));
+      req.end();
     });
     expect(second).toMatch(/429.*EGRESS_MAX_CONNECTIONS/);
     held.destroy();

@@ -120,10 +120,11 @@ describe('user secrets', () => {
     );
     expect(plain.body).toMatch(/https only/);
     expect(JSON.stringify(servers.seen.slice(before + 1))).not.toContain(canary);
-    // The request log names the refusals, never the value.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The request log (written after the answer) names the refusals, never the value.
+    await expect
+      .poll(async () => (await platform.services.store.egress.listRequests(run.id)).map((e) => e.outcome))
+      .toEqual(['allowed', 'refused', 'refused']);
     const log = await platform.services.store.egress.listRequests(run.id);
-    expect(log.map((e) => e.outcome)).toEqual(['allowed', 'refused', 'refused']);
     expect(JSON.stringify(log)).not.toContain(canary);
     // Counted by outcome, and the refusals are in the audit log.
     const metrics = await platform.services.metrics.registry.metrics();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { compareEventIds, type EventLog, InvalidEventIdError } from '../../src/events/index.js';
 
 export interface EventLogUnderTest {
@@ -10,6 +10,19 @@ export interface EventLogUnderTest {
 }
 
 const idPattern = /^\d+-\d+$/;
+
+/**
+ * A round trip through the log. Both logs answer in order, and a read takes its first look at its
+ * stream when it is called, so once this is back every read called before it has looked: one that
+ * found nothing is waiting. Awaited instead of a pause that hopes the reads got that far.
+ */
+const roundTrip = (log: EventLog) => log.last(randomUUID());
+
+/** Polls until the stream is gone; resolves with the ms since `from`. */
+async function gone(subject: EventLogUnderTest, executionId: string, from: number): Promise<number> {
+  await expect.poll(() => subject.exists(executionId), { timeout: 5000, interval: 20 }).toBe(false);
+  return Date.now() - from;
+}
 
 /** The behaviour every `EventLog` must show (docs/architecture.md, Events). */
 export function eventLogContract(name: string, create: () => Promise<EventLogUnderTest>): void {
@@ -94,7 +107,12 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       expect((await log.read(execution, undefined, { blockMs: 5000 })).map((e) => e.id)).toEqual([first]);
       const started = Date.now();
       const pending = log.read(execution, first, { blockMs: 5000 });
-      await new Promise((r) => setTimeout(r, 50));
+      let answered = false;
+      void pending.then(() => {
+        answered = true;
+      });
+      await roundTrip(log);
+      expect(answered).toBe(false);
       const second = await log.append(execution, 'execution.started', { attempt: 1 });
       const events = await pending;
       expect(events).toEqual([{ id: second, type: 'execution.started', data: { attempt: 1 } }]);
@@ -104,7 +122,7 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
     it('a blocking read on an empty stream wakes on the first append', async () => {
       const execution = randomUUID();
       const pending = log.read(execution, undefined, { blockMs: 5000 });
-      await new Promise((r) => setTimeout(r, 30));
+      await roundTrip(log);
       const id = await log.append(execution, 'execution.queued', { n: 1 });
       expect((await pending).map((e) => e.id)).toEqual([id]);
     });
@@ -129,7 +147,8 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       const controller = new AbortController();
       const started = Date.now();
       const pending = log.read(execution, undefined, { blockMs: 10_000, signal: controller.signal });
-      setTimeout(() => controller.abort(), 50);
+      await roundTrip(log);
+      controller.abort();
       expect(await pending).toEqual([]);
       expect(Date.now() - started).toBeLessThan(2000);
       // The stream is still readable afterwards.
@@ -140,7 +159,7 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
     it('wakes many concurrent blocked readers on different streams, each with its own events', async () => {
       const executions = Array.from({ length: 300 }, () => randomUUID());
       const pending = executions.map((e) => log.read(e, undefined, { blockMs: 10_000 }));
-      await new Promise((r) => setTimeout(r, 50));
+      await roundTrip(log);
       const ids = await Promise.all(executions.map((e, i) => log.append(e, 'output', { i })));
       const results = await Promise.all(pending);
       results.forEach((events, i) => {
@@ -152,7 +171,7 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       const execution = randomUUID();
       const first = await log.append(execution, 'execution.queued', {});
       const early = Array.from({ length: 200 }, () => log.read(execution, first, { blockMs: 10_000 }));
-      await new Promise((r) => setTimeout(r, 30));
+      await roundTrip(log);
       const late = Array.from({ length: 50 }, () => log.read(execution, first, { blockMs: 10_000 }));
       const fromStart = log.read(execution, undefined, { blockMs: 10_000 });
       const second = await log.append(execution, 'execution.started', {});
@@ -179,7 +198,10 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
       })();
       for (let i = 0; i < 200; i++) {
         written.push(await log.append(execution, 'text.delta', { i }));
-        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+        // Every 20 events the reader catches up, so it re-reads many times (and blocks in between).
+        if (i % 20 === 0) {
+          await vi.waitFor(() => expect(seen).toHaveLength(written.length), { timeout: 5000, interval: 5 });
+        }
       }
       await reader;
       expect(seen).toEqual(written);
@@ -188,21 +210,41 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
     it('expire removes the stream after its TTL', async () => {
       const execution = randomUUID();
       await log.append(execution, 'execution.completed', {});
+      const expiring = Date.now();
       await log.expire(execution, 1);
       expect(await subject.exists(execution)).toBe(true);
-      await new Promise((r) => setTimeout(r, 1300));
-      expect(await subject.exists(execution)).toBe(false);
+      // Gone after its TTL, and not long before (timer rounding aside).
+      expect(await gone(subject, execution, expiring)).toBeGreaterThanOrEqual(900);
       expect(await log.read(execution, undefined)).toEqual([]);
       await expect(log.expire(execution, 0)).rejects.toThrow(/ttlSeconds/);
     });
 
-    it('a terminal append with expireSeconds schedules the removal in the same call', async () => {
+    it('keeps one terminal event per stream: a repeated terminal append returns the first one and adds nothing', async () => {
       const execution = randomUUID();
+      await log.append(execution, 'output', { stream: 'stdout', text: 'hi' });
+      const first = await log.append(execution, 'execution.completed', { result: 1 });
+      expect(await log.append(execution, 'execution.completed', { result: 1 })).toBe(first);
+      expect(await log.append(execution, 'execution.failed', { error: 'late' })).toBe(first);
+      expect((await log.read(execution, undefined)).map((e) => e.type)).toEqual([
+        'output',
+        'execution.completed',
+      ]);
+      expect(await log.last(execution)).toMatchObject({ id: first, data: { result: 1 } });
+    });
+
+    it('a terminal append with expireSeconds schedules the removal in the same call, also when repeated', async () => {
+      const execution = randomUUID();
+      // Its terminal event appended before without an expiry: the repeat that asks for one sets it.
+      const resent = randomUUID();
       await log.append(execution, 'execution.started', {});
+      await log.append(resent, 'execution.completed', {});
+      const expiring = Date.now();
       await log.append(execution, 'execution.completed', {}, { expireSeconds: 1 });
+      await log.append(resent, 'execution.completed', {}, { expireSeconds: 1 });
       expect(await subject.exists(execution)).toBe(true);
-      await new Promise((r) => setTimeout(r, 1300));
-      expect(await subject.exists(execution)).toBe(false);
+      expect(await subject.exists(resent)).toBe(true);
+      const took = await Promise.all([gone(subject, execution, expiring), gone(subject, resent, expiring)]);
+      for (const ms of took) expect(ms).toBeGreaterThanOrEqual(900);
       await expect(log.append(execution, 'execution.completed', {}, { expireSeconds: 0 })).rejects.toThrow(
         /ttlSeconds/,
       );
@@ -211,7 +253,7 @@ export function eventLogContract(name: string, create: () => Promise<EventLogUnd
     it('answers ping, and close ends blocked reads with []', async () => {
       await log.ping();
       const pending = log.read(randomUUID(), undefined, { blockMs: 10_000 });
-      await new Promise((r) => setTimeout(r, 30));
+      await roundTrip(log);
       await log.close();
       expect(await pending).toEqual([]);
     });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createRedisEventLog, eventStreamKey } from '../../src/events/index.js';
 import { freshRedisPrefix, redisUrl } from '../support/services.js';
 import { eventLogContract } from './event-log.contract.js';
@@ -98,11 +98,16 @@ describe('Redis event log specifics', () => {
     try {
       const executions = Array.from({ length: 10_000 }, () => randomUUID());
       const pending = executions.map((e) => log.read(e, undefined, { blockMs: 20_000 }));
-      await new Promise((r) => setTimeout(r, 300));
+      // Once the first reader is woken, every reader is waiting and the blocking connection is up.
+      const firstId = await log.append(executions[0]!, 'output', { i: 0 });
+      expect((await pending[0]!).map((e) => e.id)).toEqual([firstId]);
       const clientsWaiting = Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))![1]);
       // The log's command connection plus its blocking one; other test files may come and go.
       expect(clientsWaiting - clientsBefore).toBeLessThanOrEqual(2 + 20);
-      const ids = await Promise.all(executions.map((e, i) => log.append(e, 'output', { i })));
+      const ids = [
+        firstId,
+        ...(await Promise.all(executions.slice(1).map((e, i) => log.append(e, 'output', { i: i + 1 })))),
+      ];
       const results = await Promise.all(pending);
       expect(results.map((events) => events.map((e) => e.id))).toEqual(ids.map((id) => [id]));
     } finally {
@@ -116,13 +121,26 @@ describe('Redis event log specifics', () => {
     const log = createRedisEventLog({ redisUrl, prefix, logger });
     try {
       const execution = randomUUID();
+      // Blocking connections of other logs (other test files share this Redis) are left alone.
+      const notOurs = new Set(await blockingClientIds());
+      const ourBlockingClient = () =>
+        vi.waitFor(
+          async () => {
+            const id = (await blockingClientIds()).find((candidate) => !notOurs.has(candidate));
+            expect(id, 'the log blocking in XREAD').toBeDefined();
+            return id!;
+          },
+          { timeout: 5000, interval: 10 },
+        );
       const first = log.read(execution, undefined, { blockMs: 10_000 });
-      await new Promise((r) => setTimeout(r, 100));
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes', 'ID', await blockingClientId());
+      const killed = await ourBlockingClient();
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes', 'ID', killed);
+      notOurs.add(killed);
       const id = await log.append(execution, 'execution.queued', {});
       expect((await first).map((e) => e.id)).toEqual([id]);
       const second = log.read(execution, id, { blockMs: 10_000 });
-      await new Promise((r) => setTimeout(r, 50));
+      // Woken through the XREAD of the new connection, not only by the look after a reconnect.
+      await ourBlockingClient();
       const next = await log.append(execution, 'execution.started', {});
       expect((await second).map((e) => e.id)).toEqual([next]);
     } finally {
@@ -130,12 +148,13 @@ describe('Redis event log specifics', () => {
       await deleteKeys(prefix);
     }
 
-    async function blockingClientId(): Promise<string> {
+    /** Ids of the event logs' blocking connections that sit in XREAD. */
+    async function blockingClientIds(): Promise<string[]> {
       const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'normal'));
-      const line = list
+      return list
         .split('\n')
-        .find((l) => l.includes('name=ipa:events-blocking') && l.includes('cmd=xread'));
-      return /id=(\d+)/.exec(line ?? '')![1]!;
+        .filter((l) => l.includes('name=ipa:events-blocking') && l.includes('cmd=xread'))
+        .map((l) => /id=(\d+)/.exec(l)![1]!);
     }
   });
 

@@ -6,6 +6,7 @@ import {
   type JobContext,
   type QueueConsumer,
 } from '../../src/queue/index.js';
+import { letTimePass, quietWindow } from '../support/fixed-wait.js';
 
 export interface QueueUnderTest {
   queue: ExecutionQueue;
@@ -88,17 +89,24 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
       await queue.enqueue(j);
       await queue.enqueue(j);
       expect((await queue.counts()).waiting).toBe(1);
-      let calls = 0;
+      const delivered: string[] = [];
       consume(
-        async () => {
-          calls += 1;
+        async (received) => {
+          delivered.push(received.executionId);
         },
         { concurrency: 2 },
       );
       await waitFor(async () => (await queue.counts()).completed === 1);
       await queue.enqueue(j);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(calls).toBe(1);
+      // Once a job enqueued after the repeat is done and nothing is left, a second delivery of `j`
+      // would have happened: no fixed wait needed to see that it does not.
+      const later = job();
+      await queue.enqueue(later);
+      await waitFor(async () => {
+        const counts = await queue.counts();
+        return counts.completed === 2 && counts.waiting + counts.active + counts.delayed === 0;
+      });
+      expect(delivered).toEqual([j.executionId, later.executionId]);
     });
 
     it('rejects a malformed job with a clear error', async () => {
@@ -114,20 +122,36 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
       for (const j of jobs) await queue.enqueue(j);
       expect(await queue.counts()).toMatchObject({ waiting: 7, active: 0 });
       let running = 0;
+      let started = 0;
       let peak = 0;
       const done: string[] = [];
+      // Each job holds its slot until every slot is taken (or no job is left to take one), so the
+      // slots are seen full whatever the fetch latency, instead of hoping jobs overlap in time. The
+      // first full wave is released by the test once it has looked at the consumer.
+      const firstWave = deferred();
+      const firstWaveFull = deferred();
+      let wave = firstWave;
       const consumer = consume(
         async (received) => {
           running += 1;
+          started += 1;
           peak = Math.max(peak, running);
-          await new Promise((r) => setTimeout(r, 60));
+          const mine = wave;
+          if (running === 3 || started === jobs.length) {
+            wave = deferred();
+            if (mine === firstWave) firstWaveFull.resolve();
+            else mine.resolve();
+          }
+          await mine.promise;
           running -= 1;
           done.push(received.executionId);
         },
         { concurrency: 3 },
       );
-      await waitFor(() => consumer.running > 0);
-      expect(consumer.running).toBeLessThanOrEqual(3);
+      await firstWaveFull.promise;
+      expect(consumer.running).toBe(3);
+      expect(await queue.counts()).toMatchObject({ waiting: 4, active: 3 });
+      firstWave.resolve();
       await waitFor(() => done.length === 7);
       expect(peak).toBe(3);
       expect(new Set(done)).toEqual(new Set(jobs.map((j) => j.executionId)));
@@ -168,7 +192,8 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
       );
       await waitFor(async () => (await queue.counts()).failed === 1);
       expect(calls).toBe(subject.maxAttempts);
-      await new Promise((r) => setTimeout(r, subject.backoffMs * 3));
+      // No attempt may follow the last one: the window outlasts the backoff a next one would wait.
+      await quietWindow(subject.backoffMs * 2 ** (subject.maxAttempts - 1) + 100);
       expect(calls).toBe(subject.maxAttempts);
       expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 1 });
     });
@@ -242,18 +267,27 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
     it('close(grace) lets a running job finish within the grace period', async () => {
       const j = job();
       const started = deferred();
+      const release = deferred();
       let finished = false;
       await queue.enqueue(j);
       const consumer = consume(
         async () => {
           started.resolve();
-          await new Promise((r) => setTimeout(r, 150));
+          await release.promise;
           finished = true;
         },
         { concurrency: 1 },
       );
       await started.promise;
-      await consumer.close(5000);
+      let closed = false;
+      const closing = consumer.close(5000).then(() => {
+        closed = true;
+      });
+      // close may not return while its job still runs.
+      await quietWindow(150);
+      expect(closed).toBe(false);
+      release.resolve();
+      await closing;
       expect(finished).toBe(true);
       await waitFor(async () => (await queue.counts()).completed === 1);
     });
@@ -280,7 +314,9 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
       const closing = first.close(300);
       // A job enqueued while closing must not reach the closing consumer.
       const later = job();
-      await new Promise((r) => setTimeout(r, 50));
+      // Fixed on purpose: the enqueue lands well inside the grace period, after close has begun
+      // (closing gives no signal of its own to wait for).
+      await letTimePass(50);
       await queue.enqueue(later);
       await closing;
       const closeTook = Date.now() - closeStarted;
@@ -310,7 +346,7 @@ export function queueContract(name: string, create: () => Promise<QueueUnderTest
       const stuck = consume(
         async () => {
           started.resolve();
-          await new Promise((r) => setTimeout(r, 60_000).unref());
+          await new Promise(() => {});
         },
         { concurrency: 1 },
       );

@@ -2,7 +2,9 @@ import net from 'node:net';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { reconnectDelayMs } from '../../src/lib/backoff.js';
 import { closeRedisClient, createRedisClient, pingRedis } from '../../src/queue/index.js';
+import { quietWindow } from '../support/fixed-wait.js';
 import { redisUrl } from '../support/services.js';
 import { waitFor } from './queue.contract.js';
 
@@ -111,8 +113,8 @@ describe('createRedisClient', () => {
       const ended = new Promise((resolve) => client.once('end', resolve));
       await close(client);
       await ended;
-      // Longer than the first reconnect delay a revival would wait.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // No revival may follow: the window outlasts the delay before a revival's connect.
+      await quietWindow(reconnectDelayMs(1) + 200);
       expect(client.status).toBe('end');
     }
   });

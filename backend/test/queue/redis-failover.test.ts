@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryBlobStore } from '../../src/blobs/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { terminalEventTypes } from '../../src/events/types.js';
@@ -8,11 +8,10 @@ import { closeRedisClient, createRedisClient } from '../../src/queue/index.js';
 import type { Services } from '../../src/services.js';
 import { type Execution, migrate, terminalStatuses } from '../../src/store/index.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../src/worker/index.js';
+import { letTimePass } from '../support/fixed-wait.js';
 import { type SentinelTopology, startSentinelTopology } from '../support/redis-sentinel.js';
 import { freshPostgresDatabase, freshRedisPrefix } from '../support/services.js';
 import { testExecutor } from '../worker/runtime.scenarios.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A Redis failover under load (focused version; the long one is the reliability scenario
@@ -117,7 +116,8 @@ describe('Redis failover through Sentinel', { timeout: 180_000 }, () => {
           }
           if (types.some((t) => terminalEventTypes.includes(t as never))) return types;
         } catch {
-          await sleep(200);
+          // Redis is failing over: a reader's retry pause, nothing to wait for.
+          await letTimePass(200);
         }
       }
       return types;
@@ -126,43 +126,49 @@ describe('Redis failover through Sentinel', { timeout: 180_000 }, () => {
     const load = (async () => {
       for (let i = 0; i < 45; i++) {
         await submit(`sleep:${50 + (i % 5) * 20}`);
-        await sleep(60);
+        // Paced on purpose: the submissions span the failover instead of all landing before it.
+        await letTimePass(60);
       }
     })();
-    await sleep(1200);
+    // The primary dies mid-load: once the followed execution runs and a third of the load is in.
+    const followedStatus = async () => (await services.store.executions.get(followed.id))?.status;
+    await expect.poll(followedStatus, { timeout: 30_000 }).toBe('running');
+    await expect.poll(() => submitted.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(16);
     const killed = await topology.killPrimary();
     await load;
 
-    // Every execution ends, once.
-    const deadline = Date.now() + 120_000;
-    let unfinished = submitted;
-    while (Date.now() < deadline) {
+    // Every execution ends, once. On failure, say where each unfinished execution is stuck: its
+    // row, its job, and (last line) the worker and the queue.
+    const stuck = async () => {
       const rows = await Promise.all(submitted.map((e) => services.store.executions.get(e.id)));
-      unfinished = submitted.filter((_, i) => !terminalStatuses.includes(rows[i]!.status));
-      if (unfinished.length === 0) break;
-      await sleep(500);
-    }
-    // On failure, say where each unfinished execution is stuck: its row, its job and the worker.
-    const stuck = await Promise.all(
-      unfinished.map(async (e) => {
-        const row = await services.store.executions.get(e.id);
-        return `${e.id} row=${row?.status}/attempt ${row?.attempt} job=${await services.queue.jobState(e.id)}`;
-      }),
-    );
-    expect(
-      stuck,
-      `worker ${JSON.stringify(runtime.figures())}, queue ${JSON.stringify(await services.queue.counts())}`,
-    ).toEqual([]);
+      const unfinished = submitted.filter((_, i) => !terminalStatuses.includes(rows[i]!.status));
+      if (unfinished.length === 0) return [];
+      const where = await Promise.all(
+        unfinished.map(async (e) => {
+          const row = await services.store.executions.get(e.id);
+          return `${e.id} row=${row?.status}/attempt ${row?.attempt} job=${await services.queue.jobState(e.id)}`;
+        }),
+      );
+      const counts = await services.queue.counts();
+      return [...where, `worker ${JSON.stringify(runtime.figures())}, queue ${JSON.stringify(counts)}`];
+    };
+    await expect.poll(stuck, { timeout: 120_000, interval: 500 }).toEqual([]);
     expect(await topology.currentPrimary()).not.toBe(killed);
     for (const execution of submitted) {
       const row = await services.store.executions.get(execution.id);
       expect([execution.id, row?.status, row?.error]).toEqual([execution.id, 'succeeded', null]);
       // The stream, read from its start, ends with exactly one terminal event.
-      let events = await services.events.read(execution.id, undefined, { blockMs: 0 });
-      for (let i = 0; i < 20 && !events.some((e) => terminalEventTypes.includes(e.type)); i++) {
-        await sleep(250);
-        events = await services.events.read(execution.id, undefined, { blockMs: 0 });
-      }
+      const events = await vi.waitFor(
+        async () => {
+          const read = await services.events.read(execution.id, undefined, { blockMs: 0 });
+          expect(
+            read.some((e) => terminalEventTypes.includes(e.type)),
+            'a terminal event',
+          ).toBe(true);
+          return read;
+        },
+        { timeout: 5000, interval: 250 },
+      );
       expect(events.filter((e) => terminalEventTypes.includes(e.type))).toHaveLength(1);
     }
     const followedTypes = await follower;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
@@ -10,6 +10,7 @@ import {
   type SandboxEvent,
   sandboxEnvironment,
 } from '../../src/sandbox/index.js';
+import { quietWindow } from '../support/fixed-wait.js';
 import { availableLevels, createPool, makeRoot, newUserId, removeRoot, runIn } from './support.js';
 
 const levels = await availableLevels();
@@ -31,8 +32,6 @@ async function pool(
   });
   return created;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('isolation choice', () => {
   const bwrap = { level: 'bwrap' as const, reason: 'works' };
@@ -122,7 +121,9 @@ describe('sandbox orchestrator', () => {
       secondGranted = true;
       return lease;
     });
-    await sleep(100);
+    await vi.waitFor(() => expect(sandboxes.figures().waiting).toBe(1));
+    // The second lease may not come while the first is held.
+    await quietWindow(100);
     expect(secondGranted).toBe(false);
     expect(sandboxes.figures().waiting).toBe(1);
     first.release();
@@ -157,7 +158,7 @@ describe('sandbox orchestrator', () => {
       },
       (error: unknown) => error,
     );
-    await sleep(50);
+    await vi.waitFor(() => expect(sandboxes.figures().waiting).toBe(2));
     leaseA.release();
     const leaseB = await waitB;
     expect(await waitC).toMatchObject({ code: 'busy', message: expect.stringMatching(/within 400 ms/) });
@@ -192,11 +193,15 @@ describe('sandbox orchestrator', () => {
     const lease = await sandboxes.acquire(user);
     try {
       const controller = new AbortController();
+      // Cancelled once the script is under way (its first output has come).
       const running = lease.run(
-        { language: 'javascript', code: 'await new Promise(() => {});', timeoutMs: 10_000 },
-        { signal: controller.signal },
+        {
+          language: 'javascript',
+          code: "console.log('under way'); await new Promise(() => {});",
+          timeoutMs: 10_000,
+        },
+        { signal: controller.signal, onEvent: (event) => event.kind === 'output' && controller.abort() },
       );
-      setTimeout(() => controller.abort(), 100);
       await expect(running).rejects.toMatchObject({ code: 'cancelled' });
       expect((await lease.run({ language: 'javascript', code: 'return 1', timeoutMs: 1000 })).result).toBe(1);
     } finally {

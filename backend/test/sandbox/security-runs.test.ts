@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ManagedSandboxOrchestrator, SandboxError } from '../../src/sandbox/index.js';
 import { installDir } from '../../src/sandbox/redact.js';
 import { locateRuntime } from '../../src/sandbox/runtime-entry.js';
+import { letTimePass, quietWindow } from '../support/fixed-wait.js';
 import { availableLevels, createPool, evaluate, makeRoot, newUserId, removeRoot, runIn } from './support.js';
 
 const levels = await availableLevels();
@@ -30,8 +31,6 @@ async function cpuTicks(pid: number, depth = 0): Promise<number | undefined> {
     if (depth < 4) ticks += (await cpuTicks(Number(child), depth + 1)) ?? 0;
   return ticks;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(levels)('runs that reach past themselves at %s level', (level) => {
   let root: string;
@@ -97,9 +96,11 @@ describe.each(levels)('runs that reach past themselves at %s level', (level) => 
         `function burn() { const end = Date.now() + 20; while (Date.now() < end); }\n${body}\nreturn require('node:process').pid;`,
       )) as number;
       const host = pool.processIdOf(userA);
-      await sleep(150);
+      // Fixed on purpose: the run's end plays out (and a leftover timed 50 ms after it starts)
+      // before measuring, then a leftover would burn CPU in the window (~60 ticks in 600 ms).
+      await letTimePass(150);
       const first = await cpuTicks(level === 'process' ? pid : (host ?? -1));
-      await sleep(600);
+      await quietWindow(600);
       const second = await cpuTicks(level === 'process' ? pid : (host ?? -1));
       // Gone, or not burning: at most a tick or two of noise in 600 ms (a leftover burns ~60).
       if (first !== undefined && second !== undefined) expect(second - first, name).toBeLessThanOrEqual(3);

@@ -631,12 +631,20 @@ describe.each(levels)('sandbox security at %s level', (level) => {
   it('fails the call clearly when the sandbox is killed mid-call', async () => {
     const lease = await pool.acquire(userA);
     try {
-      const running = lease.run({
-        language: 'javascript',
-        code: 'await new Promise((r) => setTimeout(r, 10000));',
-        timeoutMs: 15_000,
+      // The script says it is under way, then waits: killed once its output has come.
+      let underWay!: () => void;
+      const midCall = new Promise<void>((resolve) => {
+        underWay = resolve;
       });
-      await new Promise((r) => setTimeout(r, 200));
+      const running = lease.run(
+        {
+          language: 'javascript',
+          code: "console.log('under way'); await new Promise((r) => setTimeout(r, 10000));",
+          timeoutMs: 15_000,
+        },
+        { onEvent: (event) => event.kind === 'output' && underWay() },
+      );
+      await midCall;
       const pid = pool.processIdOf(userA);
       expect(pid).toBeTypeOf('number');
       process.kill(pid as number, 'SIGKILL');

@@ -78,6 +78,15 @@ function startStandalone(env: Record<string, string>): Promise<Started> {
   });
 }
 
+/** Whether the API still answers its liveness check: not once it drains, or is gone. */
+async function answersLive(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(2000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
 async function stop(started: Started, signal: NodeJS.Signals = 'SIGTERM') {
   started.child.kill(signal);
   return started.exited;
@@ -166,6 +175,15 @@ describe.skipIf(!present)('ipa standalone (built binary)', () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
 
+  const untilRunning = (executionId: string) =>
+    expect
+      .poll(
+        async () =>
+          ((await (await api('GET', `/executions/${executionId}`)).json()) as { status: string }).status,
+        { timeout: 30_000, interval: 100 },
+      )
+      .toBe('running');
+
   it(
     'starts, prints its URL and a generated admin token, and runs a script execution to its terminal event',
     async () => {
@@ -218,12 +236,7 @@ describe.skipIf(!present)('ipa standalone (built binary)', () => {
         code: 'await new Promise((resolve) => setTimeout(resolve, 2000)); return "slept";',
       });
       const execution = (await created.json()) as { id: string };
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        const seen = (await (await api('GET', `/executions/${execution.id}`)).json()) as { status: string };
-        if (seen.status === 'running') break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await untilRunning(execution.id);
       const stopping = Date.now();
       const exit = await stop(current);
       expect(exit).toEqual({ code: 0, signal: null });
@@ -256,15 +269,12 @@ describe.skipIf(!present)('ipa standalone (built binary)', () => {
       code: 'await new Promise((resolve) => setTimeout(resolve, 60000));',
     });
     const execution = (await created.json()) as { id: string };
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const seen = (await (await api('GET', `/executions/${execution.id}`)).json()) as { status: string };
-      if (seen.status === 'running') break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await untilRunning(execution.id);
     const started = current;
     started.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The graceful shutdown has begun once the API stops answering; the worker still waits for
+    // its execution (a second of grace), and the second signal comes in that wait.
+    await expect.poll(() => answersLive(started.url), { timeout: 10_000, interval: 20 }).toBe(false);
     started.child.kill('SIGTERM');
     const exit = await started.exited;
     expect(exit.code).toBe(130);

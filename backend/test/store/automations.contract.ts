@@ -7,9 +7,11 @@ import {
   type User,
   VersionConflictError,
 } from '../../src/store/index.js';
+import { letTimePass } from '../support/fixed-wait.js';
 
 const unknownId = '00000000-0000-4000-8000-000000000000';
-const nextMillisecond = () => new Promise((r) => setTimeout(r, 2));
+/** Timestamps are kept to the millisecond: records compared by creation order are made in distinct ones. */
+const nextMillisecond = () => letTimePass(2);
 const script = { language: 'javascript' as const, code: 'return 1' };
 
 /**

@@ -17,6 +17,7 @@ import {
   schemaStatus,
   type User,
 } from '../../src/store/index.js';
+import { letTimePass } from '../support/fixed-wait.js';
 import { automationContract } from './automations.contract.js';
 import { egressContract } from './egress.contract.js';
 
@@ -68,7 +69,7 @@ const unknownId = '00000000-0000-4000-8000-000000000000';
  * Timestamps are kept to the millisecond (PGlite's clock): records made in the same one have no
  * order of their own, so a test that compares creation order makes them in distinct ones.
  */
-const nextMillisecond = () => new Promise((r) => setTimeout(r, 2));
+const nextMillisecond = () => letTimePass(2);
 
 export function databaseContract(name: string, makeFixture: () => Promise<DatabaseFixture>): void {
   describe(`Database contract: ${name}`, () => {
@@ -193,7 +194,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
                   'SELECT title FROM sessions WHERE id = $1 FOR UPDATE',
                   [session.id],
                 );
-                await new Promise((resolve) => setTimeout(resolve, 5));
+                // Holds the row lock a moment, so the other transactions queue behind it.
+                await letTimePass(5);
                 await tx.query('UPDATE sessions SET title = $2 WHERE id = $1', [
                   session.id,
                   String(Number(rows[0]!.title) + 1),
@@ -327,7 +329,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           expect(auth).toEqual({ user, tokenId: info.id });
           const firstUse = (await store.tokens.list(user.id))[0]?.lastUsedAt;
           expect(firstUse).toEqual(expect.any(String));
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          // A refresh would now show as a later timestamp.
+          await nextMillisecond();
           await store.tokens.authenticate(token);
           expect((await store.tokens.list(user.id))[0]?.lastUsedAt).toBe(firstUse);
           await db.query(
@@ -600,7 +603,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
               isError: false,
             },
           ];
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          // Touching the session then shows as a later timestamp.
+          await nextMillisecond();
           const message = await store.messages.append({
             sessionId: session.id,
             executionId: execution.id,
@@ -774,7 +778,8 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const retried = await store.executions.markRunning(execution.id, 'worker-b', 2);
           expect(retried).toMatchObject({ status: 'running', attempt: 2, workerId: 'worker-b' });
           expect(retried?.startedAt).toBe(running?.startedAt);
-          await new Promise((resolve) => setTimeout(resolve, 15));
+          // A measurable duration between the start and the finish.
+          await letTimePass(15);
           const outcome = {
             status: 'succeeded' as const,
             result: { answer: [42] },

@@ -53,14 +53,25 @@ describe('PostgreSQL outages', () => {
   it('fails fast while the server is unreachable, survives dropped connections and recovers', async () => {
     await db.ping();
     await Promise.all([db.query('SELECT 1'), db.query('SELECT 2')]);
+    // A transaction that has run its first query and goes on only once the connections are cut.
+    let midTransaction!: () => void;
+    const inTransaction = new Promise<void>((resolve) => {
+      midTransaction = resolve;
+    });
+    let goOn!: () => void;
+    const cut = new Promise<void>((resolve) => {
+      goOn = resolve;
+    });
     const slowTx = db.transaction(async (tx) => {
       await tx.query('SELECT 1');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      midTransaction();
+      await cut;
       await tx.query('SELECT 2');
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await inTransaction;
     // Cut every connection (idle ones and one in the middle of a transaction) and stop listening.
     await proxy.pause();
+    goOn();
     await expect(slowTx).rejects.toThrow();
     const started = Date.now();
     await expect(db.ping()).rejects.toThrow();

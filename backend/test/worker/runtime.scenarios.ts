@@ -23,8 +23,6 @@ export interface ScenarioServices {
   cleanup(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Waits `ms` unless the signal fires first, in which case it rejects with the signal's reason. */
 function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -156,6 +154,13 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
         },
         { timeout: timeoutMs, interval: 25 },
       );
+    }
+
+    /** Waits until the queue is done with the execution's job: no delivery of it is left to come. */
+    async function jobFinished(id: string): Promise<void> {
+      await expect
+        .poll(() => services.queue.jobState(id), { timeout: 10_000, interval: 25 })
+        .toBe('finished');
     }
 
     const terminal = (events: ExecutionEvent[]) =>
@@ -322,7 +327,9 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       start({ services: { ...services, queue: doubled } });
       const execution = await submit('sleep:50');
       const events = await eventsUntilTerminal(execution.id);
-      await sleep(300);
+      // The job finishes after all three deliveries have returned (the last one only after the
+      // grace in which it waits for a terminal event it does not see as the stream's newest).
+      await jobFinished(execution.id);
       const all = await services.events.read(execution.id, undefined);
       expect(terminal(all)).toHaveLength(1);
       expect(all.length).toBeGreaterThanOrEqual(events.length);
@@ -349,7 +356,7 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       expect(events.map((e) => e.type)).toEqual(['execution.started', 'execution.completed']);
       expect(events.at(-1)?.data).toMatchObject({ status: 'succeeded', result: { echo: 'x' } });
       await services.queue.enqueue({ executionId: execution.id, userId: user.id, kind: 'script' });
-      await sleep(300);
+      await jobFinished(execution.id);
       expect(terminal(await services.events.read(execution.id, undefined))).toHaveLength(1);
     });
 
@@ -503,12 +510,19 @@ export function describeRuntimeScenarios(name: string, makeServices: () => Promi
       const first = start();
       const execution = await submit('sleep:1500');
       await waitForStatus(execution.id, 'running');
-      await sleep(100);
+      // Attempt 1 has begun its work: its first output is in the stream.
+      await vi.waitFor(async () =>
+        expect((await services.events.read(execution.id, undefined)).map((e) => e.type)).toContain('output'),
+      );
       const stopping = Date.now();
       const stopped = first.stop(400);
-      await sleep(100);
-      const beat = (await services.workers.list()).find((w) => w.workerId === first.workerId);
-      expect(beat).toMatchObject({ draining: true, running: 1 });
+      // Stopping publishes a heartbeat at once: draining, the execution still running.
+      await expect
+        .poll(async () => (await services.workers.list()).find((w) => w.workerId === first.workerId), {
+          timeout: 5000,
+          interval: 10,
+        })
+        .toMatchObject({ draining: true, running: 1 });
       await stopped;
       expect(Date.now() - stopping).toBeLessThan(2_000);
       expect(first.figures().handedBack).toBe(1);
