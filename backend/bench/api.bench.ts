@@ -20,7 +20,7 @@ import { createServices } from '../src/platform.js';
 import type { Services } from '../src/services.js';
 import { migrate } from '../src/store/index.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../test/support/services.js';
-import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, printTable } from './lib.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, runAlone } from './lib.js';
 
 interface AutocannonResult {
   requests: { average: number };
@@ -275,7 +275,4 @@ export async function run(): Promise<BenchTable> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-}
+if (isMain(import.meta.url)) await runAlone(run);

@@ -18,7 +18,7 @@ import { createServices } from '../src/platform.js';
 import { migrate } from '../src/store/index.js';
 import { startWorkerRuntime } from '../src/worker/index.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../test/support/services.js';
-import { type BenchRow, type BenchTable, isMain, ms, percentile, printTable, sleep } from './lib.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, runAlone, sleep } from './lib.js';
 
 const ticks = Number(process.env.BENCH_SCHEDULE_TICKS ?? 200);
 const webhookSamples = Number(process.env.BENCH_WEBHOOK_SAMPLES ?? 300);
@@ -181,8 +181,4 @@ export async function run(): Promise<BenchTable> {
   return { title: 'Automations: schedule lateness and webhook latency', rows };
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-  process.exit(0);
-}
+if (isMain(import.meta.url)) await runAlone(run);

@@ -19,7 +19,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createServices } from '../src/platform.js';
 import { migrate, openDatabase } from '../src/store/index.js';
 import { startAzurite } from '../test/support/blob-servers.js';
-import { type BenchRow, printTable } from './lib.js';
+import { type BenchRow, printTable, runAlone } from './lib.js';
 
 const size = 25 * 1024 * 1024;
 const rounds = 3;
@@ -182,4 +182,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await runAlone(async () => {
+  await main();
+  return undefined;
+});

@@ -10,7 +10,7 @@ import type { EgressContext } from '../src/egress/proxy.js';
 import { createSandboxOrchestrator, detectIsolation } from '../src/sandbox/index.js';
 import { contextFor, startEchoServers, testProxy } from '../test/egress/support.js';
 import { makeRoot, removeRoot, testOptions } from '../test/sandbox/support.js';
-import { type BenchTable, isMain, ms, percentile, perSecond, printTable } from './lib.js';
+import { type BenchTable, isMain, ms, percentile, perSecond, runAlone } from './lib.js';
 
 const samples = Number(process.env.BENCH_EGRESS_SAMPLES ?? 500);
 const seconds = Number(process.env.BENCH_EGRESS_SECONDS ?? 3);
@@ -120,7 +120,4 @@ export async function run(): Promise<BenchTable> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-}
+if (isMain(import.meta.url)) await runAlone(run);

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createInProcessEventLog, createRedisEventLog, type EventLog } from '../src/events/index.js';
-import { type BenchRow, type BenchTable, isMain, ms, percentile, printTable, sleep } from './lib.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, runAlone, sleep } from './lib.js';
 
 const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const samples = Number(process.env.BENCH_EVENT_SAMPLES ?? 2000);
@@ -190,7 +190,4 @@ export async function run(): Promise<BenchTable> {
   return { title: 'Event path (EventLog append → blocked reader)', rows };
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-}
+if (isMain(import.meta.url)) await runAlone(run);

@@ -20,7 +20,7 @@ import { type PlatformProcess, spawnApi, spawnWorker } from '../test/e2e/support
 import { type FakeModelServer, startFakeModelServer } from '../test/support/fake-model/index.js';
 import { freshPostgresDatabase, freshRedisPrefix, redisUrl } from '../test/support/services.js';
 import { countCpu, type ProcessGroups, processesMatching, withDescendants } from './cpu.js';
-import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, printTable } from './lib.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, runAlone } from './lib.js';
 
 const latencySamples = Number(process.env.BENCH_EXECUTION_SAMPLES ?? 200);
 const throughputSeconds = Number(process.env.BENCH_THROUGHPUT_SECONDS ?? 8);
@@ -336,8 +336,4 @@ export async function run(): Promise<BenchTable> {
   return { title: 'Executions end to end (API → queue → worker → sandbox → SSE)', rows };
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-  process.exit(0);
-}
+if (isMain(import.meta.url)) await runAlone(run);

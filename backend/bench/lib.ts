@@ -45,6 +45,25 @@ export function isMain(url: string): boolean {
   return path === entry || path.replace(/\.ts$/, '') === entry.replace(/\.ts$/, '');
 }
 
+/**
+ * Runs a benchmark file started on its own (`npx tsx backend/bench/x.bench.ts`) and prints its
+ * table. The keys and databases it made go at the end, as under `npm run bench`, which records
+ * for all its runs (and then this one adds no recording of its own).
+ */
+export async function runAlone(run: () => Promise<BenchTable | undefined>): Promise<never> {
+  const { removeRecorded, runRecordVariable, startRecording } = await import(
+    '../test/support/run-leftovers.js'
+  );
+  const own = process.env[runRecordVariable] ? undefined : startRecording();
+  try {
+    const table = await run();
+    if (table) printTable(table.title, table.rows);
+  } finally {
+    if (own) await removeRecorded(own);
+  }
+  process.exit(0);
+}
+
 export function sleep(msToWait: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, msToWait));
 }

@@ -10,16 +10,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createBullmqQueue, createInProcessQueue, type ExecutionQueue } from '../src/queue/index.js';
-import {
-  type BenchRow,
-  type BenchTable,
-  isMain,
-  ms,
-  percentile,
-  perSecond,
-  printTable,
-  sleep,
-} from './lib.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, perSecond, runAlone, sleep } from './lib.js';
 
 const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const latencySamples = Number(process.env.BENCH_QUEUE_SAMPLES ?? 300);
@@ -205,7 +196,4 @@ export async function run(): Promise<BenchTable> {
   return { title: 'Execution queue (no-op job round trip)', rows };
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-}
+if (isMain(import.meta.url)) await runAlone(run);

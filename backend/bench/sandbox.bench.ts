@@ -21,7 +21,7 @@ import {
 import { defaultOwner, detectIsolation, sandboxCommand } from '../src/sandbox/isolation.js';
 import { SandboxProcess } from '../src/sandbox/process.js';
 import { locateRuntime } from '../src/sandbox/runtime-entry.js';
-import { type BenchRow, type BenchTable, isMain, ms, percentile, printTable } from './lib.js';
+import { type BenchRow, type BenchTable, isMain, ms, percentile, runAlone } from './lib.js';
 
 const coldSamples = Number(process.env.BENCH_SANDBOX_COLD ?? 20);
 const warmSamples = Number(process.env.BENCH_SANDBOX_WARM ?? 1000);
@@ -450,7 +450,4 @@ export async function run(): Promise<BenchTable> {
   return { title: 'Sandbox (orchestrator and sandbox processes)', rows };
 }
 
-if (isMain(import.meta.url)) {
-  const table = await run();
-  printTable(table.title, table.rows);
-}
+if (isMain(import.meta.url)) await runAlone(run);
