@@ -9,9 +9,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 
+import { removeRedisKeys } from '../../backend/test/support/run-leftovers.js';
 import { checkRuntimeImports, checkSeccompProfiles } from './static-checks.js';
 import {
   check,
@@ -32,20 +32,6 @@ const ports = { api: 18000, worker: 18001, frontend: 8080 };
 const adminToken = `ipa_containertest_${randomBytes(16).toString('hex')}`;
 const prefix = `ipactr${randomBytes(4).toString('hex')}`;
 
-/** The platform's keys under this run's prefix: the test leaves nothing in the host's Redis. */
-async function removeKeys(url: string, keyPrefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 const containers: string[] = [];
 
 const hardened = [
@@ -343,7 +329,8 @@ async function main(): Promise<void> {
     for (const name of containers) spawnSync('podman', ['rm', '-f', name]);
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
     await admin.end();
-    await removeKeys(env.REDIS_URL, prefix);
+    // The platform's keys under this run's prefix: the test leaves nothing in the host's Redis.
+    await removeRedisKeys(env.REDIS_URL, [prefix]);
   }
 
   console.log('\n| metric | measured | goal |\n| --- | --- | --- |');

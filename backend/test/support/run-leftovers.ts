@@ -40,26 +40,29 @@ const temporaryEntries = () =>
     ),
   );
 
+/** Removes every key under the prefixes from the Redis at `url`. */
+export async function removeRedisKeys(url: string, prefixes: readonly string[]): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    for (const prefix of prefixes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Removes the keys under the prefixes and the databases a run recorded in `dir`, then `dir`. */
 export async function removeRecorded(dir: string): Promise<void> {
   const { postgresAdminUrl, redisUrl } = await import('./services.js');
   const prefixes = recorded(dir, 'redis-prefix');
-  if (prefixes.length > 0) {
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-    try {
-      await redis.connect();
-      for (const prefix of prefixes) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
-      }
-    } finally {
-      redis.disconnect();
-    }
-  }
+  if (prefixes.length > 0) await removeRedisKeys(redisUrl, prefixes);
   const databases = recorded(dir, 'database');
   if (databases.length > 0) {
     const admin = new pg.Client({ connectionString: postgresAdminUrl });
