@@ -57,6 +57,43 @@ describe('worker scenarios through PgBouncer', async () => {
   await import('../worker/runtime.distributed.test.js');
 });
 
+describe('prepared statements through PgBouncer in transaction mode', () => {
+  // What DATABASE_PREPARED_STATEMENTS=false is for: two platform processes share one server
+  // connection between their transactions, and each names its first statement alike.
+  it('fail without DATABASE_PREPARED_STATEMENTS=false, and work with it', async () => {
+    const single = await startPgBouncer({ poolSize: 1 });
+    const fresh = await freshPostgresDatabase();
+    const url = new URL(fresh.url);
+    const through = new URL(single.url);
+    url.host = through.host;
+    const open = (preparedStatements: boolean) =>
+      openDatabase({
+        kind: 'postgres',
+        url: url.toString(),
+        poolSize: 1,
+        preparedStatements,
+        logger: silent,
+      });
+    const opened: Database[] = [];
+    try {
+      const [first, second] = [await open(true), await open(true)];
+      opened.push(first, second);
+      await first.query('SELECT $1::int AS n', [1]);
+      await expect(second.query('SELECT $1::text AS s', ['x'])).rejects.toMatchObject({
+        code: expect.stringMatching(/^(42P05|26000)$/),
+      });
+      const [third, fourth] = [await open(false), await open(false)];
+      opened.push(third, fourth);
+      expect((await third.query('SELECT $1::int AS n', [1])).rows).toEqual([{ n: 1 }]);
+      expect((await fourth.query('SELECT $1::text AS s', ['x'])).rows).toEqual([{ s: 'x' }]);
+    } finally {
+      await Promise.all(opened.map((db) => db.close()));
+      await single.stop();
+      await fresh.drop();
+    }
+  });
+});
+
 describe('session state in the platform', () => {
   // Named statements come only from the store's prepared statements, which
   // DATABASE_PREPARED_STATEMENTS=false turns off (as every platform in this file has it).
