@@ -4,7 +4,7 @@
  * - a user without a local directory on this worker gets the spare's (empty) directory renamed to
  *   `<root>/<user-id>`; the file sync then writes the stored files in through the sandbox;
  * - a user with one (a crash replacement, a returning user) has it handed to the spare's uid with
- *   the same link-free `chown -R -P -h` as any start, its entries renamed into the spare's
+ *   the same link-free walk as any start (`adoptTree`), its entries renamed into the spare's
  *   directory (a rename moves the entry itself and never follows a link) and the spare's directory
  *   renamed into its place.
  * Both directories sit right below the sandboxes' root, which belongs to the worker: no name on

@@ -1,0 +1,146 @@
+/**
+ * Handing a user's tree to a sandbox's uid (`adoptTree`, root worker): every entry changes owner,
+ * no link is ever followed, also while a process of the tree's uid swaps folders for symlinks to
+ * root-owned host paths as fast as it can. Both ways the walk is made: in process (descriptor-
+ * relative) and, for trees deeper than its descriptor budget, `chown -R -P -h`.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { adoptTree, ensureUserDirectory } from '../../src/sandbox/workspace.js';
+import { makeRoot, removeRoot } from './support.js';
+
+const asRoot = process.getuid?.() === 0;
+const nobody = { uid: 65_534, gid: 65_534 };
+const other = { uid: 65_533, gid: 65_533 };
+
+let root: string | undefined;
+let racer: ChildProcess | undefined;
+afterEach(async () => {
+  if (racer && racer.exitCode === null) {
+    const exited = new Promise((resolve) => racer?.once('exit', resolve));
+    racer.kill('SIGKILL');
+    await exited;
+  }
+  racer = undefined;
+  if (root) await removeRoot(root);
+  root = undefined;
+});
+
+/** Owner uid of every entry under `dir`, links included (not followed): relative path → uid. */
+async function owners(dir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  async function walk(current: string): Promise<void> {
+    for (const entry of await fs.readdir(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      out.set(path.relative(dir, full), (await fs.lstat(full)).uid);
+      if (entry.isDirectory()) await walk(full);
+    }
+  }
+  out.set('.', (await fs.lstat(dir)).uid);
+  await walk(dir);
+  return out;
+}
+
+async function outsideTargets(base: string): Promise<{ dir: string; file: string }> {
+  const dir = path.join(base, 'outside');
+  await fs.mkdir(dir, { mode: 0o755 });
+  const file = path.join(dir, 'root-only');
+  await fs.writeFile(file, 'root', { mode: 0o600 });
+  return { dir, file };
+}
+
+const ways = [
+  { name: 'in process', options: {} },
+  { name: 'chown -R -P -h (deeper than the descriptor budget)', options: { maxOpenDepth: 0 } },
+];
+
+describe.runIf(asRoot)('adoptTree', () => {
+  for (const way of ways) {
+    it(`hands every entry to the owner and changes links as links (${way.name})`, async () => {
+      root = await makeRoot();
+      const dir = await ensureUserDirectory(root, randomUUID(), nobody);
+      const outside = await outsideTargets(path.dirname(root));
+      await fs.mkdir(path.join(dir, 'workspace/a/b/c'), { recursive: true });
+      await fs.writeFile(path.join(dir, 'workspace/a/b/c/deep.txt'), 'x');
+      await fs.writeFile(path.join(dir, 'outputs/report.csv'), 'a,b\n');
+      await fs.symlink(outside.dir, path.join(dir, 'workspace/to-dir'));
+      await fs.symlink(outside.file, path.join(dir, 'workspace/a/to-file'));
+      execFileSync('mkfifo', [path.join(dir, 'uploads/pipe')]);
+      await fs.chmod(path.join(dir, 'workspace/a/b'), 0o000);
+
+      await adoptTree(dir, other, way.options);
+
+      const found = await owners(dir);
+      expect(found.size).toBe(12);
+      for (const [entry, uid] of found) expect({ entry, uid }).toEqual({ entry, uid: other.uid });
+      expect(lstatSync(outside.dir).uid).toBe(0);
+      expect(lstatSync(outside.file).uid).toBe(0);
+    });
+  }
+
+  it('walks a tree deeper than its descriptor budget with the tool, to the bottom', async () => {
+    root = await makeRoot();
+    const dir = await ensureUserDirectory(root, randomUUID(), nobody);
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        "const fs=require('fs');process.chdir(process.argv[1]);for(let i=0;i<100;i++){fs.mkdirSync('d');process.chdir('d')}fs.writeFileSync('f','x')",
+        path.join(dir, 'workspace'),
+      ],
+      { cwd: '/', ...nobody },
+    );
+    await adoptTree(dir, other);
+    const uids = new Set((await owners(dir)).values());
+    expect([...uids]).toEqual([other.uid]);
+  });
+
+  it('does nothing for a directory that is gone', async () => {
+    root = await makeRoot();
+    await expect(adoptTree(path.join(root, randomUUID()), other)).resolves.toBeUndefined();
+  });
+
+  for (const way of ways) {
+    it(`never follows a folder swapped for a symlink mid-walk (${way.name})`, async () => {
+      root = await makeRoot();
+      const dir = await ensureUserDirectory(root, randomUUID(), nobody);
+      const outside = await outsideTargets(path.dirname(root));
+      const targets = [outside.dir, outside.file];
+      // A process of the tree's uid: each folder is, half of the time, a link to a host path.
+      const code = `
+        const fs = require('node:fs');
+        const [dir, ...targets] = process.argv.slice(1);
+        const pause = new Int32Array(new SharedArrayBuffer(4));
+        for (;;) {
+          targets.forEach((target, i) => {
+            const name = dir + '/workspace/swap' + i;
+            try { fs.renameSync(name, name + '.real'); } catch {}
+            try { fs.symlinkSync(target, name); } catch {}
+          });
+          Atomics.wait(pause, 0, 0, 1);
+          targets.forEach((_, i) => {
+            const name = dir + '/workspace/swap' + i;
+            try { if (fs.lstatSync(name).isSymbolicLink()) fs.unlinkSync(name); } catch {}
+            try { fs.renameSync(name + '.real', name); } catch {}
+            try { fs.mkdirSync(name); fs.writeFileSync(name + '/inner.txt', 'inner'); } catch {}
+          });
+          Atomics.wait(pause, 0, 0, 1);
+        }`;
+      racer = spawn(process.execPath, ['-e', code, dir, ...targets], { stdio: 'ignore', ...nobody });
+      const until = performance.now() + 1500;
+      let walks = 0;
+      while (performance.now() < until) {
+        // The same owner again: a link followed even once would hand a host path to the racer.
+        await adoptTree(dir, nobody, way.options);
+        walks++;
+        for (const target of targets) expect(lstatSync(target).uid).toBe(0);
+      }
+      expect(walks).toBeGreaterThan(10);
+      expect(racer.exitCode).toBeNull();
+    });
+  }
+});
