@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { valueWithin } from '../lib/timeout.js';
 import type { Services } from '../services.js';
@@ -21,6 +23,20 @@ export interface ApiServer {
   drain(): Promise<void>;
 }
 
+/** Open connections on which the client has not sent a byte yet. */
+function silentConnections(server: Server): Iterable<Socket> {
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return {
+    *[Symbol.iterator]() {
+      for (const socket of open) if (socket.bytesRead === 0) yield socket;
+    },
+  };
+}
+
 /** Reconnect delay suggested to SSE clients when this replica drains. */
 const drainRetryMs = 1000;
 
@@ -39,11 +55,16 @@ export async function startApiServer(
   const shownHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 
+  const silent = silentConnections(app.server);
   let draining: Promise<void> | undefined;
   const drain = () => {
     draining ??= (async () => {
       lifecycle.startDraining(drainRetryMs);
       const closed = app.close().then(() => 'closed' as const);
+      // Fastify closes idle keep-alive connections; Node's list of idle ones leaves out a
+      // connection that has not sent a byte yet (a balancer's or browser's pre-opened one), and
+      // the close would wait the whole grace period for it. It carries no request: cut at once.
+      for (const socket of silent) socket.destroy();
       const outcome = await valueWithin(closed, http.shutdownGraceMs);
       if (outcome === undefined) {
         app.log.warn(

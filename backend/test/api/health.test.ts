@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiServer } from '../../src/api/index.js';
 import { createTestPlatform, createTestUser, startTestApi, type TestPlatform } from '../support/platform.js';
@@ -262,6 +264,32 @@ describe('draining (the SIGTERM path)', () => {
     expect(await stream.next(2000)).toEqual({ retry: 1000 });
     expect(await stream.next(2000)).toBeNull();
     await drained;
+  });
+
+  it('closes idle connections at once, also those that never sent a request', async () => {
+    const server = await startTestApi(platform.services);
+    const { port } = new URL(server.url);
+    // A browser's or balancer's pre-opened connection: connected, nothing sent yet.
+    const silent = net.connect(Number(port), '127.0.0.1');
+    await once(silent, 'connect');
+    const silentClosed = once(silent, 'close');
+    // A keep-alive connection between two requests.
+    const agent = new http.Agent({ keepAlive: true });
+    const answered = await new Promise<number | undefined>((resolve, reject) =>
+      http
+        .get(`${server.url}/health/live`, { agent }, (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode));
+        })
+        .on('error', reject),
+    );
+    expect(answered).toBe(200);
+    const started = Date.now();
+    await server.drain();
+    // Well under the 2 s grace period: nothing was in flight.
+    expect(Date.now() - started).toBeLessThan(1000);
+    await silentClosed;
+    agent.destroy();
   });
 
   it('cuts requests that outlive the grace period', async () => {
