@@ -327,6 +327,18 @@ describe.each(levels)('sandbox runtime at %s level', (level) => {
       });
       expect(python.stdout).toBe('42\n');
       expect(python.result.exitCode).toBe(0);
+      // A failed run says where, as a JavaScript one does.
+      const syntax = await runIn(sandboxes, user, 'x = 1\nif True:\n    print("a" +* 2)', {
+        language: 'python',
+      });
+      expect(syntax.result).toMatchObject({
+        exitCode: 1,
+        error: { message: 'SyntaxError: invalid syntax', line: 3, column: 16 },
+      });
+      const raised = await runIn(sandboxes, user, 'def f():\n    return 1 / 0\nf()', { language: 'python' });
+      expect(raised.result.error).toEqual({ message: 'ZeroDivisionError: division by zero', line: 2 });
+      const shellSyntax = await runIn(sandboxes, user, 'x=1\nif then', { language: 'shell' });
+      expect(shellSyntax.result.error).toEqual({ message: 'Syntax error: "then" unexpected', line: 2 });
     } else {
       for (const language of ['shell', 'python'] as const) {
         await expect(runIn(sandboxes, user, 'echo hi', { language })).rejects.toMatchObject({

@@ -15,6 +15,7 @@ import { formatWithOptions } from 'node:util';
 import vm from 'node:vm';
 import type { CodeRunReply, RpcMethods, RuntimeSettings } from '../protocol.js';
 import type { CodeRunResult, ScriptErrorInfo } from '../types.js';
+import { childScriptError } from './child-errors.mjs';
 import { egressEnvironment, egressFetch } from './egress.mjs';
 import { asScript, beginRun, endRun } from './leftovers.mjs';
 import { RuntimeFailure } from './paths.mjs';
@@ -286,6 +287,8 @@ export async function runJavaScript(
   };
 }
 
+const stderrTailKept = 8192;
+
 export async function runChild(
   params: RunParams,
   budget: OutputBudget,
@@ -326,7 +329,12 @@ export async function runChild(
   };
   signal.addEventListener('abort', onAbort, { once: true });
   child.stdout.setEncoding('utf8').on('data', (d: string) => budget.write('stdout', d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => budget.write('stderr', d));
+  // Where the script failed is read from the end of its stderr (`child-errors.mts`).
+  let stderrTail = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    budget.write('stderr', d);
+    stderrTail = (stderrTail + d).slice(-stderrTailKept);
+  });
   child.stdin.on('error', () => {});
   child.stdin.end(params.input === undefined ? '' : JSON.stringify(params.input));
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
@@ -342,8 +350,14 @@ export async function runChild(
     killGroup();
   });
   if (cancelled) throw new RuntimeFailure('cancelled', 'the run was cancelled');
+  const exitCode = timedOut ? null : (exit.code ?? 128 + signalNumber(exit.signal));
+  const error =
+    exitCode !== null && exitCode !== 0
+      ? childScriptError(params.language === 'shell' ? 'shell' : 'python', stderrTail, params.code)
+      : undefined;
   return {
-    exitCode: timedOut ? null : (exit.code ?? 128 + signalNumber(exit.signal)),
+    exitCode,
+    ...(error ? { error } : {}),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
     timedOut,
     outputTruncated: budget.truncated,
