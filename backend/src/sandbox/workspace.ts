@@ -88,15 +88,16 @@ export async function directoryOwnerUid(root: string, userId: string): Promise<n
  * it; a JavaScript walk by path (lstat, then readdir) would follow the swap as root.
  * In process, not `chown -R -P -h` (the same guarantees): a fork and exec costs 5–10 ms, most of
  * the budget of a crash replacement, which hands the user's tree to a warm spare's uid.
- * A tree deeper than `maxOpenDepth` (one descriptor per level) goes to the tool, from the top.
+ * A tree past the walk's budget — deeper than `maxOpenDepth` (a descriptor per level) or with more
+ * than `maxEntries` entries (work on the worker's event loop) — goes to the tool, from the top,
+ * in a child process with a time limit.
  * Run at every sandbox start: files the worker wrote since belong to it until then.
  */
 export async function adoptTree(
   dir: string,
   owner: SandboxOwner,
-  options: { maxOpenDepth?: number } = {},
+  options: { maxOpenDepth?: number; maxEntries?: number } = {},
 ): Promise<void> {
-  const maxOpenDepth = options.maxOpenDepth ?? 64;
   let top: number;
   try {
     top = fsSync.openSync(dir, directoryFlags);
@@ -104,70 +105,76 @@ export async function adoptTree(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw adoptFailure(error);
   }
-  const walk = { owner, entries: 0, maxOpenDepth };
+  const walk: Walk = {
+    owner,
+    entries: 0,
+    maxOpenDepth: options.maxOpenDepth ?? 64,
+    maxEntries: options.maxEntries ?? 20_000,
+  };
   try {
     await adoptDirectory(top, 0, walk);
   } catch (error) {
-    if (!(error instanceof TreeTooDeep)) throw adoptFailure(error);
+    if (!(error instanceof OverWalkBudget)) throw adoptFailure(error);
     await adoptTreeWithTool(dir, owner);
   } finally {
     fsSync.closeSync(top);
   }
 }
 
+interface Walk {
+  owner: SandboxOwner;
+  entries: number;
+  maxOpenDepth: number;
+  maxEntries: number;
+}
+
 const directoryFlags = fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY | fsSync.constants.O_NOFOLLOW;
 /** Entries changed between two turns of the event loop (each change is a few microseconds). */
 const entriesPerTurn = 256;
 
-class TreeTooDeep extends Error {}
+class OverWalkBudget extends Error {}
 
 function adoptFailure(error: unknown): SandboxError {
   const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   return new SandboxError('internal', `handing the user's directory to its sandbox failed (${code})`);
 }
 
-const vanished = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
-
-async function adoptDirectory(
-  fd: number,
-  depth: number,
-  walk: { owner: SandboxOwner; entries: number; maxOpenDepth: number },
-): Promise<void> {
+async function adoptDirectory(fd: number, depth: number, walk: Walk): Promise<void> {
   const { uid, gid } = walk.owner;
   fsSync.fchownSync(fd, uid, gid);
-  const here = `/proc/self/fd/${fd}`;
-  for (const entry of fsSync.readdirSync(here, { withFileTypes: true })) {
-    if (++walk.entries % entriesPerTurn === 0) await new Promise((resolve) => setImmediate(resolve));
-    const at = `${here}/${entry.name}`;
-    if (entry.isDirectory()) {
-      if (depth + 1 > walk.maxOpenDepth) throw new TreeTooDeep();
-      let child: number | undefined;
-      try {
-        child = fsSync.openSync(at, directoryFlags);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') continue;
-        // Swapped for a link or a file since the listing: changed as the entry itself.
-        if (code !== 'ELOOP' && code !== 'ENOTDIR') throw error;
-      }
-      if (child === undefined) {
-        lchownUnlessVanished(at, uid, gid);
-        continue;
-      }
-      try {
-        await adoptDirectory(child, depth + 1, walk);
-      } finally {
-        fsSync.closeSync(child);
-      }
-    } else lchownUnlessVanished(at, uid, gid);
+  const here = Buffer.from(`/proc/self/fd/${fd}/`);
+  // Names as bytes (a name that is not UTF-8 does not survive a string) and without file types
+  // (where the file system gives none, Node would lstat each entry, and one that vanished would
+  // end the walk): whether an entry is a directory is what opening it as one says.
+  for (const name of fsSync.readdirSync(here, { encoding: 'buffer' })) {
+    if (++walk.entries > walk.maxEntries) throw new OverWalkBudget();
+    if (walk.entries % entriesPerTurn === 0) await new Promise((resolve) => setImmediate(resolve));
+    const at = Buffer.concat([here, name]);
+    let child: number;
+    try {
+      child = fsSync.openSync(at, directoryFlags);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      // Not a directory (a file, a link, a pipe, a device): changed as the entry itself.
+      if (code !== 'ELOOP' && code !== 'ENOTDIR') throw error;
+      lchownUnlessVanished(at, uid, gid);
+      continue;
+    }
+    try {
+      if (depth + 1 > walk.maxOpenDepth) throw new OverWalkBudget();
+      await adoptDirectory(child, depth + 1, walk);
+    } finally {
+      fsSync.closeSync(child);
+    }
   }
 }
 
-function lchownUnlessVanished(at: string, uid: number, gid: number): void {
+function lchownUnlessVanished(at: Buffer, uid: number, gid: number): void {
   try {
     fsSync.lchownSync(at, uid, gid);
   } catch (error) {
-    if (!vanished(error)) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,18 +30,20 @@ afterEach(async () => {
   root = undefined;
 });
 
-/** Owner uid of every entry under `dir`, links included (not followed): relative path → uid. */
-async function owners(dir: string): Promise<Map<string, number>> {
+/** Owner uid of every entry under `dir`, links included (not followed): path bytes → uid. */
+function owners(dir: string): Map<string, number> {
   const out = new Map<string, number>();
-  async function walk(current: string): Promise<void> {
-    for (const entry of await fs.readdir(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      out.set(path.relative(dir, full), (await fs.lstat(full)).uid);
-      if (entry.isDirectory()) await walk(full);
+  // Names as bytes: a name that is not UTF-8 must be found, and checked, too.
+  const walk = (current: Buffer): void => {
+    for (const name of readdirSync(current, { encoding: 'buffer' })) {
+      const full = Buffer.concat([current, Buffer.from('/'), name]);
+      const stat = lstatSync(full);
+      out.set(full.subarray(dir.length).toString('hex'), stat.uid);
+      if (stat.isDirectory()) walk(full);
     }
-  }
-  out.set('.', (await fs.lstat(dir)).uid);
-  await walk(dir);
+  };
+  out.set('.', lstatSync(dir).uid);
+  walk(Buffer.from(dir));
   return out;
 }
 
@@ -56,6 +58,7 @@ async function outsideTargets(base: string): Promise<{ dir: string; file: string
 const ways = [
   { name: 'in process', options: {} },
   { name: 'chown -R -P -h (deeper than the descriptor budget)', options: { maxOpenDepth: 0 } },
+  { name: 'chown -R -P -h (more entries than the budget)', options: { maxEntries: 3 } },
 ];
 
 describe.runIf(asRoot)('adoptTree', () => {
@@ -71,11 +74,16 @@ describe.runIf(asRoot)('adoptTree', () => {
       await fs.symlink(outside.file, path.join(dir, 'workspace/a/to-file'));
       execFileSync('mkfifo', [path.join(dir, 'uploads/pipe')]);
       await fs.chmod(path.join(dir, 'workspace/a/b'), 0o000);
+      // Names that are not UTF-8, as a script makes them (Python: os.mkdir(b'\\xff')).
+      const oddFolder = Buffer.concat([Buffer.from(`${dir}/workspace/`), Buffer.from([0xff])]);
+      mkdirSync(oddFolder);
+      writeFileSync(Buffer.concat([oddFolder, Buffer.from('/inner')]), 'x');
+      writeFileSync(Buffer.concat([Buffer.from(`${dir}/outputs/f`), Buffer.from([0xfe])]), 'x');
 
       await adoptTree(dir, other, way.options);
 
-      const found = await owners(dir);
-      expect(found.size).toBe(12);
+      const found = owners(dir);
+      expect(found.size).toBe(15);
       for (const [entry, uid] of found) expect({ entry, uid }).toEqual({ entry, uid: other.uid });
       expect(lstatSync(outside.dir).uid).toBe(0);
       expect(lstatSync(outside.file).uid).toBe(0);
@@ -95,7 +103,7 @@ describe.runIf(asRoot)('adoptTree', () => {
       { cwd: '/', ...nobody },
     );
     await adoptTree(dir, other);
-    const uids = new Set((await owners(dir)).values());
+    const uids = new Set(owners(dir).values());
     expect([...uids]).toEqual([other.uid]);
   });
 
