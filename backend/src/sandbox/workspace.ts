@@ -182,10 +182,23 @@ function lchownUnlessVanished(at: Buffer, uid: number, gid: number): void {
 async function adoptTreeWithTool(dir: string, owner: SandboxOwner): Promise<void> {
   const chown = findExecutable('chown') ?? '/bin/chown';
   await run([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir]).catch((error: RunError) => {
-    // Entries that vanish during the walk (user code still deleting) are no failure.
-    if (/No such file or directory/.test(error.stderr)) return;
+    // Exit code 1 is a walk that ran to its end; a time-out's kill is not.
+    if (error.code === 1 && onlyEntriesChangedMidWalk(error.stderr)) return;
     throw new SandboxError('internal', "handing the user's directory to its sandbox failed (chown)");
   });
+}
+
+/**
+ * True when every complaint of `chown -R` is about one entry that changed under it — deleted
+ * (ENOENT), or a folder swapped for a file or link (ENOTDIR, ELOOP: not followed) — the same
+ * outcomes the in-process walk skips. Anything else fails the hand-over: a refused change, or the
+ * walk itself giving up ("fts_read failed"), which leaves the rest of the tree unchanged.
+ */
+export function onlyEntriesChangedMidWalk(stderr: string): boolean {
+  const lines = stderr.split('\n').filter((line) => line !== '');
+  const perEntry =
+    /^(?:\S*\/)?chown: (?:cannot access|changing ownership of|cannot read directory) .*: (?:No such file or directory|Not a directory|Too many levels of symbolic links)$/;
+  return lines.length > 0 && lines.every((line) => perEntry.test(line));
 }
 
 /**
@@ -230,7 +243,16 @@ export async function discardEntry(root: string, name: string): Promise<void> {
 }
 
 interface RunError extends Error {
+  /** The exit code, or a string for a spawn failure. */
+  code?: number | string;
   stderr: string;
+}
+
+/** The last whole lines of a tool's stderr, about 2 KB. */
+function stderrTail(stderr: string): string {
+  if (stderr.length <= 2000) return stderr;
+  const tail = stderr.slice(-2000);
+  return tail.slice(tail.indexOf('\n') + 1);
 }
 
 /**
@@ -245,7 +267,7 @@ function run(argv: string[]): Promise<void> {
       args,
       { timeout: 120_000, env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' } },
       (error, _stdout, stderr) =>
-        error ? reject(Object.assign(error, { stderr: String(stderr).slice(-2000) })) : resolve(),
+        error ? reject(Object.assign(error, { stderr: stderrTail(String(stderr)) })) : resolve(),
     );
   });
 }

@@ -10,7 +10,7 @@ import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adoptTree, ensureUserDirectory } from '../../src/sandbox/workspace.js';
+import { adoptTree, ensureUserDirectory, onlyEntriesChangedMidWalk } from '../../src/sandbox/workspace.js';
 import { makeRoot, removeRoot } from './support.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -151,4 +151,32 @@ describe.runIf(asRoot)('adoptTree', () => {
       expect(racer.exitCode).toBeNull();
     });
   }
+});
+
+// What `chown -R -P -h` printed while the racer above swapped folders (collected from real runs).
+describe('onlyEntriesChangedMidWalk', () => {
+  const vanished = "chown: cannot access '/u/workspace/swap0.real': No such file or directory";
+  const swapped = "/usr/bin/chown: cannot read directory '/u/workspace/swap1': Not a directory";
+  it('accepts entries deleted or swapped for a link or file during the walk', () => {
+    expect(onlyEntriesChangedMidWalk(`${vanished}\n`)).toBe(true);
+    expect(
+      onlyEntriesChangedMidWalk(
+        [
+          vanished,
+          swapped,
+          "chown: changing ownership of '/u/workspace/swap0': No such file or directory",
+          "chown: cannot read directory '/u/workspace/swap0': Too many levels of symbolic links",
+          '',
+        ].join('\n'),
+      ),
+    ).toBe(true);
+  });
+  it('refuses a refused change, a walk that gave up, and a failure without a word', () => {
+    const refused = "chown: changing ownership of '/u/workspace/a': Operation not permitted";
+    expect(onlyEntriesChangedMidWalk(`${vanished}\n${refused}\n`)).toBe(false);
+    expect(onlyEntriesChangedMidWalk(`${swapped}\nchown: fts_read failed: No such file or directory\n`)).toBe(
+      false,
+    );
+    expect(onlyEntriesChangedMidWalk('')).toBe(false);
+  });
 });
