@@ -3,11 +3,12 @@
  * What is inside a user's directory belongs to the sandbox: the worker reads and writes it only
  * through the sandbox (`worker/file-sync.ts`, the runtime's `sync.*` methods).
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { processEnvironment } from '../config/index.js';
 import { isUuid, userFolders } from '../lib/vocabulary.js';
 import { findExecutable } from './isolation.js';
@@ -135,18 +136,16 @@ const entriesPerTurn = 256;
 class OverWalkBudget extends Error {}
 
 function adoptFailure(error: unknown): SandboxError {
-  const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-  return new SandboxError('internal', `handing the user's directory to its sandbox failed (${code})`);
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  const what = code ? `${syscall ?? 'walk'} ${code}` : (error as Error).message;
+  return new SandboxError('internal', `handing the user's directory to its sandbox failed (${what})`);
 }
 
 async function adoptDirectory(fd: number, depth: number, walk: Walk): Promise<void> {
   const { uid, gid } = walk.owner;
   fsSync.fchownSync(fd, uid, gid);
   const here = Buffer.from(`/proc/self/fd/${fd}/`);
-  // Names as bytes (a name that is not UTF-8 does not survive a string) and without file types
-  // (where the file system gives none, Node would lstat each entry, and one that vanished would
-  // end the walk): whether an entry is a directory is what opening it as one says.
-  for (const name of fsSync.readdirSync(here, { encoding: 'buffer' })) {
+  for (const name of entryNames(here)) {
     if (++walk.entries > walk.maxEntries) throw new OverWalkBudget();
     if (walk.entries % entriesPerTurn === 0) await new Promise((resolve) => setImmediate(resolve));
     const at = Buffer.concat([here, name]);
@@ -170,6 +169,37 @@ async function adoptDirectory(fd: number, depth: number, walk: Walk): Promise<vo
   }
 }
 
+/**
+ * A directory's entry names as bytes (a name that is not UTF-8 does not survive a string), read a
+ * batch at a time, so the walk's entry budget bounds the work before a huge folder is read whole.
+ * Their file types are not used: whether an entry is a directory is what opening it as one says.
+ */
+function* entryNames(dir: Buffer): Generator<Buffer> {
+  // `encoding: 'buffer'` gives Buffer names (Node's types know only string encodings here).
+  const reader = fsSync.opendirSync(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
+  try {
+    for (;;) {
+      let entry: fsSync.Dirent | null;
+      try {
+        entry = reader.readSync();
+      } catch (error) {
+        // Where the file system gives no file types, Node lstats the entry; one deleted since the
+        // batch was read is skipped, as a vanished entry is everywhere in the walk.
+        if (
+          (error as NodeJS.ErrnoException).syscall === 'lstat' &&
+          (error as NodeJS.ErrnoException).code === 'ENOENT'
+        )
+          continue;
+        throw error;
+      }
+      if (entry === null) return;
+      yield entry.name as unknown as Buffer;
+    }
+  } finally {
+    reader.closeSync();
+  }
+}
+
 function lchownUnlessVanished(at: Buffer, uid: number, gid: number): void {
   try {
     fsSync.lchownSync(at, uid, gid);
@@ -181,24 +211,28 @@ function lchownUnlessVanished(at: Buffer, uid: number, gid: number): void {
 /** `chown -R -P -h`: walks with openat(O_NOFOLLOW|O_DIRECTORY) at any depth. */
 async function adoptTreeWithTool(dir: string, owner: SandboxOwner): Promise<void> {
   const chown = findExecutable('chown') ?? '/bin/chown';
-  await run([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir]).catch((error: RunError) => {
-    // Exit code 1 is a walk that ran to its end; a time-out's kill is not.
-    if (error.code === 1 && onlyEntriesChangedMidWalk(error.stderr)) return;
-    throw new SandboxError('internal', "handing the user's directory to its sandbox failed (chown)");
-  });
+  let complaints = 0;
+  let otherComplaint = false;
+  const exit = await run([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir], (line) => {
+    complaints++;
+    if (!entryChangedMidWalk(line)) otherComplaint = true;
+  }).catch(() => undefined);
+  // Exit code 1 with complaints only about entries that changed under the walk is a walk that ran
+  // to its end, as the in-process one does; a time limit's kill (null) is not.
+  if (exit === 0 || (exit === 1 && complaints > 0 && !otherComplaint)) return;
+  throw new SandboxError('internal', "handing the user's directory to its sandbox failed (chown)");
 }
 
 /**
- * True when every complaint of `chown -R` is about one entry that changed under it — deleted
- * (ENOENT), or a folder swapped for a file or link (ENOTDIR, ELOOP: not followed) — the same
- * outcomes the in-process walk skips. Anything else fails the hand-over: a refused change, or the
- * walk itself giving up ("fts_read failed"), which leaves the rest of the tree unchanged.
+ * True for a complaint of `chown -R` about one entry that changed under it — deleted (ENOENT), or
+ * a folder swapped for a file or link (ENOTDIR, ELOOP: not followed) — the outcomes the in-process
+ * walk skips. Any other line fails the hand-over: a refused change, or the walk itself giving up
+ * ("fts_read failed"), which leaves the rest of the tree unchanged.
  */
-export function onlyEntriesChangedMidWalk(stderr: string): boolean {
-  const lines = stderr.split('\n').filter((line) => line !== '');
-  const perEntry =
-    /^(?:\S*\/)?chown: (?:cannot access|changing ownership of|cannot read directory) .*: (?:No such file or directory|Not a directory|Too many levels of symbolic links)$/;
-  return lines.length > 0 && lines.every((line) => perEntry.test(line));
+export function entryChangedMidWalk(line: string): boolean {
+  return /^(?:\S*\/)?chown: (?:cannot access|changing ownership of|cannot read directory) .*: (?:No such file or directory|Not a directory|Too many levels of symbolic links)$/.test(
+    line,
+  );
 }
 
 /**
@@ -242,32 +276,22 @@ export async function discardEntry(root: string, name: string): Promise<void> {
   });
 }
 
-interface RunError extends Error {
-  /** The exit code, or a string for a spawn failure. */
-  code?: number | string;
-  stderr: string;
-}
-
-/** The last whole lines of a tool's stderr, about 2 KB. */
-function stderrTail(stderr: string): string {
-  if (stderr.length <= 2000) return stderr;
-  const tail = stderr.slice(-2000);
-  return tail.slice(tail.indexOf('\n') + 1);
-}
-
 /**
  * Runs a system tool on a user's directory to completion, with a bare environment (the worker's
- * secrets have no business there); rejects with the tail of its stderr.
+ * secrets have no business there) and a time limit; each line it prints on stderr goes to
+ * `onComplaint`, all of them (a tail could hide the one that matters). Resolves with the exit
+ * code, or null when the tool was killed.
  */
-function run(argv: string[]): Promise<void> {
+function run(argv: string[], onComplaint: (line: string) => void = () => {}): Promise<number | null> {
   const [command, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { timeout: 120_000, env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' } },
-      (error, _stdout, stderr) =>
-        error ? reject(Object.assign(error, { stderr: stderrTail(String(stderr)) })) : resolve(),
-    );
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 120_000,
+      env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' },
+    });
+    createInterface({ input: child.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onComplaint);
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
   });
 }
