@@ -23,16 +23,32 @@ export interface ApiServer {
   drain(): Promise<void>;
 }
 
-/** Open connections on which the client has not sent a byte yet. */
-function silentConnections(server: Server): Iterable<Socket> {
+/**
+ * Cuts, while the server drains, connections on which the client has sent nothing: a balancer's or
+ * a browser's pre-opened one carries no request, and Node's list of idle connections (which the
+ * close ends) leaves it out, so the close would wait the whole grace period for it. A connection
+ * is cut only once it was silent at two sweeps `everyMs` apart — a request already in the
+ * kernel's buffer at the first is read in between — and the sweeps go on until the close ends,
+ * for connections accepted after the drain began.
+ */
+function silentConnectionCutter(server: Server, everyMs = 50): { start(): void; stop(): void } {
   const open = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
   });
+  let sweeps: NodeJS.Timeout | undefined;
   return {
-    *[Symbol.iterator]() {
-      for (const socket of open) if (socket.bytesRead === 0) yield socket;
+    start() {
+      let silentBefore = new Set<Socket>();
+      sweeps ??= setInterval(() => {
+        const silentNow = new Set([...open].filter((socket) => socket.bytesRead === 0));
+        for (const socket of silentNow) if (silentBefore.has(socket)) socket.destroy();
+        silentBefore = silentNow;
+      }, everyMs);
+    },
+    stop() {
+      clearInterval(sweeps);
     },
   };
 }
@@ -55,16 +71,13 @@ export async function startApiServer(
   const shownHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 
-  const silent = silentConnections(app.server);
+  const silent = silentConnectionCutter(app.server);
   let draining: Promise<void> | undefined;
   const drain = () => {
     draining ??= (async () => {
       lifecycle.startDraining(drainRetryMs);
       const closed = app.close().then(() => 'closed' as const);
-      // Fastify closes idle keep-alive connections; Node's list of idle ones leaves out a
-      // connection that has not sent a byte yet (a balancer's or browser's pre-opened one), and
-      // the close would wait the whole grace period for it. It carries no request: cut at once.
-      for (const socket of silent) socket.destroy();
+      silent.start();
       const outcome = await valueWithin(closed, http.shutdownGraceMs);
       if (outcome === undefined) {
         app.log.warn(
@@ -74,6 +87,7 @@ export async function startApiServer(
         app.server.closeAllConnections();
         await closed;
       }
+      silent.stop();
     })();
     return draining;
   };

@@ -292,6 +292,24 @@ describe('draining (the SIGTERM path)', () => {
     agent.destroy();
   });
 
+  it('answers a request that arrives on a pre-opened connection as the drain begins', async () => {
+    const server = await startTestApi(platform.services);
+    const { port } = new URL(server.url);
+    const preOpened = net.connect(Number(port), '127.0.0.1');
+    await once(preOpened, 'connect');
+    let answer = '';
+    preOpened.setEncoding('utf8').on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    const closed = once(preOpened, 'close');
+    const drained = server.drain();
+    // In the server's kernel buffer before the server reads anything after the drain began.
+    preOpened.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await closed;
+    await drained;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('cuts requests that outlive the grace period', async () => {
     const server = await startTestApi(platform.services);
     const user = await createTestUser(platform.services, 'stalled');
