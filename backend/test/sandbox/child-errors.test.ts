@@ -57,6 +57,21 @@ describe('childScriptError', () => {
     expect(childScriptError('python', stderr, 'x')).toEqual({ message: 'ValueError: second', line: 4 });
   });
 
+  it("takes no line from an earlier traceback when the last one has none of the user's frames", () => {
+    const stderr = [
+      'Traceback (most recent call last):',
+      '  File "<string>", line 2, in <module>',
+      'KeyError: 1',
+      '',
+      'The above exception was the direct cause of the following exception:',
+      '',
+      'Traceback (most recent call last):',
+      '  File "/usr/lib/python3.11/runpy.py", line 9, in run',
+      'RuntimeError: wrapped',
+    ].join('\n');
+    expect(childScriptError('python', stderr, 'x')).toEqual({ message: 'RuntimeError: wrapped' });
+  });
+
   it('gives nothing for output that is not a traceback', () => {
     expect(childScriptError('python', 'some text the script printed\n', 'x')).toBeUndefined();
     expect(childScriptError('shell', 'grep: no match\n', 'x')).toBeUndefined();

@@ -13,19 +13,21 @@ export function childScriptError(
   stderrTail: string,
   code: string,
 ): ScriptErrorInfo | undefined {
-  const lines = stderrTail.replace(/\n+$/, '').split('\n');
+  const lines = stderrTail.trimEnd().split('\n');
   return language === 'python' ? pythonError(lines, code) : shellError(lines);
 }
 
 function pythonError(lines: string[], code: string): ScriptErrorInfo | undefined {
-  // The last traceback printed is the one that ended the run (chained ones come before it).
+  // The last traceback printed is the one that ended the run (chained ones come before it); its
+  // innermost frame in the script is where the error happened.
+  const lastTraceback = lines.lastIndexOf('Traceback (most recent call last):');
   let lastFrame = -1;
   let userLine: number | undefined;
   lines.forEach((text, index) => {
     const frame = pythonFrame.exec(text);
     if (!frame) return;
     lastFrame = index;
-    if (frame[1] === '<string>') userLine = Number(frame[2]);
+    if (frame[1] === '<string>' && index > lastTraceback) userLine = Number(frame[2]);
   });
   if (lastFrame === -1) return undefined;
   // After the frame: the source line and a caret line (a syntax error), both indented; then the
