@@ -335,6 +335,46 @@ export const migrations: readonly Migration[] = [
        END $$`,
     ],
   },
+  {
+    id: '0010_time_ordered_ids',
+    // Lists are ordered by a millisecond timestamp, then by id. With random ids, rows written in one
+    // millisecond (an admin's user.create and token.issue, a burst of webhook runs) came back in any
+    // order. New ids are UUIDv7 (RFC 9562): the Unix time in milliseconds, then the low 32 bits of
+    // one database-wide sequence (nextval is ordered across sessions; a clock with microseconds is
+    // not to be had — PGlite's has milliseconds), then 42 random bits. So within a millisecond ids
+    // follow the order rows were written, and an id stays hard to guess. The sequence's low bits
+    // wrap every 2^32 ids, which matters only to two rows of one millisecond on either side of it.
+    statements: [
+      'CREATE SEQUENCE ipa_id_order AS bigint',
+      `CREATE FUNCTION ipa_time_ordered_uuid() RETURNS uuid LANGUAGE plpgsql VOLATILE AS $$
+       DECLARE
+         bytes bytea := uuid_send(gen_random_uuid());
+         millis bigint := floor(extract(epoch FROM clock_timestamp()) * 1000);
+         n bigint := nextval('ipa_id_order') & 4294967295;
+       BEGIN
+         bytes := overlay(bytes PLACING substring(int8send(millis) FROM 3) FROM 1 FOR 6);
+         bytes := set_byte(bytes, 6, (112 | (n >> 28))::int); -- version 7
+         bytes := set_byte(bytes, 7, ((n >> 20) & 255)::int);
+         bytes := set_byte(bytes, 8, (128 | ((n >> 14) & 63))::int); -- variant 10
+         bytes := set_byte(bytes, 9, ((n >> 6) & 255)::int);
+         bytes := set_byte(bytes, 10, (((n & 63) << 2) | (get_byte(bytes, 10) & 3))::int);
+         RETURN encode(bytes, 'hex')::uuid;
+       END $$`,
+      ...[
+        'users',
+        'api_tokens',
+        'sessions',
+        'executions',
+        'messages',
+        'audit_log',
+        'automations',
+        'automation_schedules',
+        'webhook_triggers',
+        'user_secrets',
+        'egress_requests',
+      ].map((table) => `ALTER TABLE ${table} ALTER COLUMN id SET DEFAULT ipa_time_ordered_uuid()`),
+    ],
+  },
 ];
 
 /**

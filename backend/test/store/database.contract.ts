@@ -66,8 +66,8 @@ const badCursors = [
 const unknownId = '00000000-0000-4000-8000-000000000000';
 
 /**
- * Timestamps are kept to the millisecond (PGlite's clock): records made in the same one have no
- * order of their own, so a test that compares creation order makes them in distinct ones.
+ * Timestamps are kept to the millisecond (PGlite's clock): a test that needs a timestamp to move
+ * (a refresh, a touch) waits for the next one. Creation order needs no wait: ids are time-ordered.
  */
 const nextMillisecond = () => letTimePass(2);
 
@@ -262,7 +262,6 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const created: User[] = [];
           for (let i = 0; i < 5; i++) {
             created.push(await newUser(`page${i}`));
-            await nextMillisecond();
           }
           const { items, pages } = await collectPages((cursor) => store.users.list({ limit: 2, cursor }));
           expect(pages).toBeGreaterThan(2);
@@ -426,7 +425,6 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
         it('lists tokens oldest first', async () => {
           const user = await newUser();
           const a = await store.tokens.issue(user.id, 'a');
-          await nextMillisecond();
           const b = await store.tokens.issue(user.id, 'b');
           expect(await store.tokens.list(user.id)).toEqual([a.info, b.info]);
         });
@@ -450,7 +448,6 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
         it('creates, reads, renames and lists sessions newest first', async () => {
           const user = await newUser();
           const first = await store.sessions.create(user.id, 'first');
-          await nextMillisecond();
           const second = await store.sessions.create(user.id, 'second');
           expect(first).toEqual({
             id: expect.any(String),
@@ -473,7 +470,6 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const ids: string[] = [];
           for (let i = 0; i < 7; i++) {
             ids.push((await store.sessions.create(user.id, `s${i}`)).id);
-            await nextMillisecond();
           }
           const { items, pages } = await collectPages((cursor) =>
             store.sessions.list(user.id, { limit: 3, cursor }),
@@ -936,7 +932,6 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
           const made: Execution[] = [];
           for (let i = 0; i < 3; i++) {
             made.push(await store.executions.create({ userId: user.id, kind: 'script', input: script }));
-            await nextMillisecond();
           }
           await store.executions.markRunning(made[1]!.id, 'w', 1);
           const done = await store.executions.create({ userId: user.id, kind: 'script', input: script });
@@ -1014,7 +1009,6 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
                 input: i % 2 === 0 ? script : { messageId: unknownId, text: `t${i}` },
               }),
             );
-            await nextMillisecond();
           }
           await store.executions.finish(created[0]!.id, { status: 'failed' });
           const { items } = await collectPages((cursor) =>
@@ -1409,6 +1403,55 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
       });
       automationContract(() => ({ store, db, newUser }));
 
+      describe('time-ordered ids', () => {
+        // Many rows in one millisecond: their timestamps tie, so the id alone gives the order.
+        const burst = 25;
+
+        it('are UUIDv7, distinct, and increase in the order rows are written', async () => {
+          const user = await newUser();
+          const ids: string[] = [];
+          for (let i = 0; i < burst; i++) ids.push((await store.sessions.create(user.id, `s${i}`)).id);
+          for (const id of ids)
+            expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+          expect(new Set(ids).size).toBe(burst);
+          expect([...ids].sort()).toEqual(ids);
+        });
+
+        it('list rows written in one millisecond in the order they were written', async () => {
+          const actor = await newUser('burst', true);
+          const users: User[] = [];
+          const sessions: string[] = [];
+          const executions: string[] = [];
+          const actions: string[] = [];
+          // Each kind in a tight loop of its own, so that many of its rows share a millisecond.
+          for (let i = 0; i < burst; i++) users.push(await newUser(`burst${i}`));
+          for (let i = 0; i < burst; i++) sessions.push((await store.sessions.create(actor.id, `s${i}`)).id);
+          for (let i = 0; i < burst; i++) {
+            const input = { language: 'javascript' as const, code: `${i}` };
+            executions.push((await store.executions.create({ userId: actor.id, kind: 'script', input })).id);
+          }
+          for (let i = 0; i < burst; i++) {
+            actions.push(`burst.${i}`);
+            await store.audit.record({ actorId: actor.id, action: `burst.${i}` });
+          }
+          const listedUsers = (await collectPages((cursor) => store.users.list({ limit: 200, cursor })))
+            .items;
+          expect(listedUsers.filter((u) => users.some((c) => c.id === u.id)).map((u) => u.id)).toEqual(
+            users.map((u) => u.id),
+          );
+          const newestFirst = (ids: string[]) => [...ids].reverse();
+          expect((await store.sessions.list(actor.id, { limit: 200 })).items.map((s) => s.id)).toEqual(
+            newestFirst(sessions),
+          );
+          expect((await store.executions.list(actor.id, { limit: 200 })).items.map((e) => e.id)).toEqual(
+            newestFirst(executions),
+          );
+          expect(
+            (await store.audit.list({ actorId: actor.id, limit: 200 })).items.map((e) => e.action),
+          ).toEqual(newestFirst(actions));
+        });
+      });
+
       describe('audit log', () => {
         it('records entries and lists them newest first', async () => {
           const actor = await newUser('auditor', true);
@@ -1419,9 +1462,7 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             target: `user:${tag}`,
             details: { n: 1 },
           });
-          await nextMillisecond();
           await store.audit.record({ actorId: null, action: 'system.start' });
-          await nextMillisecond();
           await store.audit.record({
             actorId: actor.id,
             action: 'token.revoke',
