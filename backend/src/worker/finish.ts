@@ -46,7 +46,9 @@ export async function finishWithFiles(
     const { conflicts } = await store.transaction(async (tx) => {
       const applied = await tx.files.apply(
         files.userId,
-        { ...files, conflictTag: id.slice(0, 8) },
+        // The id's last 8 hex digits are random; its first ones are a time (UUIDv7) that
+        // executions started together share, and their copies would take one name.
+        { ...files, conflictTag: id.slice(-8) },
         files.quotaBytes,
         files.quotaFiles,
       );

@@ -73,10 +73,32 @@ describe('finishing an execution with its files (PGlite)', () => {
       bases: new Map([['outputs/shared.txt', null]]),
     };
     const { stored } = await finishWithFiles(store, id, succeeded, files);
-    const copy = `outputs/shared (conflict ${id.slice(0, 8)}).txt`;
+    const copy = `outputs/shared (conflict ${id.slice(-8)}).txt`;
     expect(stored).toEqual([{ path: copy, change: 'created', size: 4 }]);
     expect((await store.files.get(user.id, copy))?.content.toString()).toBe('ours');
     expect((await store.files.get(user.id, 'outputs/shared.txt'))?.content.toString()).toBe('theirs');
+  });
+
+  it('keeps apart the conflict copies of executions created together', async () => {
+    // Ids made in one millisecond share their leading (time) digits.
+    const first = await running();
+    const second = await running();
+    await store.files.put(user.id, 'outputs/together.txt', Buffer.from('theirs'), 1_000);
+    const copies: string[] = [];
+    for (const [id, text] of [
+      [first, 'first'],
+      [second, 'second'],
+    ] as const) {
+      const files = {
+        ...writeBack(user.id, 'outputs/together.txt', text),
+        bases: new Map([['outputs/together.txt', null]]),
+      };
+      const { stored } = await finishWithFiles(store, id, succeeded, files);
+      copies.push(stored[0]?.path as string);
+      expect((await store.files.get(user.id, stored[0]?.path as string))?.content.toString()).toBe(text);
+    }
+    expect(new Set(copies).size).toBe(2);
+    expect((await store.files.get(user.id, copies[0] as string))?.content.toString()).toBe('first');
   });
 
   it('stores no file of an attempt that lost the race to another one', async () => {
