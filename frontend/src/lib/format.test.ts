@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFormatters } from './index';
+import { createFormatters, shortId } from './index';
 
 describe('createFormatters', () => {
   it('formats numbers and sizes for the locale', () => {
@@ -20,5 +20,14 @@ describe('createFormatters', () => {
     expect(zh).not.toBe(en);
     expect(zh).toMatch(/2026/);
     expect(createFormatters('zh-TW').dateTime('not a date')).toBe('—');
+  });
+});
+
+describe('shortId', () => {
+  it('tells apart ids made in the same millisecond', () => {
+    const a = '01a22d03-7d3b-7000-8000-923f23d60e75';
+    const b = '01a22d03-7d3b-7000-8040-5c0a7b11e2d9';
+    expect(shortId(a)).toBe('23d60e75');
+    expect(shortId(a)).not.toBe(shortId(b));
   });
 });

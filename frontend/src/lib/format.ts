@@ -75,3 +75,11 @@ export function useFormat(): Formatters {
   const locale = i18n.resolvedLanguage ?? i18n.language ?? 'en';
   return useMemo(() => createFormatters(locale), [locale]);
 }
+
+/**
+ * A few characters that tell ids apart where no name is known: the last eight. Ids are UUIDv7,
+ * whose leading digits are a time that ids made together share; the trailing ones are random.
+ */
+export function shortId(id: string): string {
+  return id.slice(-8);
+}

@@ -17,7 +17,7 @@ export {
   type TranscriptItem,
   usageOf,
 } from './execution-stream';
-export { createFormatters, type Formatters, useFormat } from './format';
+export { createFormatters, type Formatters, shortId, useFormat } from './format';
 export { usePagedQuery } from './paged-query';
 export { errorText, type ServerError, serverErrorText, useServerText } from './server-text';
 export {

@@ -152,7 +152,7 @@ describe('AdminPage', () => {
           : HttpResponse.json({
               items: [
                 { ...entry('a1', 'token.revoke', 'u2', 't1'), details: { userId: 'u2', name: 'laptop' } },
-                entry('a2', 'auth.login', 'u9zzzzzzzz', null),
+                entry('a2', 'auth.login', '0000-u9zzzzzzzz', null),
               ],
               nextCursor: 'c1',
             }),
@@ -165,7 +165,7 @@ describe('AdminPage', () => {
     expect(rows.map((row) => row.textContent)).toEqual([
       'TimeByActionTarget',
       expect.stringContaining('MeiToken revokedtoken “laptop” of Mei'),
-      expect.stringContaining('u9zzzzzzSigned in—'),
+      expect.stringContaining('zzzzzzzzSigned in—'),
     ]);
     await userEvent.click(within(section).getByRole('button', { name: 'Load more' }));
     expect(await within(section).findByText('system.start')).toBeTruthy();

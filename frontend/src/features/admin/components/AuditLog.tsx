@@ -2,7 +2,7 @@ import type { TFunction } from 'i18next';
 import { type ReactNode, useDeferredValue, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { EmptyState, LoadMore, QueryStates } from '../../../components/ui';
-import { type AuditEntry, useFormat } from '../../../lib';
+import { type AuditEntry, shortId, useFormat } from '../../../lib';
 import { useAuditLog } from '../api/admin';
 import { type AuditFilterDraft, AuditFilters, emptyAuditFilter, toAuditFilter } from './AuditFilters';
 
@@ -29,7 +29,7 @@ function describeTarget(entry: AuditEntry, userNames: ReadonlyMap<string, string
   if (entry.target && userNames.has(entry.target)) return named(userNames.get(entry.target) as string);
   const name = text(details.name);
   if (name) return named(name);
-  return entry.target ? entry.target.slice(0, 8) : '—';
+  return entry.target ? shortId(entry.target) : '—';
 }
 
 /** Who changed what and when: logins, users and tokens (the API records every change). */
@@ -78,7 +78,7 @@ export function AuditLog({ userNames }: { userNames: ReadonlyMap<string, string>
                       t('admin.auditSystem')
                     ) : (
                       <span className="user-name">
-                        {userNames.get(entry.actorId) ?? entry.actorId.slice(0, 8)}
+                        {userNames.get(entry.actorId) ?? shortId(entry.actorId)}
                       </span>
                     )}
                   </td>
