@@ -1352,6 +1352,23 @@ export function databaseContract(name: string, makeFixture: () => Promise<Databa
             quota,
           );
           expect(again.conflicts).toEqual([]);
+          // A second copy with the same tag takes the next free name; the first stays as it was.
+          const other = Buffer.from('another attempt');
+          const second = await store.files.apply(
+            user.id,
+            {
+              writes: [{ path: 'workspace/log.txt', content: other }],
+              deletes: [],
+              bases: new Map([['workspace/log.txt', sha(v1)]]),
+              conflictTag: 'abcd1234',
+            },
+            quota,
+          );
+          expect(second.conflicts).toEqual([
+            { path: 'workspace/log.txt', keptAs: 'workspace/log (conflict abcd1234-2).txt' },
+          ]);
+          expect(await content('workspace/log (conflict abcd1234).txt')).toEqual(ours);
+          expect(await content('workspace/log (conflict abcd1234-2).txt')).toEqual(other);
         });
 
         it('stores files and an execution row in one transaction: both land or neither does', async () => {

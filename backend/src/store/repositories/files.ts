@@ -68,6 +68,29 @@ async function lockAndMeasure(
   };
 }
 
+/**
+ * The first of `<name> (conflict <tag>-2)`, `-3`, … that names no stored file and none this change
+ * writes. Under the user's file lock, so no other change can take it meanwhile.
+ */
+async function freeCopyPath(
+  tx: Queryable,
+  userId: string,
+  path: string,
+  tag: string,
+  written: (candidate: string) => boolean,
+): Promise<string> {
+  for (let first = 2; ; first += 20) {
+    const candidates = Array.from({ length: 20 }, (_, i) => conflictCopyPath(path, `${tag}-${first + i}`));
+    const { rows } = await tx.query<{ path: string }>(
+      'SELECT path FROM files WHERE user_id = $1 AND path = ANY($2::text[])',
+      [userId, candidates],
+    );
+    const taken = new Set(rows.map((row) => row.path));
+    const free = candidates.find((candidate) => !taken.has(candidate) && !written(candidate));
+    if (free) return free;
+  }
+}
+
 /** The metadata row of a file whose content `storeContents` has made durable in this transaction. */
 async function upsert(
   tx: Queryable,
@@ -214,7 +237,16 @@ export function createFileRepository(db: Queryable, blobs: BlobStore): FileRepos
             toWrite.set(path, bytes);
             continue;
           }
-          const copy = copies.get(path) as string;
+          let copy = copies.get(path) as string;
+          // A copy never replaces a file: the name may be taken (another copy with this tag).
+          if (used.byPath.has(copy) || toWrite.has(copy) || writes.has(copy))
+            copy = await freeCopyPath(
+              tx,
+              userId,
+              path,
+              tag,
+              (candidate) => toWrite.has(candidate) || writes.has(candidate),
+            );
           toWrite.set(copy, bytes);
           conflicts.push({ path, keptAs: copy });
         }
