@@ -38,9 +38,24 @@ const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile',
 // January 2027 need Node 22 says nothing about this run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { values } = parseArgs({
-  options: { short: { type: 'boolean', default: false }, only: { type: 'string' } },
-});
+const usage = `usage: npm run test:reliability -- [--short] [--only ${Object.keys(all).join(',')}]`;
+let values: { short: boolean; only?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      short: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
 const names = (values.only?.split(',') ??
   (values.short ? shortSet : Object.keys(all))) as (keyof typeof all)[];
 const unknown = names.filter((n) => !(n in all));
