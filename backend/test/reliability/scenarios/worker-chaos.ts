@@ -119,7 +119,10 @@ return input.marker;`,
       const listed = await client.call('GET', '/files?prefix=workspace/');
       const paths = ((listed?.json as { items?: { path: string }[] } | undefined)?.items ?? [])
         .map((f) => f.path)
-        .filter((p) => p === 'workspace/ids.txt' || /^workspace\/ids \(conflict [0-9a-f]{8}(?:-\d+)?\)\.txt$/.test(p));
+        .filter(
+          (p) =>
+            p === 'workspace/ids.txt' || /^workspace\/ids \(conflict [0-9a-f]{8}(?:-\d+)?\)\.txt$/.test(p),
+        );
       for (const filePath of paths) {
         const file = await client.call('GET', `/files/${encodeURI(filePath)}`);
         if (file?.status !== 200) continue;
