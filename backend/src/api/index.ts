@@ -41,11 +41,14 @@ function silentConnectionCutter(server: Server, everyMs = 50): { start(): void; 
   return {
     start() {
       let silentBefore = new Set<Socket>();
-      sweeps ??= setInterval(() => {
+      const sweep = () => {
         const silentNow = new Set([...open].filter((socket) => socket.bytesRead === 0));
         for (const socket of silentNow) if (silentBefore.has(socket)) socket.destroy();
         silentBefore = silentNow;
-      }, everyMs);
+      };
+      // Swept after the loop turn's poll phase (setImmediate), so that one always runs between
+      // two sweeps, however long the loop was blocked.
+      sweeps ??= setInterval(() => setImmediate(sweep), everyMs).unref();
     },
     stop() {
       clearInterval(sweeps);
@@ -78,16 +81,19 @@ export async function startApiServer(
       lifecycle.startDraining(drainRetryMs);
       const closed = app.close().then(() => 'closed' as const);
       silent.start();
-      const outcome = await valueWithin(closed, http.shutdownGraceMs);
-      if (outcome === undefined) {
-        app.log.warn(
-          { graceMs: http.shutdownGraceMs },
-          'grace period over; closing the remaining connections',
-        );
-        app.server.closeAllConnections();
-        await closed;
+      try {
+        const outcome = await valueWithin(closed, http.shutdownGraceMs);
+        if (outcome === undefined) {
+          app.log.warn(
+            { graceMs: http.shutdownGraceMs },
+            'grace period over; closing the remaining connections',
+          );
+          app.server.closeAllConnections();
+          await closed;
+        }
+      } finally {
+        silent.stop();
       }
-      silent.stop();
     })();
     return draining;
   };

@@ -115,7 +115,7 @@ export async function adoptTree(
   try {
     await adoptDirectory(top, 0, walk);
   } catch (error) {
-    if (!(error instanceof OverWalkBudget)) throw adoptFailure(error);
+    if (!(error instanceof WalkNeedsTheTool)) throw adoptFailure(error);
     await adoptTreeWithTool(dir, owner);
   } finally {
     fsSync.closeSync(top);
@@ -133,7 +133,8 @@ const directoryFlags = fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY 
 /** Entries changed between two turns of the event loop (each change is a few microseconds). */
 const entriesPerTurn = 256;
 
-class OverWalkBudget extends Error {}
+/** The in-process walk cannot finish the tree (its budget, a batch cut short): the tool walks it. */
+class WalkNeedsTheTool extends Error {}
 
 function adoptFailure(error: unknown): SandboxError {
   const { code, syscall } = error as NodeJS.ErrnoException;
@@ -146,7 +147,7 @@ async function adoptDirectory(fd: number, depth: number, walk: Walk): Promise<vo
   fsSync.fchownSync(fd, uid, gid);
   const here = Buffer.from(`/proc/self/fd/${fd}/`);
   for (const name of entryNames(here)) {
-    if (++walk.entries > walk.maxEntries) throw new OverWalkBudget();
+    if (++walk.entries > walk.maxEntries) throw new WalkNeedsTheTool();
     if (walk.entries % entriesPerTurn === 0) await new Promise((resolve) => setImmediate(resolve));
     const at = Buffer.concat([here, name]);
     let child: number;
@@ -161,7 +162,7 @@ async function adoptDirectory(fd: number, depth: number, walk: Walk): Promise<vo
       continue;
     }
     try {
-      if (depth + 1 > walk.maxOpenDepth) throw new OverWalkBudget();
+      if (depth + 1 > walk.maxOpenDepth) throw new WalkNeedsTheTool();
       await adoptDirectory(child, depth + 1, walk);
     } finally {
       fsSync.closeSync(child);
@@ -183,13 +184,10 @@ function* entryNames(dir: Buffer): Generator<Buffer> {
       try {
         entry = reader.readSync();
       } catch (error) {
-        // Where the file system gives no file types, Node lstats the entry; one deleted since the
-        // batch was read is skipped, as a vanished entry is everywhere in the walk.
-        if (
-          (error as NodeJS.ErrnoException).syscall === 'lstat' &&
-          (error as NodeJS.ErrnoException).code === 'ENOENT'
-        )
-          continue;
+        // Where the file system gives no file types, Node lstats each entry of a batch; one
+        // deleted since the batch was read ends the batch there, and the entries after it would
+        // be skipped: the tool walks the tree instead.
+        if ((error as NodeJS.ErrnoException).syscall === 'lstat') throw new WalkNeedsTheTool();
         throw error;
       }
       if (entry === null) return;
@@ -290,8 +288,10 @@ function run(argv: string[], onComplaint: (line: string) => void = () => {}): Pr
       timeout: 120_000,
       env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' },
     });
-    createInterface({ input: child.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onComplaint);
     child.once('error', reject);
     child.once('close', (code) => resolve(code));
+    // No stderr when the spawn itself failed (no descriptors left): 'error' rejects.
+    if (child.stderr)
+      createInterface({ input: child.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onComplaint);
   });
 }

@@ -295,8 +295,9 @@ describe('draining (the SIGTERM path)', () => {
   it('answers a request that arrives on a pre-opened connection as the drain begins', async () => {
     const server = await startTestApi(platform.services);
     const { port } = new URL(server.url);
+    const accepted = once(server.app.server, 'connection');
     const preOpened = net.connect(Number(port), '127.0.0.1');
-    await once(preOpened, 'connect');
+    await Promise.all([once(preOpened, 'connect'), accepted]);
     let answer = '';
     preOpened.setEncoding('utf8').on('data', (chunk: string) => {
       answer += chunk;
