@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { commandLineOptions } from '../support/command-line.js';
 import { scenarios as modelScenarios, startFakeModelServer } from '../support/fake-model/index.js';
 import { stopAllClusters } from './cluster.js';
 import { autoscalingSignal } from './scenarios/autoscaling-signal.js';
@@ -39,23 +39,10 @@ const shortSet: (keyof typeof all)[] = ['rolling', 'chaos', 'faults', 'hostile',
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const usage = `usage: npm run test:reliability -- [--short] [--only ${Object.keys(all).join(',')}]`;
-let values: { short: boolean; only?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      short: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  }));
-} catch (error) {
-  console.error(`${(error as Error).message}\n${usage}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const values = commandLineOptions(
+  { short: { type: 'boolean', default: false }, only: { type: 'string' } },
+  usage,
+);
 const names = (values.only?.split(',') ??
   (values.short ? shortSet : Object.keys(all))) as (keyof typeof all)[];
 const unknown = names.filter((n) => !(n in all));

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandLineOptions } from '../command-line.js';
 import { scenarios } from './scenarios.js';
 import { startFakeModelServer } from './server.js';
 
@@ -13,24 +13,14 @@ const usage = `usage: fake-model --port <n> --scenario <name> [--host 127.0.0.1]
   .map(([name, s]) => `  ${name.padEnd(18)} ${s.description}`)
   .join('\n')}`;
 
-let values: { port?: string; scenario?: string; host?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '4010' },
-      scenario: { type: 'string', default: 'echo-with-tool' },
-      host: { type: 'string', default: '127.0.0.1' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  }));
-} catch (error) {
-  console.error(`${(error as Error).message}\n${usage}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const values = commandLineOptions(
+  {
+    port: { type: 'string', default: '4010' },
+    scenario: { type: 'string', default: 'echo-with-tool' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+  usage,
+);
 const scenario = scenarios[values.scenario ?? ''];
 const port = Number(values.port);
 if (!scenario || !Number.isInteger(port) || port < 0 || port > 65535) {
