@@ -7,12 +7,12 @@
  * When the worker runs as root, every sandbox additionally runs under an unprivileged uid
  * (`setpriv`), because the kernel does not apply the process-count limit to root.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { processEnvironment } from '../config/index.js';
 import { baseLanguages } from '../lib/vocabulary.js';
 import type { RuntimeEntry } from './runtime-entry.js';
+import { runTool } from './tool.js';
 import type { IsolationLevel, ScriptLanguage } from './types.js';
 import type { SandboxOwner } from './workspace.js';
 
@@ -132,36 +132,29 @@ async function probeBwrap(): Promise<IsolationReport> {
   } catch (error) {
     return { level: 'process', reason: (error as Error).message };
   }
-  const outcome = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(args[0] as string, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', (error) => resolve({ code: -1, stderr: error.message }));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-  if (outcome.code !== 0) {
+  const stderr: string[] = [];
+  const code = await runTool(args, { env: {}, onStderrLine: (line) => stderr.push(line) }).catch(
+    (error: Error) => {
+      stderr.push(error.message);
+      return -1;
+    },
+  );
+  if (code !== 0) {
     return {
       level: 'process',
-      reason: `bwrap cannot create its namespaces here: ${outcome.stderr.trim().slice(0, 300) || `exit ${outcome.code}`}`,
+      reason: `bwrap cannot create its namespaces here: ${stderr.join('\n').trim().slice(0, 300) || `exit ${code}`}`,
       bwrapPath: bwrap,
     };
   }
-  const help = await new Promise<string>((resolve) => {
-    const child = spawn(bwrap, ['--help'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let text = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      text += d;
-    });
-    child.on('error', () => resolve(''));
-    child.on('close', () => resolve(text));
-  });
+  const help: string[] = [];
+  await runTool([bwrap, '--help'], { env: {}, onStdoutLine: (line) => help.push(line) }).catch(
+    () => undefined,
+  );
   return {
     level: 'bwrap',
     reason: 'bwrap runs with user, mount, pid, net, ipc and uts namespaces',
     bwrapPath: bwrap,
-    bwrapTmpSize: /--size\b/.test(help),
+    bwrapTmpSize: help.some((line) => /--size\b/.test(line)),
   };
 }
 
@@ -336,20 +329,14 @@ async function probeHeadroom(memoryMb: number): Promise<number> {
   if (!prlimit) return 0;
   for (const headroom of headroomSteps) {
     const bytes = (memoryMb + headroom) * 1024 * 1024;
-    const started = await new Promise<boolean>((resolve) => {
-      const child = spawn(
-        prlimit,
-        [`--data=${bytes}`, '--', process.execPath, ...heapFlags(memoryMb), '-e', '0'],
-        { stdio: 'ignore', env: {} },
-      );
-      // Under a too-small limit Node may hang instead of failing: bounded.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.on('error', () => resolve(false));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve(code === 0);
-      });
-    });
+    // Under a too-small limit Node may hang instead of failing: bounded.
+    const started = await runTool(
+      [prlimit, `--data=${bytes}`, '--', process.execPath, ...heapFlags(memoryMb), '-e', '0'],
+      { env: {}, timeoutMs: 5000 },
+    ).then(
+      (code) => code === 0,
+      () => false,
+    );
     if (started) return headroom;
   }
   throw new Error(

@@ -3,15 +3,14 @@
  * What is inside a user's directory belongs to the sandbox: the worker reads and writes it only
  * through the sandbox (`worker/file-sync.ts`, the runtime's `sync.*` methods).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { processEnvironment } from '../config/index.js';
 import { isUuid, userFolders } from '../lib/vocabulary.js';
 import { findExecutable } from './isolation.js';
+import { runTool } from './tool.js';
 import { SandboxError } from './types.js';
 
 export { userFolders };
@@ -211,9 +210,13 @@ async function adoptTreeWithTool(dir: string, owner: SandboxOwner): Promise<void
   const chown = findExecutable('chown') ?? '/bin/chown';
   let complaints = 0;
   let otherComplaint = false;
-  const exit = await run([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir], (line) => {
-    complaints++;
-    if (!entryChangedMidWalk(line)) otherComplaint = true;
+  const exit = await runTool([chown, '-R', '-P', '-h', `${owner.uid}:${owner.gid}`, '--', dir], {
+    env: toolEnvironment(),
+    timeoutMs: toolTimeoutMs,
+    onStderrLine: (line) => {
+      complaints++;
+      if (!entryChangedMidWalk(line)) otherComplaint = true;
+    },
   }).catch(() => undefined);
   // Exit code 1 with complaints only about entries that changed under the walk is a walk that ran
   // to its end, as the in-process one does; a time limit's kill (null) is not.
@@ -262,9 +265,15 @@ export async function discardEntry(root: string, name: string): Promise<void> {
       : [];
   // A folder its owner made unreadable (chmod 000) would stop rm: the owner may open it again.
   // chmod -R never follows symlinks met during the walk.
-  await run([...asOwner, 'chmod', '-R', 'u+rwx', '--', aside]).catch(() => undefined);
+  await runTool([...asOwner, 'chmod', '-R', 'u+rwx', '--', aside], {
+    env: toolEnvironment(),
+    timeoutMs: toolTimeoutMs,
+  }).catch(() => undefined);
   // rm cannot remove `aside` itself as the owner (the parent is the worker's); its content it can.
-  await run([...asOwner, 'rm', '-rf', '--one-file-system', '--', aside]).catch(() => undefined);
+  await runTool([...asOwner, 'rm', '-rf', '--one-file-system', '--', aside], {
+    env: toolEnvironment(),
+    timeoutMs: toolTimeoutMs,
+  }).catch(() => undefined);
   await fs.rmdir(aside).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT')
       throw new SandboxError(
@@ -274,24 +283,10 @@ export async function discardEntry(root: string, name: string): Promise<void> {
   });
 }
 
-/**
- * Runs a system tool on a user's directory to completion, with a bare environment (the worker's
- * secrets have no business there) and a time limit; each line it prints on stderr goes to
- * `onComplaint`, all of them (a tail could hide the one that matters). Resolves with the exit
- * code, or null when the tool was killed.
- */
-function run(argv: string[], onComplaint: (line: string) => void = () => {}): Promise<number | null> {
-  const [command, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 120_000,
-      env: { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' },
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-    // No stderr when the spawn itself failed (no descriptors left): 'error' rejects.
-    if (child.stderr)
-      createInterface({ input: child.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onComplaint);
-  });
+/** What a tool run on a user's directory gets: the worker's PATH and the C locale (its messages). */
+function toolEnvironment(): NodeJS.ProcessEnv {
+  return { PATH: processEnvironment().PATH ?? '/usr/bin:/bin', LANG: 'C' };
 }
+
+/** A tool on a user's directory gets two minutes. */
+const toolTimeoutMs = 120_000;
